@@ -1,0 +1,278 @@
+#!/usr/bin/env node
+/**
+ * `ticket-server [serve] [options]`, `dump`, `restore FILE…`, `--help`, `--version`
+ * (SPEC §10). Wiring only: every rule lives in config/, service/ or store/.
+ *
+ * Exit codes: 0 success; 1 runtime failure (store locked or failing);
+ * 2 invalid option, usage or input file, or a store used with another numbering.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, OPTIONS, envName, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
+import { MAX_VALUE, SlotMap } from '../core/numbering.js';
+import { validateSequenceName } from '../core/names.js';
+import { createServer } from '../server.js';
+import { createStore } from '../store/open-store.js';
+import { NumberingMismatchError, StoreLockedError, type Store } from '../store/store.js';
+
+const COMMANDS = ['serve', 'dump', 'restore'] as const;
+type Command = (typeof COMMANDS)[number];
+
+/** Largest restore file read, so a wrong path cannot exhaust memory. */
+const MAX_RESTORE_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Exit with a message on stderr. */
+class ExitError extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+function helpText(): string {
+  const width = 28;
+  const lines = OPTIONS.map((spec) => {
+    const flag = `--${spec.name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`;
+    return `  ${flag.padEnd(width)}${spec.description} (default ${spec.defaultText}; env ${envName(spec.name)})`;
+  });
+  return [
+    'ticket-server — short, unique, roughly increasing 64-bit numbers that never repeat',
+    '',
+    'Usage:',
+    '  ticket-server [serve] [options]        serve tickets (ZeroMQ REQ/REP, SPEC §6.1)',
+    '  ticket-server dump [options]           print every sequence\'s state as JSON',
+    '  ticket-server restore FILE… [options]  raise sequences above the floors in dump FILEs (never lowers)',
+    '  ticket-server --help | --version',
+    '',
+    'Options:',
+    ...lines,
+    '',
+    'Precedence: defaults < --config FILE < TICKR_*/TXNID_SERVER_* aliases < TICKET_SERVER_* < flags.',
+    'Aliases: TICKR_MAX_NODES → --instances, TICKR_NODE_NUMBER (0-based) → --instance, TICKR_STARTING_OFFSET → --offset,',
+    '         TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → --data,',
+    '         TXNID_SERVER_VERBOSE=1 → --log-level debug.',
+    'Logs are JSON lines on stdout. Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.',
+    '',
+  ].join('\n');
+}
+
+interface ParsedCommandLine {
+  readonly command: Command | 'help' | 'version';
+  readonly flags: RawOptions;
+  readonly positionals: string[];
+}
+
+function parseCommandLine(argv: string[]): ParsedCommandLine {
+  const optionTypes: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
+  };
+  for (const spec of OPTIONS) optionTypes[spec.name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options: optionTypes, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? 'option';
+    throw new ConfigError(option.replace(/^-+/, ''), `invalid ${option}: ${message}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { command: 'help', flags: new Map(), positionals: [] };
+  if (values.version) return { command: 'version', flags: new Map(), positionals: [] };
+  const flags: RawOptions = new Map();
+  for (const spec of OPTIONS) {
+    const value = values[spec.name];
+    if (value !== undefined) flags.set(spec.name, { value, source: `--${spec.name}` });
+  }
+  const positionals = [...parsed.positionals];
+  let command: Command = 'serve';
+  if (positionals.length > 0) {
+    const first = positionals.shift() as string;
+    if (!(COMMANDS as readonly string[]).includes(first)) {
+      throw new ConfigError('command', `unknown command "${first}"; expected serve, dump or restore (see --help)`);
+    }
+    command = first as Command;
+  }
+  if (command !== 'restore' && positionals.length > 0) {
+    throw new ConfigError('command', `unexpected argument "${positionals[0]}" (see --help)`);
+  }
+  if (command === 'restore' && positionals.length === 0) {
+    throw new ConfigError('command', 'restore needs at least one FILE written by `ticket-server dump`');
+  }
+  return { command, flags, positionals };
+}
+
+async function serve(config: ServerConfig): Promise<void> {
+  const server = await createServer(config);
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`ticket-server: ${signal} again, exiting at once\n`);
+      process.exit(1);
+    }
+    stopping = server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`ticket-server: graceful stop failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await server.start();
+  } catch (error) {
+    await server.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function withStore<T>(config: ServerConfig, action: (store: Store, map: SlotMap) => Promise<T>): Promise<T> {
+  const store = await createStore(config.store);
+  await store.open();
+  try {
+    const map = new SlotMap({ instance: config.instance, instances: config.instances, offset: config.offset });
+    await store.fence(map.numbering);
+    return await action(store, map);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The dump format `restore` reads. */
+interface DumpFile {
+  format: 'ticket-server-dump';
+  version: 1;
+  store: string;
+  numbering: { instance: number; instances: number; offset: string };
+  sequences: Array<{ name: string; next_slot: string; floor: string }>;
+}
+
+async function dump(config: ServerConfig): Promise<void> {
+  const document = await withStore(config, async (store, map) => {
+    const sequences: DumpFile['sequences'] = [];
+    for await (const { name, next } of store.list()) {
+      sequences.push({ name, next_slot: next.toString(), floor: map.floorBelow(next).toString() });
+    }
+    const result: DumpFile = {
+      format: 'ticket-server-dump',
+      version: 1,
+      store: store.description,
+      numbering: { instance: config.instance, instances: config.instances, offset: config.offset.toString() },
+      sequences,
+    };
+    return result;
+  });
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+}
+
+/** Reads dump files and keeps, per sequence, the highest floor. @throws ExitError(2) on a bad file. */
+function readFloors(files: readonly string[]): Map<string, bigint> {
+  const floors = new Map<string, bigint>();
+  for (const file of files) {
+    const bad = (why: string): ExitError => new ExitError(2, `invalid restore FILE ${file}: ${why}`);
+    let parsed: unknown;
+    try {
+      const buffer = readFileSync(file);
+      if (buffer.length > MAX_RESTORE_FILE_BYTES) throw bad(`larger than ${MAX_RESTORE_FILE_BYTES} bytes`);
+      parsed = JSON.parse(buffer.toString('utf8'));
+    } catch (error) {
+      if (error instanceof ExitError) throw error;
+      throw bad((error as Error).message);
+    }
+    const document = parsed as Partial<DumpFile> | null;
+    if (typeof document !== 'object' || document === null || document.format !== 'ticket-server-dump' || !Array.isArray(document.sequences)) {
+      throw bad('not a file written by `ticket-server dump`');
+    }
+    for (const [index, entry] of document.sequences.entries()) {
+      const item = entry as { name?: unknown; floor?: unknown } | null;
+      try {
+        validateSequenceName(item?.name);
+      } catch (error) {
+        throw bad(`sequences[${index}].name: ${(error as Error).message}`);
+      }
+      const floorText = item?.floor;
+      if (typeof floorText !== 'string' || !/^[0-9]{1,19}$/.test(floorText) || BigInt(floorText) > MAX_VALUE) {
+        throw bad(`sequences[${index}].floor must be a base-10 string from 0 to 2^63 - 1`);
+      }
+      const name = item?.name as string;
+      const floor = BigInt(floorText);
+      const known = floors.get(name);
+      if (known === undefined || floor > known) floors.set(name, floor);
+    }
+  }
+  return floors;
+}
+
+async function restore(config: ServerConfig, files: readonly string[]): Promise<void> {
+  const floors = readFloors(files);
+  const summary = await withStore(config, async (store, map) => {
+    let raised = 0;
+    for (const [name, floor] of floors) {
+      const target = map.slotAbove(floor);
+      const lease = await store.reserve(name, 0n, target);
+      if (lease.start === target) raised++;
+    }
+    return { sequences: floors.size, raised };
+  });
+  process.stdout.write(`${JSON.stringify({ restored: summary.sequences, raised: summary.raised })}\n`);
+}
+
+/** Runs the CLI; resolves with the exit code for one-shot commands, never for `serve`. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const commandLine = parseCommandLine(argv);
+    if (commandLine.command === 'help') {
+      process.stdout.write(helpText());
+      return 0;
+    }
+    if (commandLine.command === 'version') {
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    const config = loadConfig(commandLine.flags);
+    switch (commandLine.command) {
+      case 'serve':
+        await serve(config);
+        return -1;
+      case 'dump':
+        await dump(config);
+        return 0;
+      case 'restore':
+        await restore(config, commandLine.positionals);
+        return 0;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof NumberingMismatchError) {
+      process.stderr.write(`ticket-server: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ExitError) {
+      process.stderr.write(`ticket-server: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof StoreLockedError) {
+      process.stderr.write(`ticket-server: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`ticket-server: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+process.on('uncaughtException', (error) => {
+  // A bug, never input: leases make a crash safe, so stop loudly rather than run in an unknown state.
+  process.stderr.write(`ticket-server: internal error: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
+
+const code = await main(process.argv.slice(2));
+// stdout and stderr are synchronous for files, pipes and terminals on Linux, so nothing written is lost.
+if (code >= 0) process.exit(code);

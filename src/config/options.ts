@@ -1,0 +1,308 @@
+/**
+ * The option table (SPEC §10) and its precedence:
+ * built-in defaults < `--config FILE` (JSON) < the earlier systems' environment
+ * variables (aliases) < `TICKET_SERVER_<OPTION>` < command-line flags.
+ *
+ * Every value is checked here, once; an invalid one raises `ConfigError`,
+ * which names the option and where it came from, and the CLI exits with code 2.
+ */
+import { readFileSync } from 'node:fs';
+import { MAX_INSTANCES, MAX_VALUE } from '../core/numbering.js';
+import { MAX_BLOCK_LIMIT } from '../core/lease-policy.js';
+import { validateStoreUri, StoreUriError } from '../store/open-store.js';
+
+/** An invalid option: the CLI prints the message and exits with code 2. */
+export class ConfigError extends Error {
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super(message);
+    this.name = 'ConfigError';
+    this.option = option;
+  }
+}
+
+/** Log levels pino understands, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The resolved configuration of a server. */
+export interface ServerConfig {
+  readonly instance: number;
+  readonly instances: number;
+  readonly offset: bigint;
+  /** Jump threshold in values; ≤ 0 disables jumping. */
+  readonly drift: bigint;
+  readonly maxJump: bigint;
+  readonly maxBlock: number;
+  readonly maxSequences: number;
+  readonly strictSequences: boolean;
+  readonly data: string;
+  /** Store URI; `lmdb:<data>` unless given. */
+  readonly store: string;
+  /** ZeroMQ endpoint (SPEC §6.1). */
+  readonly bind: string;
+  readonly storeTimeout: number;
+  readonly logLevel: LogLevel;
+}
+
+type Kind = 'integer' | 'bigint' | 'string' | 'boolean';
+
+/** One row of the option table. */
+export interface OptionSpec {
+  /** Flag name without dashes, kebab-case. */
+  readonly name: string;
+  readonly kind: Kind;
+  /** Default as shown in --help. */
+  readonly defaultText: string;
+  readonly description: string;
+  /** Value placeholder for --help. */
+  readonly placeholder?: string;
+}
+
+/** Every option `serve`, `dump` and `restore` accept, in --help order. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'config', kind: 'string', placeholder: 'FILE', defaultText: 'none', description: 'JSON file of options (keys as the flags, kebab- or camelCase)' },
+  { name: 'instance', kind: 'integer', placeholder: 'I', defaultText: '1', description: 'this server\'s instance number, 1..instances' },
+  { name: 'instances', kind: 'integer', placeholder: 'N', defaultText: '1', description: `number of instances sharing the number space, 1..${MAX_INSTANCES}` },
+  { name: 'offset', kind: 'bigint', placeholder: 'O', defaultText: '1', description: 'first value; instance i issues O+(i-1), O+(i-1)+N, ...' },
+  { name: 'drift', kind: 'integer', placeholder: 'D', defaultText: '10 x instances', description: 'jump ahead when a client\'s last value is more than D above ours; 0 or -1 disables' },
+  { name: 'max-jump', kind: 'bigint', placeholder: 'J', defaultText: '1000000000', description: 'largest jump one request may cause (larger: EJUMP)' },
+  { name: 'max-block', kind: 'integer', placeholder: 'B', defaultText: '10000', description: 'largest lease in slots; a crash loses at most 2 x B per sequence' },
+  { name: 'max-sequences', kind: 'integer', placeholder: 'M', defaultText: '100000', description: 'most sequences that may exist (more: ELIMIT)' },
+  { name: 'strict-sequences', kind: 'boolean', defaultText: 'off', description: 'only sequences that already exist may be used (others: ENOSEQ)' },
+  { name: 'data', kind: 'string', placeholder: 'DIR', defaultText: './data', description: 'data directory of the embedded store' },
+  { name: 'store', kind: 'string', placeholder: 'URI', defaultText: 'lmdb:DIR', description: 'lmdb:DIR (embedded, durable) or memory: (tests only, not durable)' },
+  { name: 'bind', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://0.0.0.0:6410', description: 'ZeroMQ endpoint to serve; port 0 or * picks a free port' },
+  { name: 'store-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'a reservation slower than this fails waiting requests with EUNAVAILABLE' },
+  { name: 'log-level', kind: 'string', placeholder: 'LEVEL', defaultText: 'info', description: LOG_LEVELS.join(', ') },
+];
+
+const SPEC_BY_NAME = new Map(OPTIONS.map((spec) => [spec.name, spec]));
+
+/** Raw option values as strings/booleans, keyed by flag name, with their source for messages. */
+export type RawOptions = Map<string, { value: string | boolean; source: string }>;
+
+/** Environment variable of an option: `max-block` → `TICKET_SERVER_MAX_BLOCK`. */
+export function envName(option: string): string {
+  return `TICKET_SERVER_${option.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function camelToKebab(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+/** Reads `--config FILE`: a JSON object whose keys are option names. */
+export function readConfigFile(path: string): RawOptions {
+  const result: RawOptions = new Map();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError('config', `cannot read --config ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('config', `--config ${path} must hold a JSON object`);
+  }
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const name = camelToKebab(key);
+    if (!SPEC_BY_NAME.has(name) || name === 'config') {
+      throw new ConfigError(name, `unknown option "${key}" in --config ${path}`);
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new ConfigError(name, `invalid "${key}" in --config ${path}: expected a string, number or boolean`);
+    }
+    result.set(name, { value: typeof value === 'boolean' ? value : String(value), source: `"${key}" in ${path}` });
+  }
+  return result;
+}
+
+/**
+ * Maps the earlier systems' variables (SPEC §10) onto options. Tickr's node
+ * number is 0-based, ours 1-based; txn-id-server's instance is already the
+ * first value's offset from 1 (default 1), so it maps as it is.
+ */
+export function readAliasEnvironment(env: NodeJS.ProcessEnv): RawOptions {
+  const result: RawOptions = new Map();
+  const put = (option: string, variable: string, transform: (text: string) => string | boolean = (t) => t): void => {
+    const text = env[variable];
+    if (text !== undefined && text !== '') result.set(option, { value: transform(text), source: variable });
+  };
+  put('instances', 'TXNID_SERVER_INCREMENT');
+  put('instance', 'TXNID_SERVER_INSTANCE');
+  put('data', 'TXNID_SERVER_CONFDIR');
+  put('log-level', 'TXNID_SERVER_VERBOSE', (t) => (t === '0' || t === 'false' ? 'info' : 'debug'));
+  put('instances', 'TICKR_MAX_NODES');
+  put('instance', 'TICKR_NODE_NUMBER', (text) => {
+    if (!/^[0-9]{1,6}$/.test(text)) {
+      throw new ConfigError('instance', `invalid TICKR_NODE_NUMBER (--instance): expected a 0-based integer, got "${text}"`);
+    }
+    return String(Number(text) + 1);
+  });
+  put('offset', 'TICKR_STARTING_OFFSET');
+  for (const variable of ['TICKR_DATABASE_HOST', 'TXNID_SERVER_IP', 'TXNID_SERVER_PORT']) {
+    if (env[variable] !== undefined && env[variable] !== '') {
+      const what = variable.startsWith('TICKR') ? 'the MySQL store' : 'the raw TCP protocol';
+      throw new ConfigError(variable, `${variable} asks for ${what}, which this version does not have yet; unset it`);
+    }
+  }
+  return result;
+}
+
+/** Reads `TICKET_SERVER_<OPTION>` variables. */
+export function readNativeEnvironment(env: NodeJS.ProcessEnv): RawOptions {
+  const result: RawOptions = new Map();
+  for (const spec of OPTIONS) {
+    const variable = envName(spec.name);
+    const text = env[variable];
+    if (text !== undefined && text !== '') result.set(spec.name, { value: text, source: variable });
+  }
+  return result;
+}
+
+function describe(option: string, source: string): string {
+  return source.startsWith('--') ? source : `${source} (--${option})`;
+}
+
+function integer(option: string, raw: { value: string | boolean; source: string }, min: number, max: number): number {
+  const text = String(raw.value).trim();
+  const value = /^-?[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(option, `invalid ${describe(option, raw.source)}: expected an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function bigInteger(option: string, raw: { value: string | boolean; source: string }, min: bigint, max: bigint): bigint {
+  const text = String(raw.value).trim();
+  const value = /^-?[0-9]{1,19}$/.test(text) ? BigInt(text) : undefined;
+  if (value === undefined || value < min || value > max) {
+    throw new ConfigError(option, `invalid ${describe(option, raw.source)}: expected an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function boolean(option: string, raw: { value: string | boolean; source: string }): boolean {
+  if (typeof raw.value === 'boolean') return raw.value;
+  const text = raw.value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(option, `invalid ${describe(option, raw.source)}: expected true or false, got "${raw.value}"`);
+}
+
+/** Checks a ZeroMQ endpoint: tcp://HOST:PORT (port 0 or * for a free port), ipc://PATH or inproc://NAME. */
+export function validateZmqEndpoint(text: string): string {
+  const tcp = /^tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\*|[0-9]{1,5})$/.exec(text);
+  if (tcp) {
+    const port = tcp[2] as string;
+    if (port !== '*' && Number(port) > 65535) throw new Error('port must be 0..65535');
+    return port === '0' ? text.replace(/:0$/, ':*') : text;
+  }
+  if (/^(ipc|inproc):\/\/.{1,200}$/.test(text)) return text;
+  throw new Error('expected tcp://HOST:PORT, ipc://PATH or inproc://NAME');
+}
+
+/**
+ * Resolves the layers into a checked configuration.
+ * @param layers lowest precedence first
+ * @throws ConfigError naming the first invalid option
+ */
+export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
+  const merged: RawOptions = new Map();
+  for (const layer of layers) for (const [key, value] of layer) merged.set(key, value);
+  const get = (name: string): { value: string | boolean; source: string } | undefined => merged.get(name);
+  for (const [name, raw] of merged) {
+    const spec = SPEC_BY_NAME.get(name);
+    if (!spec) throw new ConfigError(name, `unknown option --${name}`);
+    if (spec.kind !== 'boolean' && typeof raw.value === 'boolean') {
+      throw new ConfigError(name, `invalid ${describe(name, raw.source)}: a value is required`);
+    }
+  }
+
+  const instancesRaw = get('instances');
+  const instances = instancesRaw ? integer('instances', instancesRaw, 1, MAX_INSTANCES) : 1;
+  const instanceRaw = get('instance');
+  const instance = instanceRaw ? integer('instance', instanceRaw, 1, MAX_INSTANCES) : 1;
+  if (instance > instances) {
+    throw new ConfigError(
+      'instance',
+      `invalid ${describe('instance', instanceRaw?.source ?? '--instance')}: instance ${instance} is above --instances ${instances}`,
+    );
+  }
+  const offsetRaw = get('offset');
+  const offset = offsetRaw ? bigInteger('offset', offsetRaw, 1n, MAX_VALUE) : 1n;
+  const driftRaw = get('drift');
+  const drift = driftRaw ? BigInt(integer('drift', driftRaw, -1, Number.MAX_SAFE_INTEGER)) : 10n * BigInt(instances);
+  const maxJumpRaw = get('max-jump');
+  const maxJump = maxJumpRaw ? bigInteger('max-jump', maxJumpRaw, 0n, MAX_VALUE) : 1_000_000_000n;
+  const maxBlockRaw = get('max-block');
+  const maxBlock = maxBlockRaw ? integer('max-block', maxBlockRaw, 1, MAX_BLOCK_LIMIT) : 10_000;
+  const maxSequencesRaw = get('max-sequences');
+  const maxSequences = maxSequencesRaw ? integer('max-sequences', maxSequencesRaw, 1, 100_000_000) : 100_000;
+  const strictRaw = get('strict-sequences');
+  const strictSequences = strictRaw ? boolean('strict-sequences', strictRaw) : false;
+  const storeTimeoutRaw = get('store-timeout');
+  const storeTimeout = storeTimeoutRaw ? integer('store-timeout', storeTimeoutRaw, 1, 600_000) : 5_000;
+
+  const dataRaw = get('data');
+  const data = dataRaw ? String(dataRaw.value) : './data';
+  if (data.length === 0 || data.length > 4096 || data.includes('\0')) {
+    throw new ConfigError('data', `invalid ${describe('data', dataRaw?.source ?? '--data')}: expected a directory path`);
+  }
+  const storeRaw = get('store');
+  const store = storeRaw ? String(storeRaw.value) : `lmdb:${data}`;
+  try {
+    validateStoreUri(store);
+  } catch (error) {
+    if (error instanceof StoreUriError) {
+      throw new ConfigError('store', `invalid ${describe('store', storeRaw?.source ?? '--store')}: ${error.message}`);
+    }
+    throw error;
+  }
+
+  const bindRaw = get('bind');
+  let bind = 'tcp://0.0.0.0:6410';
+  if (bindRaw) {
+    try {
+      bind = validateZmqEndpoint(String(bindRaw.value));
+    } catch (error) {
+      throw new ConfigError('bind', `invalid ${describe('bind', bindRaw.source)}: ${(error as Error).message}, got "${String(bindRaw.value)}"`);
+    }
+  }
+
+  const logLevelRaw = get('log-level');
+  const logLevel = (logLevelRaw ? String(logLevelRaw.value) : 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('log-level', `invalid ${describe('log-level', logLevelRaw?.source ?? '--log-level')}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return {
+    instance,
+    instances,
+    offset,
+    drift,
+    maxJump,
+    maxBlock,
+    maxSequences,
+    strictSequences,
+    data,
+    store,
+    bind,
+    storeTimeout,
+    logLevel,
+  };
+}
+
+/**
+ * Loads the configuration from all sources.
+ * @param flags options given on the command line (already parsed), keyed by flag name
+ */
+export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const nativeEnv = readNativeEnvironment(env);
+  const configPath = flags.get('config') ?? nativeEnv.get('config');
+  const fileLayer = configPath ? readConfigFile(String(configPath.value)) : new Map();
+  const flagLayer: RawOptions = new Map(flags);
+  nativeEnv.delete('config');
+  flagLayer.delete('config');
+  return resolveConfig([fileLayer, readAliasEnvironment(env), nativeEnv, flagLayer]);
+}

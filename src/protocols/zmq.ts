@@ -1,0 +1,188 @@
+/**
+ * ZeroMQ request/reply protocol (SPEC §6.1).
+ *
+ * Request: a UTF-8 JSON array `[name, last]` or `[name, last, count]`.
+ * Reply: `[null, "value"]`, `[null, ["v1", …]]` when a count was given, or
+ * `["ECODE", "message"]`.
+ *
+ * The socket is a ROUTER that speaks the REP envelope, so REQ and DEALER
+ * clients see a REP server; unlike REP it lets a request that waits for a lease
+ * stay pending while later requests (other sequences) are answered.
+ */
+import { Router } from 'zeromq';
+import { TicketError, toTicketError } from '../core/errors.js';
+import { validateSequenceName } from '../core/names.js';
+import { parseCount, parseLast } from '../core/request.js';
+import type { TicketSource } from '../core/ticket-source.js';
+
+/** Largest request body answered with a reply; larger ones get EBADREQ. */
+export const MAX_REQUEST_BYTES = 4096;
+/** Frames above this are dropped by ZeroMQ itself (the peer is disconnected). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Most routing/envelope frames accepted before the body. */
+const MAX_ENVELOPE_FRAMES = 16;
+
+/** A parsed ticket request. `count` is undefined for the single-value form. */
+export interface ZmqRequest {
+  readonly name: string;
+  readonly last: bigint | undefined;
+  readonly count: number | undefined;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Parses one request body.
+ * @throws TicketError EBADREQ for anything that is not a request, EBADNAME for a bad name.
+ */
+export function parseZmqRequest(body: Uint8Array): ZmqRequest {
+  if (body.length > MAX_REQUEST_BYTES) throw new TicketError('EBADREQ', `request larger than ${MAX_REQUEST_BYTES} bytes`);
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new TicketError('EBADREQ', 'request is not valid UTF-8');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TicketError('EBADREQ', 'request is not JSON');
+  }
+  if (!Array.isArray(parsed) || parsed.length < 1 || parsed.length > 3) {
+    throw new TicketError('EBADREQ', 'request must be a JSON array [name, last] or [name, last, count]');
+  }
+  const [name, last, count] = parsed as unknown[];
+  return {
+    name: validateSequenceName(name),
+    last: parseLast(last),
+    count: parsed.length === 3 ? parseCount(count) : undefined,
+  };
+}
+
+/** Encodes a successful reply. */
+export function encodeValues(values: bigint | readonly bigint[]): string {
+  if (typeof values === 'bigint') return `[null,"${values}"]`;
+  let text = '[null,[';
+  for (let index = 0; index < values.length; index++) text += `${index === 0 ? '' : ','}"${values[index]}"`;
+  return `${text}]]`;
+}
+
+/** Encodes an error reply; internal errors never leak their message. */
+export function encodeError(error: unknown): string {
+  const ticketError = toTicketError(error);
+  return JSON.stringify([ticketError.code, ticketError.message]);
+}
+
+/** Answers one body: a string reply now, or a promise of one. Never throws. */
+export function answerZmqRequest(source: TicketSource, body: Uint8Array): string | Promise<string> {
+  try {
+    const request = parseZmqRequest(body);
+    const result =
+      request.count === undefined
+        ? source.nextValue(request.name, request.last)
+        : source.next(request.name, request.count, request.last);
+    if (result instanceof Promise) return result.then(encodeValues, encodeError);
+    return encodeValues(result);
+  } catch (error) {
+    return encodeError(error);
+  }
+}
+
+/** Minimal logger (pino fits). */
+export interface ProtocolLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** The ZeroMQ server: binds, answers until closed. */
+export class ZmqServer {
+  private readonly socket: Router;
+  private readonly source: TicketSource;
+  private readonly logger: ProtocolLogger;
+  private loop: Promise<void> | undefined;
+  private pending = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(source: TicketSource, logger: ProtocolLogger) {
+    this.source = source;
+    this.logger = logger;
+    this.socket = new Router({
+      maxMessageSize: MAX_MESSAGE_BYTES,
+      // Replies to peers that went away are dropped, never block the loop.
+      mandatory: false,
+      linger: 1000,
+      receiveHighWaterMark: 10_000,
+      sendHighWaterMark: 10_000,
+    });
+  }
+
+  /** Binds and starts answering. @returns the bound endpoint (with the real port). */
+  async listen(endpoint: string): Promise<string> {
+    await this.socket.bind(endpoint);
+    this.loop = this.serve();
+    return this.socket.lastEndpoint ?? endpoint;
+  }
+
+  private async serve(): Promise<void> {
+    try {
+      for await (const frames of this.socket) this.handle(frames);
+    } catch (error) {
+      if (!this.socket.closed) this.logger.error({ err: error }, 'zeromq receive loop failed');
+    }
+  }
+
+  private handle(frames: Buffer[]): void {
+    // [routing id, (more ids…), empty delimiter, body] from REQ; DEALER peers may omit the delimiter.
+    let delimiter = -1;
+    for (let index = 1; index < frames.length && index <= MAX_ENVELOPE_FRAMES; index++) {
+      if ((frames[index] as Buffer).length === 0) {
+        delimiter = index;
+        break;
+      }
+    }
+    const envelopeEnd = delimiter >= 0 ? delimiter + 1 : 1;
+    const envelope = frames.slice(0, envelopeEnd);
+    const bodyFrames = frames.length - envelopeEnd;
+    let reply: string | Promise<string>;
+    if (bodyFrames !== 1) {
+      reply = encodeError(new TicketError('EBADREQ', 'request must be exactly one frame'));
+    } else {
+      reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer);
+    }
+    if (typeof reply === 'string') {
+      this.send(envelope, reply);
+    } else {
+      this.pending++;
+      void reply.then((text) => {
+        this.send(envelope, text);
+        if (--this.pending === 0 && this.drained) this.drained();
+      });
+    }
+  }
+
+  private send(envelope: Buffer[], reply: string): void {
+    if (this.socket.closed) return;
+    envelope.push(Buffer.from(reply));
+    this.socket.send(envelope).catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'zeromq reply dropped');
+    });
+  }
+
+  /** Stops receiving, lets pending replies (bounded by `graceMs`) go out, then closes the socket. */
+  async close(graceMs = 2000): Promise<void> {
+    if (this.socket.closed) return;
+    if (this.pending > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.socket.close();
+    await this.loop;
+  }
+}

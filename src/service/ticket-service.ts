@@ -1,0 +1,507 @@
+/**
+ * TicketService: sequences in memory, each issuing from leases its store has
+ * durably reserved (SPEC §4). This is the one issuing mechanism every
+ * protocol reaches through `TicketSource`.
+ *
+ * Per sequence the service holds a current lease (kept as values, so issuing
+ * one is a compare and an add) and at most a few queued leases (kept as
+ * slots). When the current lease is 80 % used, the next one is reserved in the
+ * background, so in steady state no request waits on the store. Requests that
+ * cannot be answered from held leases wait in a FIFO per sequence; at most one
+ * reservation per sequence is in flight.
+ */
+import { TicketError } from '../core/errors.js';
+import { nextLeaseSize, slotsBeforeRefill } from '../core/lease-policy.js';
+import { validateSequenceName } from '../core/names.js';
+import { SlotMap, driftTarget, type Numbering } from '../core/numbering.js';
+import type { TicketSource } from '../core/ticket-source.js';
+import type { Lease, Store } from '../store/store.js';
+
+/** Minimal logger the service writes to (pino's methods fit). */
+export interface ServiceLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+const silentLogger: ServiceLogger = { info() {}, warn() {}, error() {} };
+
+/** Settings of a TicketService; every field but `store` and `numbering` has a default. */
+export interface TicketServiceOptions {
+  readonly store: Store;
+  readonly numbering: Numbering;
+  /** Jump when the next value is more than this below `last`; ≤ 0 disables. Default 10 × instances. */
+  readonly drift?: bigint;
+  /** Largest move one request may cause, in values. Default 1,000,000,000. */
+  readonly maxJump?: bigint;
+  /** Largest lease in slots. Default 10,000. */
+  readonly maxBlock?: number;
+  /** Most sequences that may exist. Default 100,000. */
+  readonly maxSequences?: number;
+  /** Only sequences already in the store exist; others answer ENOSEQ. Default false. */
+  readonly strictSequences?: boolean;
+  /** A reservation slower than this fails waiting requests with EUNAVAILABLE. Default 5,000 ms. */
+  readonly storeTimeoutMs?: number;
+  /** Clock in milliseconds, injectable for tests. Default `Date.now`. */
+  readonly now?: () => number;
+  readonly logger?: ServiceLogger;
+}
+
+/** Defaults of SPEC §3–§4. */
+export const SERVICE_DEFAULTS = {
+  maxJump: 1_000_000_000n,
+  maxBlock: 10_000,
+  maxSequences: 100_000,
+  storeTimeoutMs: 5_000,
+} as const;
+
+/** Backoff after a failed reservation: 100 ms doubling up to 5 s. */
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+interface Waiter {
+  readonly count: number;
+  readonly last: bigint | undefined;
+  readonly single: boolean;
+  resolve(value: bigint | bigint[]): void;
+  reject(error: unknown): void;
+}
+
+/** What `tryServe` needs before it can answer: more slots, maybe from `atLeast` on. */
+interface Shortfall {
+  readonly slots: number;
+  readonly atLeast: bigint | undefined;
+}
+
+/** Per-sequence state. Fields are public to the service only. */
+class SequenceState {
+  readonly name: string;
+  // Current lease, as values: issue `nextValue` while it is below `endValue`.
+  nextValue = 0n;
+  endValue = 0n;
+  /** Reserve the next lease once `nextValue` reaches this. */
+  refillValue = 0n;
+  /** Unclamped end slot of the current lease (what the store recorded). */
+  endSlot = 0n;
+  /** Leases reserved ahead, oldest first. */
+  readonly queued: Lease[] = [];
+  readonly waiters: Waiter[] = [];
+  /** A lease has been received, so the position is known. */
+  known = false;
+  reserving: Promise<void> | undefined;
+  /** The in-flight reservation outlived the store timeout. */
+  stalled = false;
+  /** The store's counter is past the last usable slot: no future lease can help. */
+  limitReached = false;
+  /** Highest slot end ever received. */
+  highestSlot = 0n;
+  leaseSize = 1;
+  issuedSinceReserve = 0;
+  lastReserveAt: number;
+  retryAt = 0;
+  failures = 0;
+  issued = 0;
+  lastIssued: bigint | undefined;
+
+  constructor(name: string, now: number) {
+    this.name = name;
+    this.lastReserveAt = now;
+  }
+}
+
+/** A read-only view of one sequence, for status pages and tests. */
+export interface SequenceSnapshot {
+  readonly name: string;
+  readonly lastIssued: bigint | undefined;
+  readonly issued: number;
+  /** Slots left in held leases. */
+  readonly leaseRemaining: bigint;
+  readonly leaseSize: number;
+}
+
+/**
+ * Issues tickets from durably reserved leases.
+ *
+ * Errors (as `TicketError`): EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE.
+ */
+export class TicketService implements TicketSource {
+  readonly store: Store;
+  readonly map: SlotMap;
+  readonly drift: bigint;
+  readonly maxJump: bigint;
+  readonly maxBlock: number;
+  readonly maxSequences: number;
+  readonly strictSequences: boolean;
+  private readonly storeTimeoutMs: number;
+  private readonly now: () => number;
+  private readonly logger: ServiceLogger;
+  private readonly step: bigint;
+  private readonly sequences = new Map<string, SequenceState>();
+  /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
+  private readonly existing = new Set<string>();
+  private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+
+  constructor(options: TicketServiceOptions) {
+    this.store = options.store;
+    this.map = new SlotMap(options.numbering);
+    this.step = this.map.step;
+    this.drift = options.drift ?? 10n * this.step;
+    this.maxJump = options.maxJump ?? SERVICE_DEFAULTS.maxJump;
+    this.maxBlock = options.maxBlock ?? SERVICE_DEFAULTS.maxBlock;
+    this.maxSequences = options.maxSequences ?? SERVICE_DEFAULTS.maxSequences;
+    this.strictSequences = options.strictSequences ?? false;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? SERVICE_DEFAULTS.storeTimeoutMs;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+    if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
+    if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
+  }
+
+  /** Checks the store's numbering and loads the names of existing sequences. The store must be open. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('TicketService.start called twice');
+    await this.store.fence(this.map.numbering);
+    for await (const { name } of this.store.list()) this.existing.add(name);
+    this.state = 'running';
+  }
+
+  /** Number of sequences that exist (in the store or admitted since start). */
+  get sequenceCount(): number {
+    return this.existing.size;
+  }
+
+  nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
+    const seq = this.sequences.get(name) ?? this.admit(name);
+    // Hot path: no waiters ahead, no jump, room in the current lease.
+    if (
+      seq.waiters.length === 0 &&
+      (last === undefined || this.drift <= 0n || last - seq.nextValue <= this.drift)
+    ) {
+      const value = seq.nextValue;
+      if (value < seq.endValue) {
+        seq.nextValue = value + this.step;
+        seq.issued++;
+        seq.issuedSinceReserve++;
+        seq.lastIssued = value;
+        if (seq.nextValue >= seq.refillValue && seq.reserving === undefined && seq.queued.length === 0) {
+          this.reserveAhead(seq);
+        }
+        return value;
+      }
+    }
+    return this.serveSlowly(seq, 1, last, true) as bigint | Promise<bigint>;
+  }
+
+  next(name: string, count: number, last?: bigint): bigint[] | Promise<bigint[]> {
+    if (!Number.isInteger(count) || count < 1 || count > 1000) {
+      throw new TicketError('EBADREQ', 'count must be an integer from 1 to 1000');
+    }
+    const seq = this.sequences.get(name) ?? this.admit(name);
+    return this.serveSlowly(seq, count, last, false) as bigint[] | Promise<bigint[]>;
+  }
+
+  /** Snapshot of every sequence used since start, in name order. */
+  snapshot(): SequenceSnapshot[] {
+    const result: SequenceSnapshot[] = [];
+    for (const seq of this.sequences.values()) {
+      result.push({
+        name: seq.name,
+        lastIssued: seq.lastIssued,
+        issued: seq.issued,
+        leaseRemaining: this.available(seq),
+        leaseSize: seq.leaseSize,
+      });
+    }
+    return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Graceful stop: waits for reservations in flight (bounded by the store
+   * timeout), fails requests still waiting with EUNAVAILABLE, and hands the
+   * unissued rest of every lease back to the store so a clean restart loses
+   * no number. Does not close the store.
+   */
+  async close(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    const inflight = [...this.sequences.values()].flatMap((seq) => (seq.reserving ? [seq.reserving] : []));
+    if (inflight.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(inflight),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, this.storeTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const shuttingDown = new TicketError('EUNAVAILABLE', 'server is shutting down');
+    // Take every lease out of service synchronously first, so that nothing can
+    // be issued from a lease while it is being handed back.
+    const handBack: Array<{ name: string; leases: Lease[] }> = [];
+    for (const seq of this.sequences.values()) {
+      this.failWaiters(seq, shuttingDown);
+      const leases = this.withdrawLeases(seq);
+      // A reservation still in flight sits above these leases; its lease is lost, as in a crash.
+      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
+    }
+    let released = 0n;
+    for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
+    this.state = 'closed';
+    this.logger.info({ releasedSlots: released.toString() }, 'leases handed back');
+  }
+
+  /** Empties a sequence's held leases and returns them, oldest first. */
+  private withdrawLeases(seq: SequenceState): Lease[] {
+    const leases: Lease[] = [];
+    if (seq.nextValue < seq.endValue) leases.push({ start: this.map.slotOf(seq.nextValue), end: seq.endSlot });
+    leases.push(...seq.queued.splice(0));
+    seq.nextValue = seq.endValue;
+    return leases;
+  }
+
+  /** Releases leases newest first, stopping at the first the store refuses. */
+  private async releaseLeases(name: string, leases: Lease[]): Promise<bigint> {
+    let released = 0n;
+    // Newest first: the store's counter sits at the end of the newest lease.
+    for (let index = leases.length - 1; index >= 0; index--) {
+      const lease = leases[index] as Lease;
+      try {
+        if (!(await this.store.release(name, lease.start, lease.end))) break;
+        released += lease.end - lease.start;
+      } catch (error) {
+        this.logger.warn({ err: error, sequence: name }, 'could not hand a lease back');
+        break;
+      }
+    }
+    return released;
+  }
+
+  /** Creates the in-memory state of a sequence after the name and limit checks. */
+  private admit(name: string): SequenceState {
+    if (this.state !== 'running') {
+      throw new TicketError('EUNAVAILABLE', this.state === 'new' ? 'server is starting' : 'server is shutting down');
+    }
+    validateSequenceName(name);
+    if (!this.existing.has(name)) {
+      if (this.strictSequences) throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
+      if (this.existing.size >= this.maxSequences) {
+        throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
+      }
+      this.existing.add(name);
+    }
+    const seq = new SequenceState(name, this.now());
+    this.sequences.set(name, seq);
+    return seq;
+  }
+
+  /** Everything that is not the single-value hot path: counts, jumps, empty leases, waiting. */
+  private serveSlowly(
+    seq: SequenceState,
+    count: number,
+    last: bigint | undefined,
+    single: boolean,
+  ): bigint | bigint[] | Promise<bigint | bigint[]> {
+    if (this.state !== 'running') throw new TicketError('EUNAVAILABLE', 'server is shutting down');
+    if (seq.waiters.length === 0) {
+      const result = this.tryServe(seq, count, last);
+      if (Array.isArray(result)) {
+        if (seq.nextValue >= seq.refillValue && seq.reserving === undefined && seq.queued.length === 0) {
+          this.reserveAhead(seq);
+        }
+        return single ? (result[0] as bigint) : result;
+      }
+      if (seq.stalled) throw new TicketError('EUNAVAILABLE', 'store is not answering and no lease is left');
+      if (seq.reserving === undefined && this.now() < seq.retryAt) {
+        throw new TicketError('EUNAVAILABLE', 'store unreachable and no lease left');
+      }
+    } else if (seq.stalled) {
+      throw new TicketError('EUNAVAILABLE', 'store is not answering and no lease is left');
+    }
+    return new Promise((resolve, reject) => {
+      seq.waiters.push({ count, last, single, resolve, reject });
+      if (seq.waiters.length === 1) this.pump(seq);
+    });
+  }
+
+  /** Slot this sequence would issue next. */
+  private positionSlot(seq: SequenceState): bigint {
+    if (seq.nextValue < seq.endValue) return this.map.slotOf(seq.nextValue);
+    const first = seq.queued[0];
+    return first ? first.start : seq.highestSlot;
+  }
+
+  /** Slots left in held leases, clamped to what can be issued. */
+  private available(seq: SequenceState): bigint {
+    let total = seq.nextValue < seq.endValue ? (seq.endValue - seq.nextValue) / this.step : 0n;
+    const limit = this.map.maxSlot + 1n;
+    for (const lease of seq.queued) {
+      const end = lease.end < limit ? lease.end : limit;
+      if (end > lease.start) total += end - lease.start;
+    }
+    return total;
+  }
+
+  /** Moves the position forward to `target` within held leases; false when none reaches it. */
+  private skipTo(seq: SequenceState, target: bigint): boolean {
+    if (seq.nextValue < seq.endValue) {
+      const targetValue = this.map.valueOf(target);
+      if (targetValue < seq.endValue) {
+        if (targetValue > seq.nextValue) seq.nextValue = targetValue;
+        return true;
+      }
+      seq.nextValue = seq.endValue; // the rest of the current lease is skipped: a gap, never a repeat
+    }
+    while (seq.queued.length > 0) {
+      const lease = seq.queued[0] as Lease;
+      if (lease.end > target) {
+        if (lease.start < target) seq.queued[0] = { start: target, end: lease.end };
+        return true;
+      }
+      seq.queued.shift();
+    }
+    return false;
+  }
+
+  /** Makes the oldest queued lease current. */
+  private promote(seq: SequenceState): void {
+    const lease = seq.queued.shift();
+    if (!lease) return;
+    const limit = this.map.maxSlot + 1n;
+    const end = lease.end < limit ? lease.end : limit;
+    if (lease.start >= end) {
+      seq.nextValue = seq.endValue;
+      return;
+    }
+    seq.nextValue = this.map.valueOf(lease.start);
+    seq.endValue = this.map.valueOf(end);
+    seq.endSlot = lease.end;
+    const size = Number(end - lease.start);
+    seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size)) * this.step;
+  }
+
+  /**
+   * Answers from held leases, or says what is missing. Applies drift first.
+   * Issues nothing unless all `count` values are available.
+   */
+  private tryServe(seq: SequenceState, count: number, last: bigint | undefined): bigint[] | Shortfall {
+    if (!seq.known) return { slots: count, atLeast: undefined };
+    let atLeast: bigint | undefined;
+    if (last !== undefined) {
+      const target = driftTarget(this.map, this.positionSlot(seq), last, this.drift, this.maxJump);
+      if (target !== undefined) {
+        if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
+        if (!this.skipTo(seq, target)) atLeast = target;
+      }
+    }
+    if (atLeast === undefined) {
+      const available = this.available(seq);
+      if (available >= BigInt(count)) return this.take(seq, count);
+      if (seq.limitReached) throw new TicketError('EXHAUSTED');
+      return { slots: count - Number(available), atLeast: undefined };
+    }
+    return { slots: count, atLeast };
+  }
+
+  /** Issues `count` values; the caller checked they are available. */
+  private take(seq: SequenceState, count: number): bigint[] {
+    const values = new Array<bigint>(count);
+    for (let index = 0; index < count; index++) {
+      if (seq.nextValue >= seq.endValue) this.promote(seq);
+      values[index] = seq.nextValue;
+      seq.nextValue += this.step;
+    }
+    seq.issued += count;
+    seq.issuedSinceReserve += count;
+    seq.lastIssued = values[count - 1];
+    if (seq.nextValue >= seq.endValue && seq.queued.length > 0) this.promote(seq);
+    return values;
+  }
+
+  /** Answers waiting requests in order until one needs a lease that is not there yet. */
+  private pump(seq: SequenceState): void {
+    while (seq.waiters.length > 0) {
+      const waiter = seq.waiters[0] as Waiter;
+      let result: bigint[] | Shortfall;
+      try {
+        result = this.tryServe(seq, waiter.count, waiter.last);
+      } catch (error) {
+        seq.waiters.shift();
+        waiter.reject(error);
+        continue;
+      }
+      if (Array.isArray(result)) {
+        seq.waiters.shift();
+        waiter.resolve(waiter.single ? (result[0] as bigint) : result);
+        continue;
+      }
+      if (seq.reserving === undefined) this.reserve(seq, result.slots, result.atLeast);
+      return;
+    }
+    if (seq.nextValue >= seq.refillValue && seq.reserving === undefined && seq.queued.length === 0) {
+      this.reserveAhead(seq);
+    }
+  }
+
+  private reserveAhead(seq: SequenceState): void {
+    if (this.state !== 'running' || seq.limitReached || this.now() < seq.retryAt) return;
+    this.reserve(seq, 1, undefined);
+  }
+
+  /** Starts the one reservation of this sequence; its size follows demand (lease policy). */
+  private reserve(seq: SequenceState, slots: number, atLeast: bigint | undefined): void {
+    const now = this.now();
+    const size = nextLeaseSize(seq.leaseSize, seq.issuedSinceReserve, now - seq.lastReserveAt, this.maxBlock);
+    seq.leaseSize = size;
+    seq.issuedSinceReserve = 0;
+    seq.lastReserveAt = now;
+    let count = BigInt(Math.min(Math.max(size, slots), this.maxBlock));
+    // Never reserve far past the last usable slot.
+    const from = atLeast !== undefined && atLeast > seq.highestSlot ? atLeast : seq.highestSlot;
+    const room = this.map.maxSlot + 1n - (from > 1n ? from : 1n);
+    if (room < count) count = room > 1n ? room : 1n;
+
+    const timer = setTimeout(() => {
+      if (!seq.reserving) return;
+      seq.stalled = true;
+      this.logger.warn({ sequence: seq.name, timeoutMs: this.storeTimeoutMs }, 'store reservation is slow');
+      this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store is not answering and no lease is left'));
+    }, this.storeTimeoutMs);
+    timer.unref();
+
+    seq.reserving = this.store.reserve(seq.name, count, atLeast).then(
+      (lease) => {
+        clearTimeout(timer);
+        seq.reserving = undefined;
+        seq.stalled = false;
+        seq.failures = 0;
+        seq.retryAt = 0;
+        this.accept(seq, lease);
+        if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        seq.reserving = undefined;
+        seq.stalled = false;
+        seq.failures++;
+        seq.retryAt = this.now() + Math.min(RETRY_BASE_MS * 2 ** (seq.failures - 1), RETRY_MAX_MS);
+        this.logger.error({ err: error, sequence: seq.name, failures: seq.failures }, 'store reservation failed');
+        this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store unreachable and no lease left', { cause: error }));
+      },
+    );
+  }
+
+  /** Takes a fresh lease into the queue. */
+  private accept(seq: SequenceState, lease: Lease): void {
+    seq.known = true;
+    if (lease.end > seq.highestSlot) seq.highestSlot = lease.end;
+    if (lease.end > this.map.maxSlot) seq.limitReached = true;
+    if (lease.end > lease.start) seq.queued.push(lease);
+    if (seq.nextValue >= seq.endValue) this.promote(seq);
+  }
+
+  private failWaiters(seq: SequenceState, error: TicketError): void {
+    const waiters = seq.waiters.splice(0);
+    for (const waiter of waiters) waiter.reject(error);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * `lmdb:DIR` — the embedded store. One LMDB environment per data directory,
+ * held by one process (see directory-lock.ts).
+ *
+ * Durability: `overlappingSync` is turned off so that a transaction's promise
+ * resolves only after LMDB's commit has fsynced; a lease is handed out only
+ * then. Concurrent reservations made in one event turn are grouped by lmdb-js
+ * into a single transaction, so one fsync pays for all of them.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Numbering } from '../core/numbering.js';
+import { lockDirectory, type DirectoryLock } from './directory-lock.js';
+import {
+  NumberingMismatchError,
+  decodeNumbering,
+  encodeNumbering,
+  planReservation,
+  sameNumbering,
+  type Lease,
+  type Store,
+  type StoreHealth,
+  type StoredSequence,
+} from './store.js';
+
+const NUMBERING_KEY = 'numbering';
+
+/** The embedded LMDB store. Layout: sub-database `sequences` (name → next slot, decimal text) and `meta`. */
+export class LmdbStore implements Store {
+  readonly kind = 'lmdb';
+  readonly durable = true;
+  readonly description: string;
+  private readonly directory: string;
+  private root: RootDatabase | undefined;
+  private sequences: Database<string, string> | undefined;
+  private meta: Database<string, string> | undefined;
+  private lock: DirectoryLock | undefined;
+
+  constructor(directory: string) {
+    this.directory = resolve(directory);
+    this.description = `lmdb:${this.directory}`;
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.directory, { recursive: true });
+    this.lock = await lockDirectory(this.directory);
+    try {
+      this.root = open({
+        path: this.directory,
+        maxDbs: 4,
+        overlappingSync: false,
+        noSync: false,
+        compression: false,
+      });
+      this.sequences = this.root.openDB<string, string>({ name: 'sequences', encoding: 'string' });
+      this.meta = this.root.openDB<string, string>({ name: 'meta', encoding: 'string' });
+    } catch (error) {
+      await this.lock.release();
+      this.lock = undefined;
+      throw error;
+    }
+  }
+
+  private databases(): { root: RootDatabase; sequences: Database<string, string>; meta: Database<string, string> } {
+    if (!this.root || !this.sequences || !this.meta) throw new Error('lmdb store is not open');
+    return { root: this.root, sequences: this.sequences, meta: this.meta };
+  }
+
+  async fence(numbering: Numbering): Promise<void> {
+    const { root, meta } = this.databases();
+    const recorded = await root.transaction(() => {
+      const text = meta.get(NUMBERING_KEY);
+      if (text !== undefined) return decodeNumbering(text);
+      void meta.put(NUMBERING_KEY, encodeNumbering(numbering));
+      return undefined;
+    });
+    if (recorded && !sameNumbering(recorded, numbering)) {
+      throw new NumberingMismatchError(recorded, numbering, `data directory ${this.directory}`);
+    }
+  }
+
+  async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
+    const { root, sequences } = this.databases();
+    return root.transaction(() => {
+      const text = sequences.get(name);
+      const lease = planReservation(text === undefined ? undefined : BigInt(text), count, atLeast);
+      const end = lease.end.toString();
+      if (end !== text) void sequences.put(name, end);
+      return lease;
+    });
+  }
+
+  async release(name: string, from: bigint, end: bigint): Promise<boolean> {
+    const { root, sequences } = this.databases();
+    if (from > end) return false;
+    return root.transaction(() => {
+      if (sequences.get(name) !== end.toString()) return false;
+      void sequences.put(name, from.toString());
+      return true;
+    });
+  }
+
+  async *list(): AsyncIterable<StoredSequence> {
+    const { sequences } = this.databases();
+    for (const { key, value } of sequences.getRange()) {
+      yield { name: key, next: BigInt(value) };
+    }
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      const { root } = this.databases();
+      const stats = root.getStats() as { entryCount?: number };
+      return { ok: true, detail: `${this.directory} (${stats.entryCount ?? 0} root entries)` };
+    } catch (error) {
+      return { ok: false, detail: error instanceof Error ? error.message : 'unknown error' };
+    }
+  }
+
+  async close(): Promise<void> {
+    const root = this.root;
+    this.root = this.sequences = this.meta = undefined;
+    if (root) await root.close();
+    if (this.lock) {
+      await this.lock.release();
+      this.lock = undefined;
+    }
+  }
+}
