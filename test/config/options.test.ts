@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  envName,
+  loadConfig,
+  resolveConfig,
+  validateZmqEndpoint,
+  type RawOptions,
+} from '../../src/config/options.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ticket-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function flags(entries: Record<string, string | boolean>): RawOptions {
+  return new Map(Object.entries(entries).map(([name, value]) => [name, { value, source: `--${name}` }]));
+}
+
+function configError(action: () => unknown): ConfigError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('defaults', () => {
+  it('are those of SPEC §3–§6', () => {
+    const config = resolveConfig([]);
+    expect(config).toMatchObject({
+      instance: 1,
+      instances: 1,
+      offset: 1n,
+      drift: 10n,
+      maxJump: 1_000_000_000n,
+      maxBlock: 10_000,
+      maxSequences: 100_000,
+      strictSequences: false,
+      data: './data',
+      store: 'lmdb:./data',
+      bind: 'tcp://0.0.0.0:6410',
+    });
+  });
+
+  it('derive drift from instances (10 × instances)', () => {
+    expect(resolveConfig([flags({ instances: '3' })]).drift).toBe(30n);
+  });
+
+  it('put the lmdb store in the data directory', () => {
+    expect(resolveConfig([flags({ data: '/var/lib/tickets' })]).store).toBe('lmdb:/var/lib/tickets');
+  });
+});
+
+describe('precedence', () => {
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ instances: 4, maxBlock: 77, 'strict-sequences': true }));
+
+  it('takes the config file over defaults, camelCase and kebab-case keys alike', () => {
+    const config = loadConfig(flags({ config: file }), {});
+    expect(config.instances).toBe(4);
+    expect(config.maxBlock).toBe(77);
+    expect(config.strictSequences).toBe(true);
+  });
+
+  it('takes TICKET_SERVER_* over the config file', () => {
+    expect(loadConfig(flags({ config: file }), { TICKET_SERVER_INSTANCES: '3' }).instances).toBe(3);
+  });
+
+  it('takes flags over TICKET_SERVER_*', () => {
+    expect(loadConfig(flags({ config: file, instances: '2' }), { TICKET_SERVER_INSTANCES: '3' }).instances).toBe(2);
+  });
+
+  it('reads the config file named by TICKET_SERVER_CONFIG', () => {
+    expect(loadConfig(new Map(), { TICKET_SERVER_CONFIG: file }).maxBlock).toBe(77);
+  });
+
+  it('puts the earlier systems\' variables below the native ones', () => {
+    expect(loadConfig(new Map(), { TICKR_MAX_NODES: '5', TICKET_SERVER_INSTANCES: '6' }).instances).toBe(6);
+    expect(loadConfig(new Map(), { TICKR_MAX_NODES: '5' }).instances).toBe(5);
+  });
+
+  it('does not change the flags it is given', () => {
+    const given = flags({ config: file });
+    loadConfig(given, {});
+    expect(given.has('config')).toBe(true);
+  });
+});
+
+describe('aliases', () => {
+  it('maps Tickr\'s 0-based node number to a 1-based instance', () => {
+    const config = loadConfig(new Map(), { TICKR_MAX_NODES: '2', TICKR_NODE_NUMBER: '1', TICKR_STARTING_OFFSET: '1000001' });
+    expect(config).toMatchObject({ instances: 2, instance: 2, offset: 1_000_001n });
+  });
+
+  it('maps txn-id-server\'s increment, instance and confdir', () => {
+    const config = loadConfig(new Map(), {
+      TXNID_SERVER_INCREMENT: '3',
+      TXNID_SERVER_INSTANCE: '2',
+      TXNID_SERVER_CONFDIR: '/etc/txnidserver',
+    });
+    expect(config).toMatchObject({ instances: 3, instance: 2, data: '/etc/txnidserver', store: 'lmdb:/etc/txnidserver' });
+  });
+
+  it('turns TXNID_SERVER_VERBOSE=1 into debug logging', () => {
+    expect(loadConfig(new Map(), { TXNID_SERVER_VERBOSE: '1' }).logLevel).toBe('debug');
+  });
+
+  it('refuses a Tickr node number that is not a number, naming the variable', () => {
+    expect(configError(() => loadConfig(new Map(), { TICKR_NODE_NUMBER: 'one' })).message).toContain('TICKR_NODE_NUMBER');
+  });
+
+  it('refuses variables that ask for what this version lacks instead of ignoring them', () => {
+    expect(configError(() => loadConfig(new Map(), { TICKR_DATABASE_HOST: 'db' })).message).toContain('TICKR_DATABASE_HOST');
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    ['instances', { instances: '0' }],
+    ['instances', { instances: '65537' }],
+    ['instances', { instances: 'two' }],
+    ['instance', { instance: '3', instances: '2' }],
+    ['instance', { instance: '0' }],
+    ['offset', { offset: '0' }],
+    ['offset', { offset: '9223372036854775808' }],
+    ['drift', { drift: '-2' }],
+    ['max-jump', { 'max-jump': '-1' }],
+    ['max-block', { 'max-block': '0' }],
+    ['max-block', { 'max-block': '1.5' }],
+    ['max-sequences', { 'max-sequences': '0' }],
+    ['strict-sequences', { 'strict-sequences': 'maybe' }],
+    ['store', { store: 'redis://x' }],
+    ['store', { store: 'lmdb:' }],
+    ['bind', { bind: 'http://0.0.0.0:6410' }],
+    ['bind', { bind: 'tcp://127.0.0.1:70000' }],
+    ['log-level', { 'log-level': 'loud' }],
+    ['data', { data: '' }],
+  ])('refuses a bad --%s and names it', (option, given) => {
+    const error = configError(() => resolveConfig([flags(given)]));
+    expect(error.option).toBe(option);
+    expect(error.message).toContain(`--${option}`);
+  });
+
+  it('names the environment variable a bad value came from', () => {
+    const error = configError(() => loadConfig(new Map(), { TICKET_SERVER_MAX_BLOCK: 'lots' }));
+    expect(error.message).toContain('TICKET_SERVER_MAX_BLOCK');
+    expect(error.message).toContain('--max-block');
+  });
+
+  it('refuses unknown keys in a config file', () => {
+    const file = join(dir, 'unknown.json');
+    writeFileSync(file, JSON.stringify({ instancez: 2 }));
+    expect(configError(() => loadConfig(flags({ config: file }), {})).message).toContain('instancez');
+  });
+
+  it('refuses a config file that is not a JSON object', () => {
+    const file = join(dir, 'array.json');
+    writeFileSync(file, '[1,2]');
+    expect(configError(() => loadConfig(flags({ config: file }), {})).option).toBe('config');
+  });
+
+  it('accepts drift 0 and -1, which disable jumping', () => {
+    expect(resolveConfig([flags({ drift: '0' })]).drift).toBe(0n);
+    expect(resolveConfig([flags({ drift: '-1' })]).drift).toBe(-1n);
+  });
+});
+
+describe('ZeroMQ endpoints', () => {
+  it('turns port 0 into ZeroMQ\'s wildcard port', () => {
+    expect(validateZmqEndpoint('tcp://127.0.0.1:0')).toBe('tcp://127.0.0.1:*');
+  });
+
+  it('keeps ipc endpoints', () => {
+    expect(validateZmqEndpoint('ipc:///tmp/tickets.sock')).toBe('ipc:///tmp/tickets.sock');
+  });
+});
+
+describe('environment names', () => {
+  it('follow TICKET_SERVER_<OPTION>', () => {
+    expect(envName('max-block')).toBe('TICKET_SERVER_MAX_BLOCK');
+  });
+});

@@ -1,0 +1,169 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TicketError } from '../../src/core/errors.js';
+import type { TicketSource } from '../../src/core/ticket-source.js';
+import {
+  MAX_REQUEST_BYTES,
+  answerZmqRequest,
+  encodeError,
+  encodeValues,
+  parseZmqRequest,
+} from '../../src/protocols/zmq.js';
+
+const bytes = (text: string): Uint8Array => Buffer.from(text, 'utf8');
+
+function codeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+  } catch (error) {
+    return error instanceof TicketError ? error.code : 'not a TicketError';
+  }
+  return undefined;
+}
+
+/** A source that records calls and answers with fixed values, synchronously or not. */
+class RecordingSource implements TicketSource {
+  calls: Array<{ name: string; count: number | undefined; last: bigint | undefined }> = [];
+  constructor(private readonly asynchronous: boolean) {}
+  nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
+    this.calls.push({ name, count: undefined, last });
+    return this.asynchronous ? Promise.resolve(7n) : 7n;
+  }
+  next(name: string, count: number, last?: bigint): bigint[] | Promise<bigint[]> {
+    this.calls.push({ name, count, last });
+    const values = Array.from({ length: count }, (_, index) => 10n + BigInt(index));
+    return this.asynchronous ? Promise.resolve(values) : values;
+  }
+}
+
+describe('parseZmqRequest', () => {
+  it('reads the seed form [name, last]', () => {
+    expect(parseZmqRequest(bytes('["orders","41"]'))).toEqual({ name: 'orders', last: 41n, count: undefined });
+  });
+
+  it('treats last "0" as unknown', () => {
+    expect(parseZmqRequest(bytes('["orders","0"]')).last).toBeUndefined();
+  });
+
+  it('reads the count form [name, last, count]', () => {
+    expect(parseZmqRequest(bytes('["orders","0",5]'))).toEqual({ name: 'orders', last: undefined, count: 5 });
+  });
+
+  it('accepts last at 2^63 - 1 and refuses one above', () => {
+    expect(parseZmqRequest(bytes('["a","9223372036854775807"]')).last).toBe(9223372036854775807n);
+    expect(codeOf(() => parseZmqRequest(bytes('["a","9223372036854775808"]')))).toBe('EBADREQ');
+  });
+
+  it.each([
+    ['not JSON', 'hello'],
+    ['an object', '{"name":"a"}'],
+    ['an empty array', '[]'],
+    ['four elements', '["a","0",1,2]'],
+    ['a negative last', '["a","-1"]'],
+    ['a fractional last', '["a","1.5"]'],
+    ['count zero', '["a","0",0]'],
+    ['count above 1000', '["a","0",1001]'],
+    ['a fractional count', '["a","0",2.5]'],
+  ])('refuses %s with EBADREQ', (_label, text) => {
+    expect(codeOf(() => parseZmqRequest(bytes(text)))).toBe('EBADREQ');
+  });
+
+  it.each([
+    ['an empty name', '["","0"]'],
+    ['a numeric name', '[5,"0"]'],
+    ['a name with a newline', '["a\\nb","0"]'],
+    ['a 129-byte name', JSON.stringify(['x'.repeat(129), '0'])],
+  ])('refuses %s with EBADNAME', (_label, text) => {
+    expect(codeOf(() => parseZmqRequest(bytes(text)))).toBe('EBADNAME');
+  });
+
+  it('refuses bytes that are not UTF-8', () => {
+    expect(codeOf(() => parseZmqRequest(new Uint8Array([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d])))).toBe('EBADREQ');
+  });
+
+  it('refuses a body over the size bound before decoding it', () => {
+    const body = bytes(JSON.stringify(['a', '0'])).length;
+    expect(body).toBeLessThan(MAX_REQUEST_BYTES);
+    expect(codeOf(() => parseZmqRequest(new Uint8Array(MAX_REQUEST_BYTES + 1).fill(0x20)))).toBe('EBADREQ');
+  });
+
+  it('never throws anything but a TicketError, whatever the bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (body) => {
+        const code = codeOf(() => parseZmqRequest(body));
+        expect(code === undefined || code === 'EBADREQ' || code === 'EBADNAME').toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws anything but a TicketError for JSON-shaped input', () => {
+    fc.assert(
+      fc.property(fc.json(), (text) => {
+        const code = codeOf(() => parseZmqRequest(bytes(text)));
+        expect(code === undefined || code === 'EBADREQ' || code === 'EBADNAME').toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('encoding replies', () => {
+  it('writes a single value as a base-10 string', () => {
+    expect(JSON.parse(encodeValues(9223372036854775807n))).toEqual([null, '9223372036854775807']);
+  });
+
+  it('writes several values as an array of strings', () => {
+    expect(JSON.parse(encodeValues([1n, 3n, 5n]))).toEqual([null, ['1', '3', '5']]);
+  });
+
+  it('writes a ticket error as [code, message]', () => {
+    expect(JSON.parse(encodeError(new TicketError('EJUMP', 'too far')))).toEqual(['EJUMP', 'too far']);
+  });
+
+  it('hides the message of an unexpected error', () => {
+    const reply = JSON.parse(encodeError(new Error('/secret/path exploded'))) as [string, string];
+    expect(reply[0]).toBe('EINTERNAL');
+    expect(reply[1]).not.toContain('secret');
+  });
+});
+
+describe('answerZmqRequest', () => {
+  it.each([false, true])('answers the single form from nextValue (asynchronous source: %s)', async (asynchronous) => {
+    const source = new RecordingSource(asynchronous);
+    expect(JSON.parse(await answerZmqRequest(source, bytes('["s","12"]')))).toEqual([null, '7']);
+    expect(source.calls).toEqual([{ name: 's', count: undefined, last: 12n }]);
+  });
+
+  it.each([false, true])('answers the count form from next (asynchronous source: %s)', async (asynchronous) => {
+    const source = new RecordingSource(asynchronous);
+    expect(JSON.parse(await answerZmqRequest(source, bytes('["s","0",2]')))).toEqual([null, ['10', '11']]);
+    expect(source.calls).toEqual([{ name: 's', count: 2, last: undefined }]);
+  });
+
+  it('does not call the source for a malformed request', async () => {
+    const source = new RecordingSource(false);
+    expect(JSON.parse(await answerZmqRequest(source, bytes('["s",')))[0]).toBe('EBADREQ');
+    expect(source.calls).toEqual([]);
+  });
+
+  it('turns a rejected promise into an error reply', async () => {
+    const failing: TicketSource = {
+      nextValue: () => Promise.reject(new TicketError('EUNAVAILABLE')),
+      next: () => Promise.reject(new TicketError('EUNAVAILABLE')),
+    };
+    expect(JSON.parse(await answerZmqRequest(failing, bytes('["s","0"]')))[0]).toBe('EUNAVAILABLE');
+  });
+
+  it('turns a thrown error into an error reply', async () => {
+    const throwing: TicketSource = {
+      nextValue: () => {
+        throw new TicketError('ELIMIT');
+      },
+      next: () => {
+        throw new TicketError('ELIMIT');
+      },
+    };
+    expect(JSON.parse(await answerZmqRequest(throwing, bytes('["s","0"]')))[0]).toBe('ELIMIT');
+  });
+});
