@@ -116,6 +116,11 @@ async function serve(config: ServerConfig): Promise<void> {
       process.stderr.write(`ticket-server: ${signal} again, exiting at once\n`);
       process.exit(1);
     }
+    // If the store hangs, do not hang with it: exiting is a crash, which leases make safe.
+    setTimeout(() => {
+      process.stderr.write('ticket-server: graceful stop took too long, exiting\n');
+      process.exit(1);
+    }, config.storeTimeout + 5_000).unref();
     stopping = server.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -45,8 +45,8 @@ export function nextLeaseSize(
 
 /**
  * How many slots of a lease of `size` to issue before reserving the next one:
- * the next lease is requested when at most 20 % of the current one is left
- * (for a lease of one slot: as soon as it is taken).
+ * the next lease is requested while at least 20 % (rounded up) of the current
+ * one is still left (for a lease of one slot: as soon as it is taken).
  */
 export function slotsBeforeRefill(size: number): number {
   const keep = Math.ceil(size * RESERVE_AHEAD_FRACTION);

@@ -140,6 +140,8 @@ export class TicketService implements TicketSource {
   /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
   private readonly existing = new Set<string>();
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+  /** Set once close() has taken the leases out of service; later leases are released, never used. */
+  private withdrawn = false;
 
   constructor(options: TicketServiceOptions) {
     this.store = options.store;
@@ -238,6 +240,7 @@ export class TicketService implements TicketSource {
     const shuttingDown = new TicketError('EUNAVAILABLE', 'server is shutting down');
     // Take every lease out of service synchronously first, so that nothing can
     // be issued from a lease while it is being handed back.
+    this.withdrawn = true;
     const handBack: Array<{ name: string; leases: Lease[] }> = [];
     for (const seq of this.sequences.values()) {
       this.failWaiters(seq, shuttingDown);
@@ -363,21 +366,19 @@ export class TicketService implements TicketSource {
     return false;
   }
 
-  /** Makes the oldest queued lease current. */
+  /** Makes the oldest usable queued lease current; unusable ones (past the last slot) are dropped. */
   private promote(seq: SequenceState): void {
-    const lease = seq.queued.shift();
-    if (!lease) return;
     const limit = this.map.maxSlot + 1n;
-    const end = lease.end < limit ? lease.end : limit;
-    if (lease.start >= end) {
-      seq.nextValue = seq.endValue;
+    for (let lease = seq.queued.shift(); lease !== undefined; lease = seq.queued.shift()) {
+      const end = lease.end < limit ? lease.end : limit;
+      if (lease.start >= end) continue;
+      seq.nextValue = this.map.valueOf(lease.start);
+      seq.endValue = this.map.valueOf(end);
+      seq.endSlot = lease.end;
+      const size = Number(end - lease.start);
+      seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size)) * this.step;
       return;
     }
-    seq.nextValue = this.map.valueOf(lease.start);
-    seq.endValue = this.map.valueOf(end);
-    seq.endSlot = lease.end;
-    const size = Number(end - lease.start);
-    seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size)) * this.step;
   }
 
   /**
@@ -407,7 +408,11 @@ export class TicketService implements TicketSource {
   private take(seq: SequenceState, count: number): bigint[] {
     const values = new Array<bigint>(count);
     for (let index = 0; index < count; index++) {
-      if (seq.nextValue >= seq.endValue) this.promote(seq);
+      if (seq.nextValue >= seq.endValue) {
+        this.promote(seq);
+        // Unreachable when `available` was checked; a value outside a lease must never leave.
+        if (seq.nextValue >= seq.endValue) throw new TicketError('EINTERNAL', 'lease accounting error');
+      }
       values[index] = seq.nextValue;
       seq.nextValue += this.step;
     }
@@ -476,6 +481,11 @@ export class TicketService implements TicketSource {
         seq.stalled = false;
         seq.failures = 0;
         seq.retryAt = 0;
+        if (this.withdrawn) {
+          // Leases were already handed back: this late one goes back too, and nothing is issued from it.
+          void this.releaseLeases(seq.name, [lease]);
+          return;
+        }
         this.accept(seq, lease);
         if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
       },

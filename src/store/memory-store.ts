@@ -43,7 +43,8 @@ export class MemoryStore implements Store {
   }
 
   async *list(): AsyncIterable<StoredSequence> {
-    const names = [...this.counters.keys()].sort();
+    // UTF-8 byte order, as LMDB and the SQL stores (C collation) list names.
+    const names = [...this.counters.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     for (const name of names) {
       const next = this.counters.get(name);
       if (next !== undefined) yield { name, next };
