@@ -13,7 +13,7 @@ import { MAX_VALUE, SlotMap } from '../core/numbering.js';
 import { validateSequenceName } from '../core/names.js';
 import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
-import { NumberingMismatchError, StoreLockedError, type Store } from '../store/store.js';
+import { NumberingMismatchError, StoreLockedError, StoreMissingError, type Store } from '../store/store.js';
 
 const COMMANDS = ['serve', 'dump', 'restore'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -74,9 +74,22 @@ function parseCommandLine(argv: string[]): ParsedCommandLine {
     version: { type: 'boolean', short: 'V' },
   };
   for (const spec of OPTIONS) optionTypes[spec.name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  // `--drift -1` would look like an option to parseArgs; join negative numbers to their flag.
+  const valued = new Set(OPTIONS.filter((spec) => spec.kind !== 'boolean').map((spec) => `--${spec.name}`));
+  const args: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const following = argv[index + 1];
+    if (valued.has(arg) && following !== undefined && /^-[0-9]+$/.test(following)) {
+      args.push(`${arg}=${following}`);
+      index++;
+    } else {
+      args.push(arg);
+    }
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options: optionTypes, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: optionTypes, allowPositionals: true, strict: true });
   } catch (error) {
     const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? 'option';
@@ -139,8 +152,12 @@ async function serve(config: ServerConfig): Promise<void> {
   }
 }
 
-async function withStore<T>(config: ServerConfig, action: (store: Store, map: SlotMap) => Promise<T>): Promise<T> {
-  const store = await createStore(config.store);
+async function withStore<T>(
+  config: ServerConfig,
+  mustExist: boolean,
+  action: (store: Store, map: SlotMap) => Promise<T>,
+): Promise<T> {
+  const store = await createStore(config.store, { mustExist });
   await store.open();
   try {
     const map = new SlotMap({ instance: config.instance, instances: config.instances, offset: config.offset });
@@ -161,7 +178,7 @@ interface DumpFile {
 }
 
 async function dump(config: ServerConfig): Promise<void> {
-  const document = await withStore(config, async (store, map) => {
+  const document = await withStore(config, true, async (store, map) => {
     const sequences: DumpFile['sequences'] = [];
     for await (const { name, next } of store.list()) {
       sequences.push({ name, next_slot: next.toString(), floor: map.floorBelow(next).toString() });
@@ -218,12 +235,14 @@ function readFloors(files: readonly string[]): Map<string, bigint> {
 
 async function restore(config: ServerConfig, files: readonly string[]): Promise<void> {
   const floors = readFloors(files);
-  const summary = await withStore(config, async (store, map) => {
+  const summary = await withStore(config, false, async (store, map) => {
+    const before = new Map<string, bigint>();
+    for await (const { name, next } of store.list()) before.set(name, next);
     let raised = 0;
     for (const [name, floor] of floors) {
       const target = map.slotAbove(floor);
-      const lease = await store.reserve(name, 0n, target);
-      if (lease.start === target) raised++;
+      await store.reserve(name, 0n, target);
+      if ((before.get(name) ?? 0n) < target) raised++;
     }
     return { sequences: floors.size, raised };
   });
@@ -263,7 +282,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ticket-server: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof StoreLockedError) {
+    if (error instanceof StoreLockedError || error instanceof StoreMissingError) {
       process.stderr.write(`ticket-server: ${error.message}\n`);
       return 1;
     }

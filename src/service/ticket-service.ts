@@ -62,6 +62,8 @@ const RETRY_MAX_MS = 5_000;
 interface Waiter {
   readonly count: number;
   readonly last: bigint | undefined;
+  /** Slot a drift jump decided on before this request had to wait; kept so the jump is not lost. */
+  readonly floor: bigint | undefined;
   readonly single: boolean;
   resolve(value: bigint | bigint[]): void;
   reject(error: unknown): void;
@@ -306,8 +308,9 @@ export class TicketService implements TicketSource {
     single: boolean,
   ): bigint | bigint[] | Promise<bigint | bigint[]> {
     if (this.state !== 'running') throw new TicketError('EUNAVAILABLE', 'server is shutting down');
+    let floor: bigint | undefined;
     if (seq.waiters.length === 0) {
-      const result = this.tryServe(seq, count, last);
+      const result = this.tryServe(seq, count, last, undefined);
       if (Array.isArray(result)) {
         if (seq.nextValue >= seq.refillValue && seq.reserving === undefined && seq.queued.length === 0) {
           this.reserveAhead(seq);
@@ -318,11 +321,12 @@ export class TicketService implements TicketSource {
       if (seq.reserving === undefined && this.now() < seq.retryAt) {
         throw new TicketError('EUNAVAILABLE', 'store unreachable and no lease left');
       }
+      floor = result.atLeast;
     } else if (seq.stalled) {
       throw new TicketError('EUNAVAILABLE', 'store is not answering and no lease is left');
     }
     return new Promise((resolve, reject) => {
-      seq.waiters.push({ count, last, single, resolve, reject });
+      seq.waiters.push({ count, last, floor, single, resolve, reject });
       if (seq.waiters.length === 1) this.pump(seq);
     });
   }
@@ -382,18 +386,26 @@ export class TicketService implements TicketSource {
   }
 
   /**
-   * Answers from held leases, or says what is missing. Applies drift first.
-   * Issues nothing unless all `count` values are available.
+   * Answers from held leases, or says what is missing. Applies drift first
+   * (and `floor`, a jump decided earlier for a waiting request). Issues
+   * nothing unless all `count` values are available.
    */
-  private tryServe(seq: SequenceState, count: number, last: bigint | undefined): bigint[] | Shortfall {
+  private tryServe(
+    seq: SequenceState,
+    count: number,
+    last: bigint | undefined,
+    floor: bigint | undefined,
+  ): bigint[] | Shortfall {
     if (!seq.known) return { slots: count, atLeast: undefined };
-    let atLeast: bigint | undefined;
+    let target = floor;
     if (last !== undefined) {
-      const target = driftTarget(this.map, this.positionSlot(seq), last, this.drift, this.maxJump);
-      if (target !== undefined) {
-        if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
-        if (!this.skipTo(seq, target)) atLeast = target;
-      }
+      const jump = driftTarget(this.map, this.positionSlot(seq), last, this.drift, this.maxJump);
+      if (jump !== undefined && (target === undefined || jump > target)) target = jump;
+    }
+    let atLeast: bigint | undefined;
+    if (target !== undefined) {
+      if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
+      if (!this.skipTo(seq, target)) atLeast = target;
     }
     if (atLeast === undefined) {
       const available = this.available(seq);
@@ -429,7 +441,7 @@ export class TicketService implements TicketSource {
       const waiter = seq.waiters[0] as Waiter;
       let result: bigint[] | Shortfall;
       try {
-        result = this.tryServe(seq, waiter.count, waiter.last);
+        result = this.tryServe(seq, waiter.count, waiter.last, waiter.floor);
       } catch (error) {
         seq.waiters.shift();
         waiter.reject(error);

@@ -7,13 +7,14 @@
  * then. Concurrent reservations made in one event turn are grouped by lmdb-js
  * into a single transaction, so one fsync pays for all of them.
  */
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { access, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Numbering } from '../core/numbering.js';
 import { lockDirectory, type DirectoryLock } from './directory-lock.js';
 import {
   NumberingMismatchError,
+  StoreMissingError,
   decodeNumbering,
   encodeNumbering,
   planReservation,
@@ -37,17 +38,34 @@ export class LmdbStore implements Store {
   private meta: Database<string, string> | undefined;
   private lock: DirectoryLock | undefined;
 
-  constructor(directory: string) {
+  private readonly mustExist: boolean;
+
+  /**
+   * @param directory data directory (created on open unless `mustExist`)
+   * @param options `mustExist`: refuse to open a directory that holds no store
+   *   (for commands that only read, such as `dump`), instead of creating one
+   */
+  constructor(directory: string, options: { mustExist?: boolean } = {}) {
     this.directory = resolve(directory);
     this.description = `lmdb:${this.directory}`;
+    this.mustExist = options.mustExist ?? false;
   }
 
   async open(): Promise<void> {
+    if (this.mustExist) {
+      try {
+        await access(join(this.directory, 'data.mdb'));
+      } catch {
+        throw new StoreMissingError(`no ticket-server data in ${this.directory} (no data.mdb); check --data or --store`);
+      }
+    }
     await mkdir(this.directory, { recursive: true });
     this.lock = await lockDirectory(this.directory);
     try {
       this.root = open({
         path: this.directory,
+        // The path is always a directory, even when its name has a dot (lmdb-js guesses otherwise).
+        noSubdir: false,
         maxDbs: 4,
         overlappingSync: false,
         noSync: false,

@@ -38,13 +38,17 @@ export function validateStoreUri(uri: string): void {
   }
 }
 
-/** Creates (but does not open) the store a URI names. @throws StoreUriError */
-export async function createStore(uri: string): Promise<Store> {
+/**
+ * Creates (but does not open) the store a URI names.
+ * @param options `mustExist`: the store must already hold data (read-only commands such as `dump`)
+ * @throws StoreUriError
+ */
+export async function createStore(uri: string, options: { mustExist?: boolean } = {}): Promise<Store> {
   validateStoreUri(uri);
   if (uri === 'memory:') {
     const { MemoryStore } = await import('./memory-store.js');
     return new MemoryStore();
   }
   const { LmdbStore } = await import('./lmdb-store.js');
-  return new LmdbStore(uri.slice('lmdb:'.length));
+  return new LmdbStore(uri.slice('lmdb:'.length), options);
 }

@@ -103,6 +103,14 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Raised when a command that only reads finds no store where it was pointed. */
+export class StoreMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreMissingError';
+  }
+}
+
 /** Slot from which a fresh sequence starts. */
 export const FIRST_SLOT = 1n;
 

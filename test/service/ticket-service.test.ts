@@ -284,6 +284,16 @@ describe('TicketService', () => {
       expect(await service.next('a', 3, 500n)).toEqual([501n, 502n, 503n]);
     });
 
+    it('keeps a jump whose target lies just past the held leases while it waits for the store', async () => {
+      const service = await startService({ numbering: { instance: 1, instances: 2, offset: 1n }, maxBlock: 1 });
+      expect(await service.nextValue('a')).toBe(1n);
+      // A request elsewhere gives the reserve-ahead of 'a' (slot 2, value 3) time to land.
+      expect(await service.nextValue('b')).toBe(1n);
+      // Drift is 20; 24 − 3 = 21 is over it, so the answer must be the smallest odd value above 24.
+      expect(await service.nextValue('a', 24n)).toBe(25n);
+      expect(await service.next('a', 2, 60n)).toEqual([61n, 63n]);
+    });
+
     it('never jumps when drift is 0', async () => {
       const service = await startService({ numbering: { instance: 1, instances: 1, offset: 1n }, drift: 0n });
       await service.nextValue('a');
