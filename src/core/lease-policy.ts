@@ -44,11 +44,16 @@ export function nextLeaseSize(
 }
 
 /**
- * How many slots of a lease of `size` to issue before reserving the next one:
- * the next lease is requested while at least 20 % (rounded up) of the current
- * one is still left (for a lease of one slot: as soon as it is taken).
+ * How many slots of a lease of `size` to issue before reserving the next one.
+ * The next lease is requested while at least 20 % (rounded up) of the current
+ * one is still left (for a lease of one slot: as soon as it is taken) — and
+ * earlier when demand is so high that more than that would be issued while a
+ * reservation is on its way: `neededDuringReservation` is the caller's
+ * estimate of that (rate × reservation latency, with a margin).
+ *
+ * @returns an integer in [0, size)
  */
-export function slotsBeforeRefill(size: number): number {
-  const keep = Math.ceil(size * RESERVE_AHEAD_FRACTION);
+export function slotsBeforeRefill(size: number, neededDuringReservation = 0): number {
+  const keep = Math.max(Math.ceil(size * RESERVE_AHEAD_FRACTION), Math.ceil(neededDuringReservation));
   return Math.max(0, size - keep);
 }

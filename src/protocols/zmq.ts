@@ -112,6 +112,11 @@ export class ZmqServer {
       maxMessageSize: MAX_MESSAGE_BYTES,
       // Replies to peers that went away are dropped, never block the loop.
       mandatory: false,
+      // Send at once, always. Without this, zeromq.js defers one send after a
+      // run of 512 and throws EBUSY synchronously for the next one, which would
+      // stop the receive loop under load. A ROUTER that is not `mandatory`
+      // never blocks, so a send that cannot be queued is a reply to drop.
+      sendTimeout: 0,
       linger: 1000,
       receiveHighWaterMark: 10_000,
       sendHighWaterMark: 10_000,
@@ -126,10 +131,21 @@ export class ZmqServer {
   }
 
   private async serve(): Promise<void> {
-    try {
-      for await (const frames of this.socket) this.handle(frames);
-    } catch (error) {
-      if (!this.socket.closed) this.logger.error({ err: error }, 'zeromq receive loop failed');
+    // One failure must never leave the server up but deaf: log it and keep receiving.
+    while (!this.socket.closed) {
+      try {
+        for await (const frames of this.socket) {
+          try {
+            this.handle(frames);
+          } catch (error) {
+            this.logger.error({ err: error }, 'zeromq request failed');
+          }
+        }
+      } catch (error) {
+        if (this.socket.closed) break;
+        this.logger.error({ err: error }, 'zeromq receive failed; receiving again');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     }
   }
 
@@ -165,9 +181,12 @@ export class ZmqServer {
   private send(envelope: Buffer[], reply: string): void {
     if (this.socket.closed) return;
     envelope.push(Buffer.from(reply));
-    this.socket.send(envelope).catch((error: unknown) => {
-      this.logger.warn({ err: error }, 'zeromq reply dropped');
-    });
+    const dropped = (error: unknown): void => this.logger.warn({ err: error }, 'zeromq reply dropped');
+    try {
+      this.socket.send(envelope).catch(dropped);
+    } catch (error) {
+      dropped(error); // zeromq.js throws some send errors synchronously
+    }
   }
 
   /** Stops receiving, lets pending replies (bounded by `graceMs`) go out, then closes the socket. */

@@ -142,6 +142,8 @@ export class TicketService implements TicketSource {
   /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
   private readonly existing = new Set<string>();
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
+  /** Moving average of how long a reservation takes, in ms. */
+  private reserveLatencyMs = 1;
   /** Set once close() has taken the leases out of service; later leases are released, never used. */
   private withdrawn = false;
 
@@ -380,7 +382,10 @@ export class TicketService implements TicketSource {
       seq.endValue = this.map.valueOf(end);
       seq.endSlot = lease.end;
       const size = Number(end - lease.start);
-      seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size)) * this.step;
+      // Values likely asked for while the next reservation is on its way, with a margin of 2.
+      const ratePerMs = seq.issuedSinceReserve / Math.max(this.now() - seq.lastReserveAt, 1);
+      const needed = ratePerMs * this.reserveLatencyMs * 2;
+      seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size, needed)) * this.step;
       return;
     }
   }
@@ -486,9 +491,12 @@ export class TicketService implements TicketSource {
     }, this.storeTimeoutMs);
     timer.unref();
 
+    const startedAt = performance.now();
     seq.reserving = this.store.reserve(seq.name, count, atLeast).then(
       (lease) => {
         clearTimeout(timer);
+        // Moving average of the store's answer time, for the reserve-ahead point.
+        this.reserveLatencyMs += (performance.now() - startedAt - this.reserveLatencyMs) / 8;
         seq.reserving = undefined;
         seq.stalled = false;
         seq.failures = 0;

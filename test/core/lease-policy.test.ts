@@ -92,3 +92,25 @@ describe('slotsBeforeRefill', () => {
     );
   });
 });
+
+describe('slotsBeforeRefill under high demand', () => {
+  it('reserves earlier when more than 20 % would be asked for during a reservation', () => {
+    expect(slotsBeforeRefill(10_000, 0)).toBe(8_000);
+    expect(slotsBeforeRefill(10_000, 5_000)).toBe(5_000);
+  });
+
+  it('reserves at once when a whole lease would go while a reservation is on its way', () => {
+    expect(slotsBeforeRefill(10_000, 50_000)).toBe(0);
+  });
+
+  it('never asks to issue a negative number of slots or the whole lease first', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.double({ min: 0, max: 1e9, noNaN: true }), (size, needed) => {
+        const before = slotsBeforeRefill(size, needed);
+        expect(Number.isInteger(before)).toBe(true);
+        expect(before).toBeGreaterThanOrEqual(0);
+        expect(before).toBeLessThan(size);
+      }),
+    );
+  });
+});

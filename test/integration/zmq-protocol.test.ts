@@ -220,3 +220,51 @@ describe('malformed requests', () => {
     expect(await requestTicket(server.endpoint, freshName('alive'))).toEqual([null, '1']);
   });
 });
+
+describe('bursts', () => {
+  /**
+   * Sends every body pipelined on one DEALER before reading any reply, each
+   * behind an id frame the server echoes (replies to different sequences may
+   * come back in any order); returns the replies in request order.
+   */
+  async function burst(bodies: string[]): Promise<unknown[]> {
+    const dealer = new Dealer({ receiveTimeout: 20_000, sendHighWaterMark: 0, receiveHighWaterMark: 0, linger: 0 });
+    dealer.connect(server.endpoint);
+    try {
+      for (const [index, body] of bodies.entries()) await dealer.send([Buffer.from(String(index)), Buffer.alloc(0), body]);
+      const replies = new Array<unknown>(bodies.length);
+      for (let received = 0; received < bodies.length; received++) {
+        const frames = await dealer.receive();
+        replies[Number((frames[0] as Buffer).toString())] = JSON.parse((frames.at(-1) as Buffer).toString());
+      }
+      return replies;
+    } finally {
+      dealer.close();
+    }
+  }
+
+  it('answers every one of 5000 pipelined requests on one connection (no send may stall the loop)', async () => {
+    const name = freshName('burst');
+    const replies = await burst(Array.from({ length: 5000 }, () => JSON.stringify([name, '0'])));
+    const values = new Set(replies.map((reply) => (reply as [null, string])[1]));
+    expect(replies.every((reply) => (reply as unknown[])[0] === null)).toBe(true);
+    expect(values.size).toBe(5000);
+    // And the server is still answering afterwards.
+    expect(await nextValue(server.endpoint, name)).toBeGreaterThan(0n);
+  });
+
+  it('answers a burst of requests that all wait for the first lease of fresh sequences', async () => {
+    const names = Array.from({ length: 50 }, () => freshName('burst-wait'));
+    const bodies = Array.from({ length: 3000 }, (_, index) => JSON.stringify([names[index % names.length], '0', 2]));
+    const replies = await burst(bodies);
+    expect(replies.every((reply) => (reply as unknown[])[0] === null)).toBe(true);
+    const perName = new Map<string, Set<string>>();
+    replies.forEach((reply, index) => {
+      const name = names[index % names.length] as string;
+      const seen = perName.get(name) ?? new Set<string>();
+      for (const value of (reply as [null, string[]])[1]) seen.add(value);
+      perName.set(name, seen);
+    });
+    for (const seen of perName.values()) expect(seen.size).toBe(120);
+  });
+});

@@ -1,0 +1,411 @@
+#!/usr/bin/env node
+// ticket-server benchmark: `npm run bench` (builds, then runs this file).
+//
+// (a) In-process: single-value issuing rate of TicketService with a warm lease
+//     (memory: and lmdb), next to a bare bigint counter.
+// (b) ZeroMQ: the real CLI as child processes (memory: and lmdb), closed-loop
+//     load from this process with 1, 16 and 64 outstanding requests.
+//
+// Prints tables and writes bench/results/<timestamp>.json. See bench/README.md.
+// Knobs (environment, all bounded): BENCH_VALUES, BENCH_ROUNDS, BENCH_YIELD_ROUNDS,
+// BENCH_ZMQ_SECONDS, BENCH_ZMQ_REPEATS, BENCH_QUICK=1 (a short smoke run).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { URL, fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { runInProcess } from './inprocess.mjs';
+import { formatLatency, formatRate, formatRatio, median, percentileSorted, renderTable, round } from './stats.mjs';
+import { killAllChildren, runLoad, startServer } from './zmq-load.mjs';
+
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+/** Targets stated by the issue. */
+const TARGET_VALUES_PER_SECOND = 10_000_000;
+const TARGET_LMDB_OVER_MEMORY = 0.95;
+/** Whole run is killed after this, whatever happens. */
+const WATCHDOG_MS = 6 * 60_000;
+
+function envNumber(name, fallback, min, max) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${name} must be a number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+const quick = process.env.BENCH_QUICK === '1';
+const settings = {
+  inProcess: {
+    values: Math.round(envNumber('BENCH_VALUES', quick ? 2_000_000 : 20_000_000, 100_000, 200_000_000)),
+    rounds: Math.round(envNumber('BENCH_ROUNDS', quick ? 2 : 7, 1, 25)),
+    yieldRounds: Math.round(envNumber('BENCH_YIELD_ROUNDS', quick ? 1 : 3, 0, 25)),
+    yieldEvery: 1000,
+    maxBlock: 10_000,
+  },
+  zmq: {
+    concurrencies: [1, 16, 64],
+    /** Dealer sockets used for a concurrency level: min(concurrency, this). */
+    maxSockets: 8,
+    durationMs: Math.round(envNumber('BENCH_ZMQ_SECONDS', quick ? 0.5 : 2, 0.2, 30) * 1000),
+    warmupMs: quick ? 200 : 500,
+    serverWarmupMs: quick ? 300 : 1000,
+    repeats: Math.round(envNumber('BENCH_ZMQ_REPEATS', quick ? 1 : 3, 1, 5)),
+    sequence: 'bench',
+  },
+};
+
+// ---- cleanup: children and temp dirs go away on every exit path -------------
+const tempDirs = new Set();
+function cleanupSync() {
+  killAllChildren();
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  tempDirs.clear();
+}
+process.on('exit', cleanupSync);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    process.stderr.write(`bench: ${signal}, killing servers\n`);
+    cleanupSync();
+    process.exit(130);
+  });
+}
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`bench: ${error.stack ?? error.message}\n`);
+  cleanupSync();
+  process.exit(1);
+});
+const watchdog = setTimeout(() => {
+  process.stderr.write(`bench: still running after ${WATCHDOG_MS / 1000} s, giving up\n`);
+  cleanupSync();
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+// ---- helpers ------------------------------------------------------------------
+const log = (message) => process.stderr.write(`· ${message}\n`);
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Commit checked out, read from .git without running git. */
+function gitCommit() {
+  try {
+    const head = readFileSync(join(ROOT, '.git', 'HEAD'), 'utf8').trim();
+    if (!head.startsWith('ref: ')) return head;
+    const ref = head.slice(5);
+    try {
+      return readFileSync(join(ROOT, '.git', ref), 'utf8').trim();
+    } catch {
+      const packed = readFileSync(join(ROOT, '.git', 'packed-refs'), 'utf8');
+      return packed.split('\n').find((line) => line.endsWith(` ${ref}`))?.split(' ')[0] ?? ref;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpuCount: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuSpeedMHz: cpus[0]?.speed,
+    availableParallelism: os.availableParallelism?.(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    totalMemoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    loadAverageAtStart: os.loadavg().map((value) => round(value, 3)),
+    tmpdir: os.tmpdir(),
+    zeromq: readJson(join(ROOT, 'node_modules', 'zeromq', 'package.json'))?.version,
+    lmdb: readJson(join(ROOT, 'node_modules', 'lmdb', 'package.json'))?.version,
+    ticketServer: readJson(join(ROOT, 'package.json'))?.version,
+    commit: gitCommit(),
+  };
+}
+
+function printInProcess(result) {
+  const { rows, ratios, lmdbReserveLatency: probe, settings: s } = result;
+  const bare = rows.bare;
+  const line = (row) => [
+    row.label,
+    formatRate(row.bestPerSecond),
+    formatRate(row.medianPerSecond),
+    formatRatio(row.medianPerSecond / bare.medianPerSecond),
+    String(Math.round(row.waitsPerRound.reduce((a, b) => a + b, 0) / Math.max(1, row.waitsPerRound.length))),
+    row.contiguous ? 'yes' : 'NO',
+  ];
+  console.log(`\n(a) In-process, single values of one sequence, ${(s.values / 1e6).toFixed(1)} M values per round, ` +
+    `${s.rounds} rounds (yielding rows: ${s.yieldRounds}), max-block ${s.maxBlock}, lease warmed to max-block`);
+  console.log(renderTable(
+    ['row', 'best', 'median', '÷ bare (median)', 'awaits/round', 'contiguous'],
+    [rows.bare, rows.memory, rows.lmdb, ...(s.yieldRounds > 0 ? [rows.memoryYield, rows.lmdbYield] : [])].map(line),
+  ));
+  console.log(`  lmdb ÷ memory: tight loop ${formatRatio(ratios.lmdbOverMemory.median)} (median), ${formatRatio(ratios.lmdbOverMemory.best)} (best)` +
+    (s.yieldRounds > 0 ? `; yielding ${formatRatio(ratios.lmdbOverMemoryYield.median)} (median)` : ''));
+  console.log(`  lmdb reserve of ${s.maxBlock} slots (write txn + fsync): p50 ${formatLatency(probe.p50Ms)}, p99 ${formatLatency(probe.p99Ms)}` +
+    ` → one sequence can issue at most ≈ ${formatRate(probe.ceilingPerSecond)} on lmdb (max-block ÷ reserve latency)`);
+  console.log(`  the next lease is reserved when ≥ ${probe.refillAheadValues} values are left (20 %; earlier under high demand: rate × 2 × reserve latency);` +
+    ' a tight synchronous loop gives no reservation a turn to complete, so there lmdb waits at every lease boundary');
+  const verdict = (rate) => (rate >= TARGET_VALUES_PER_SECOND ? 'PASS' : 'FAIL');
+  console.log(`  target ≥ ${formatRate(TARGET_VALUES_PER_SECOND)} (median): memory ${verdict(rows.memory.medianPerSecond)}, lmdb ${verdict(rows.lmdb.medianPerSecond)}`);
+}
+
+/** Combines the repeats of one (store, concurrency) point. */
+function combinePoint(runs) {
+  if (runs.length === 0) return { requestsPerSecond: NaN, completed: 0, seconds: 0, latencyUs: {}, errors: 0, orderViolations: 0, repeatsRequestsPerSecond: [] };
+  const completed = runs.reduce((sum, run) => sum + run.completed, 0);
+  const seconds = runs.reduce((sum, run) => sum + run.durationMs / 1000, 0);
+  const total = runs.reduce((sum, run) => sum + run.sortedLatenciesMs.length, 0);
+  const all = new Float64Array(total);
+  let offset = 0;
+  for (const run of runs) {
+    all.set(run.sortedLatenciesMs, offset);
+    offset += run.sortedLatenciesMs.length;
+  }
+  all.sort();
+  const p = (q) => round(percentileSorted(all, total, q) * 1000);
+  const rates = runs.map((run) => run.requestsPerSecond);
+  return {
+    // Median of the repeats: one disturbed repeat (a neighbour, a scheduler quirk) does not move it.
+    requestsPerSecond: round(median(rates)),
+    pooledRequestsPerSecond: round(completed / seconds),
+    spread: round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
+    completed,
+    seconds,
+    latencyUs: { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples: total },
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    orderViolations: runs.reduce((sum, run) => sum + run.orderViolations, 0),
+    benchCpuCores: round(runs.reduce((sum, run) => sum + run.benchCpuCores, 0) / runs.length, 3),
+    serverCpuCores: round(runs.reduce((sum, run) => sum + run.serverCpuCores, 0) / runs.length, 3),
+    otherCpuCores: round(runs.reduce((sum, run) => sum + run.otherCpuCores, 0) / runs.length, 3),
+    repeatsRequestsPerSecond: runs.map((run) => run.requestsPerSecond),
+  };
+}
+
+/** Restarts of one store's server after it failed, before its remaining points are skipped. */
+const MAX_RESTARTS = 3;
+
+async function runZmq() {
+  const z = settings.zmq;
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'ticket-bench-zmq-'));
+  tempDirs.add(dataDir);
+  const serverArgs = { memory: ['--store', 'memory:'], lmdb: ['--data', dataDir] };
+  const current = {};
+  const history = { memory: [], lmdb: [] };
+  const restarts = { memory: 0, lmdb: 0 };
+  const failures = [];
+  const runs = [];
+  // Capacity of the latency buffer: far above what 2 cores can answer.
+  const latencies = new Float64Array(Math.ceil((z.durationMs / 1000) * 500_000));
+  const load = (server, concurrency, warmupMs, durationMs) =>
+    runLoad({ server, sequence: z.sequence, concurrency, sockets: Math.min(concurrency, z.maxSockets), warmupMs, durationMs, latencies });
+
+  const recordFailure = (store, phase, concurrency, repeat, error) => {
+    const server = current[store];
+    // A server that timed out without logging anything is treated as failed too.
+    if (server && !server.failure) server.failure = { reason: error.message };
+    failures.push({ store, phase, concurrency, repeat, pid: server?.pid, message: error.message, failure: error.failure });
+    log(`zmq ${store} ${phase}${concurrency ? ` c=${concurrency} repeat ${repeat + 1}` : ''}: FAILED: ${error.message}`);
+  };
+
+  /** The store's server, started (or restarted after a failure) and warmed up; undefined when out of restarts. */
+  const ensure = async (store) => {
+    while (!current[store] || current[store].failure) {
+      if (current[store]) {
+        if (restarts[store] >= MAX_RESTARTS) return undefined;
+        restarts[store]++;
+        await current[store].stop();
+        log(`restarting the ${store} server (${restarts[store]}/${MAX_RESTARTS})`);
+      }
+      const server = await startServer(store, serverArgs[store]);
+      history[store].push(server);
+      current[store] = server;
+      log(`${store} server: pid ${server.pid} at ${server.endpoint}${store === 'lmdb' ? ` (data ${dataDir})` : ''}`);
+      try {
+        // Server warm-up (JIT, lease growth, connections); not recorded.
+        await load(server, 16, 0, z.serverWarmupMs);
+      } catch (error) {
+        recordFailure(store, 'warm-up', undefined, undefined, error);
+      }
+    }
+    return current[store];
+  };
+
+  try {
+    log('starting servers (node dist/cli/main.js) …');
+    for (const store of ['memory', 'lmdb']) await ensure(store);
+    for (const [index, concurrency] of z.concurrencies.entries()) {
+      for (let repeat = 0; repeat < z.repeats; repeat++) {
+        // A B, then B A: drift over time weighs on both stores alike.
+        const order = (index + repeat) % 2 === 0 ? ['memory', 'lmdb'] : ['lmdb', 'memory'];
+        for (const store of order) {
+          const server = await ensure(store);
+          if (!server) {
+            failures.push({ store, phase: 'skipped', concurrency, repeat, message: `no ${store} server (restarts exhausted)` });
+            continue;
+          }
+          try {
+            const run = await load(server, concurrency, z.warmupMs, z.durationMs);
+            log(`zmq ${store.padEnd(6)} c=${String(concurrency).padStart(2)} repeat ${repeat + 1}: ${formatRate(run.requestsPerSecond)}, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, errors ${run.errors}`);
+            runs.push(run);
+          } catch (error) {
+            recordFailure(store, 'measure', concurrency, repeat, error);
+          }
+        }
+      }
+    }
+  } finally {
+    for (const store of Object.keys(history)) {
+      for (const server of history[store]) server.exit = await server.stop();
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+  }
+
+  const points = z.concurrencies.map((concurrency) => {
+    const pick = (store) => runs.filter((run) => run.store === store && run.concurrency === concurrency);
+    const failed = (store) => failures.filter((entry) => entry.store === store && entry.concurrency === concurrency).length;
+    const memory = { ...combinePoint(pick('memory')), failedRuns: failed('memory') };
+    const lmdb = { ...combinePoint(pick('lmdb')), failedRuns: failed('lmdb') };
+    const ratio = lmdb.requestsPerSecond / memory.requestsPerSecond;
+    return {
+      concurrency,
+      sockets: Math.min(concurrency, z.maxSockets),
+      memory,
+      lmdb,
+      lmdbOverMemory: round(ratio),
+      meetsTarget: Number.isFinite(ratio) ? ratio >= TARGET_LMDB_OVER_MEMORY : null,
+    };
+  });
+  for (const run of runs) delete run.sortedLatenciesMs;
+  return {
+    settings: { ...z, request: JSON.stringify([z.sequence, '0']), serverArgs: '--bind tcp://127.0.0.1:0 --log-level info (--store memory: | --data <tmpdir>)' },
+    servers: Object.fromEntries(
+      Object.entries(history).map(([store, list]) => [
+        store,
+        list.map((server) => ({ pid: server.pid, endpoint: server.endpoint, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit: server.exit })),
+      ]),
+    ),
+    failures,
+    points,
+    runs,
+  };
+}
+
+function printZmq(result) {
+  const { settings: z, points, servers, failures } = result;
+  const cores = (point, key) => `${fixed(point.memory[key])}/${fixed(point.lmdb[key])}`;
+  console.log(`\n(b) ZeroMQ (CLI child processes), single-value requests ${z.request}, ${z.repeats} × ${z.durationMs / 1000} s per point after ${z.warmupMs} ms warm-up,` +
+    ' memory and lmdb interleaved (A B / B A);');
+  console.log('    req/s = median of the repeats (spread = (max − min) ÷ median); p50/p99 over every request of all repeats.');
+  console.log(`    NOTE: ${os.cpus().length} CPU cores shared by the server under test AND this load generator; numbers are a lower bound for a dedicated server.`);
+  console.log('    CPU columns (memory/lmdb): cores used by the server, by this load generator, and by everything else on the machine (noise).');
+  const rows = points.map((point) => [
+    String(point.concurrency),
+    `${point.sockets}×${point.concurrency / point.sockets}`,
+    formatRate(point.memory.requestsPerSecond),
+    formatLatency(point.memory.latencyUs.p50 / 1000),
+    formatLatency(point.memory.latencyUs.p99 / 1000),
+    formatRate(point.lmdb.requestsPerSecond),
+    formatLatency(point.lmdb.latencyUs.p50 / 1000),
+    formatLatency(point.lmdb.latencyUs.p99 / 1000),
+    formatRatio(point.lmdbOverMemory),
+    point.meetsTarget === null ? 'n/a' : point.meetsTarget ? 'PASS' : 'FAIL',
+    `${point.memory.failedRuns}/${point.lmdb.failedRuns}`,
+    `${percent(point.memory.spread)}/${percent(point.lmdb.spread)}`,
+    cores(point, 'serverCpuCores'),
+    cores(point, 'benchCpuCores'),
+    cores(point, 'otherCpuCores'),
+  ]);
+  console.log(renderTable(
+    ['clients', 'sock×inflight', 'memory req/s', 'p50', 'p99', 'lmdb req/s', 'p50', 'p99', 'lmdb÷mem', `≥${TARGET_LMDB_OVER_MEMORY}`, 'failed m/l', 'spread m/l', 'server CPU', 'bench CPU', 'other CPU'],
+    rows,
+  ));
+  const problems = points.flatMap((point) =>
+    ['memory', 'lmdb'].flatMap((store) => {
+      const p = point[store];
+      return p.errors > 0 || p.orderViolations > 0 ? [`${store} c=${point.concurrency}: ${p.errors} error replies, ${p.orderViolations} order violations`] : [];
+    }),
+  );
+  console.log(problems.length > 0 ? `  PROBLEMS: ${problems.join('; ')}` : '  every reply measured was a value; values strictly increasing on every connection');
+  for (const entry of failures) {
+    const where = entry.concurrency ? `c=${entry.concurrency} repeat ${entry.repeat + 1}` : '';
+    console.log(`  FAILED RUN: ${entry.store} ${entry.phase} ${where}: ${entry.message}`);
+  }
+  for (const [store, list] of Object.entries(servers)) {
+    for (const server of list) {
+      const warnings = server.warnings.filter((entry) => !/NOT durable/.test(entry.msg));
+      if (warnings.length > 0) console.log(`  ${store} server pid ${server.pid} logged: ${warnings.map((entry) => entry.msg + (entry.err ? ` (${entry.err.code ?? entry.err.type}: ${entry.err.message})` : '')).join(' | ')}`);
+      if (server.exit && (server.exit.code !== 0 || server.exit.forced)) console.log(`  ${store} server pid ${server.pid} exit: ${JSON.stringify(server.exit)}`);
+    }
+  }
+}
+
+function percent(value) {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : 'n/a';
+}
+
+function fixed(value) {
+  return Number.isFinite(value) ? value.toFixed(2) : 'n/a';
+}
+
+async function main() {
+  const started = performance.now();
+  const startedAt = new Date();
+  const machine = machineInfo();
+  console.log(`ticket-server benchmark — ${startedAt.toISOString()}`);
+  console.log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, node ${machine.node}, ${machine.platform}, load ${machine.loadAverageAtStart.join(' ')}${quick ? '  [BENCH_QUICK]' : ''}`);
+
+  log('in-process benchmark …');
+  const inProcess = await runInProcess({ ...settings.inProcess, tmpRoot: os.tmpdir(), log });
+  printInProcess(inProcess);
+
+  log('ZeroMQ benchmark …');
+  const zmq = await runZmq();
+  printZmq(zmq);
+
+  const totalSeconds = round((performance.now() - started) / 1000, 3);
+  machine.loadAverageAtEnd = os.loadavg().map((value) => round(value, 3));
+  const results = {
+    startedAt: startedAt.toISOString(),
+    totalSeconds,
+    quick,
+    machine,
+    targets: { inProcessValuesPerSecond: TARGET_VALUES_PER_SECOND, zmqLmdbOverMemory: TARGET_LMDB_OVER_MEMORY },
+    inProcess,
+    zmq,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2)}\n`);
+  console.log(`\nload average at end: ${machine.loadAverageAtEnd.join(' ')}`);
+  console.log(`results: ${file.slice(ROOT.length)}  (total ${totalSeconds.toFixed(1)} s)`);
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  cleanupSync();
+}
+// zeromq keeps its I/O threads (and a closed socket's linger) alive for a moment; do not wait on them.
+process.exit(process.exitCode ?? 0);
