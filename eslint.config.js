@@ -11,7 +11,7 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', 'vitest.config.ts', 'bench/*.mjs'],
+          allowDefaultProject: ['*.js', 'vitest.config.ts', 'bench/*.mjs', 'scripts/*.mjs', 'src/client/require-entry.ts'],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -25,9 +25,9 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**/*.mjs', '*.js'],
+    files: ['bench/**/*.mjs', 'scripts/*.mjs', '*.js'],
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
     },
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

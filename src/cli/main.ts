@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, OPTIONS, envName, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
 import { MAX_VALUE, SlotMap } from '../core/numbering.js';
 import { validateSequenceName } from '../core/names.js';
+import { createClient, type TicketClient } from '../client/client.js';
 import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
 import { NumberingMismatchError, StoreLockedError, StoreMissingError, type Store } from '../store/store.js';
@@ -48,6 +49,8 @@ function helpText(): string {
     '  ticket-server [serve] [options]        serve tickets (ZeroMQ REQ/REP, SPEC §6.1)',
     '  ticket-server dump [options]           print every sequence\'s state as JSON',
     '  ticket-server restore FILE… [options]  raise sequences above the floors in dump FILEs (never lowers)',
+    '  ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
+    '                                         print tickets, one per line (default server tcp://127.0.0.1:6410)',
     '  ticket-server --help | --version',
     '',
     'Options:',
@@ -57,6 +60,7 @@ function helpText(): string {
     'Aliases: TICKR_MAX_NODES → --instances, TICKR_NODE_NUMBER (0-based) → --instance, TICKR_STARTING_OFFSET → --offset,',
     '         TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → --data,',
     '         TXNID_SERVER_VERBOSE=1 → --log-level debug.',
+    'Proxy mode: one or more --host URI make the process forward ticket requests (never last, never admin).',
     'Logs are JSON lines on stdout. Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.',
     '',
   ].join('\n');
@@ -69,11 +73,13 @@ interface ParsedCommandLine {
 }
 
 function parseCommandLine(argv: string[]): ParsedCommandLine {
-  const optionTypes: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+  const optionTypes: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'V' },
   };
-  for (const spec of OPTIONS) optionTypes[spec.name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  for (const spec of OPTIONS) {
+    optionTypes[spec.name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string', ...(spec.kind === 'list' ? { multiple: true } : {}) };
+  }
   // `--drift -1` would look like an option to parseArgs; join negative numbers to their flag.
   const valued = new Set(OPTIONS.filter((spec) => spec.kind !== 'boolean').map((spec) => `--${spec.name}`));
   const args: string[] = [];
@@ -100,15 +106,16 @@ function parseCommandLine(argv: string[]): ParsedCommandLine {
   if (values.version) return { command: 'version', flags: new Map(), positionals: [] };
   const flags: RawOptions = new Map();
   for (const spec of OPTIONS) {
-    const value = values[spec.name];
-    if (value !== undefined) flags.set(spec.name, { value, source: `--${spec.name}` });
+    const value = (parsed.values as Record<string, string | boolean | string[] | undefined>)[spec.name];
+    if (value === undefined) continue;
+    flags.set(spec.name, { value: Array.isArray(value) ? value.join(',') : value, source: `--${spec.name}` });
   }
   const positionals = [...parsed.positionals];
   let command: Command = 'serve';
   if (positionals.length > 0) {
     const first = positionals.shift() as string;
     if (!(COMMANDS as readonly string[]).includes(first)) {
-      throw new ConfigError('command', `unknown command "${first}"; expected serve, dump or restore (see --help)`);
+      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump or restore (see --help)`);
     }
     command = first as Command;
   }
@@ -249,9 +256,69 @@ async function restore(config: ServerConfig, files: readonly string[]): Promise<
   process.stdout.write(`${JSON.stringify({ restored: summary.sequences, raised: summary.raised })}\n`);
 }
 
+/** `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line. */
+async function next(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        count: { type: 'string' },
+        server: { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new ConfigError('next', `invalid next arguments: ${(error as Error).message}`);
+  }
+  const values = parsed.values as { count?: string; server?: string[]; timeout?: string };
+  if (parsed.positionals.length !== 1) throw new ConfigError('next', 'next needs exactly one sequence NAME (see --help)');
+  const name = parsed.positionals[0] as string;
+  try {
+    validateSequenceName(name);
+  } catch (error) {
+    throw new ConfigError('next', `invalid NAME: ${(error as Error).message}`);
+  }
+  let count: number | undefined;
+  if (values.count !== undefined) {
+    if (!/^[0-9]{1,4}$/.test(values.count) || Number(values.count) < 1 || Number(values.count) > 1000) {
+      throw new ConfigError('count', `invalid --count: expected an integer from 1 to 1000, got "${values.count}"`);
+    }
+    count = Number(values.count);
+  }
+  let timeout = 1000;
+  if (values.timeout !== undefined) {
+    if (!/^[0-9]{1,6}$/.test(values.timeout) || Number(values.timeout) < 1) {
+      throw new ConfigError('timeout', `invalid --timeout: expected milliseconds from 1 to 999999, got "${values.timeout}"`);
+    }
+    timeout = Number(values.timeout);
+  }
+  const servers = values.server && values.server.length > 0 ? values.server : ['tcp://127.0.0.1:6410'];
+  let client: TicketClient;
+  try {
+    client = createClient(servers, { timeout });
+  } catch (error) {
+    throw new ConfigError('server', `invalid --server: ${(error as Error).message}`);
+  }
+  try {
+    const result = count === undefined ? [await client.next(name)] : await client.next(name, { count });
+    process.stdout.write(`${result.join('\n')}\n`);
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'EINTERNAL';
+    process.stderr.write(`ticket-server: ${code}: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
 /** Runs the CLI; resolves with the exit code for one-shot commands, never for `serve`. */
 export async function main(argv: string[]): Promise<number> {
   try {
+    if (argv[0] === 'next') return await next(argv.slice(1));
     const commandLine = parseCommandLine(argv);
     if (commandLine.command === 'help') {
       process.stdout.write(helpText());

@@ -44,9 +44,13 @@ export interface ServerConfig {
   readonly bind: string;
   readonly storeTimeout: number;
   readonly logLevel: LogLevel;
+  /** Upstream servers; non-empty means proxy mode (SPEC §8). */
+  readonly hosts: readonly string[];
+  /** Time an upstream gets to answer before the next one is tried (proxy mode), in ms. */
+  readonly timeout: number;
 }
 
-type Kind = 'integer' | 'bigint' | 'string' | 'boolean';
+type Kind = 'integer' | 'bigint' | 'string' | 'boolean' | 'list';
 
 /** One row of the option table. */
 export interface OptionSpec {
@@ -76,6 +80,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'bind', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://0.0.0.0:6410', description: 'ZeroMQ endpoint to serve; port 0 or * picks a free port' },
   { name: 'store-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'a reservation slower than this fails waiting requests with EUNAVAILABLE' },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', defaultText: 'info', description: LOG_LEVELS.join(', ') },
+  { name: 'host', kind: 'list', placeholder: 'URI', defaultText: 'none', description: 'proxy mode: forward to this upstream (tcp://HOST:PORT); repeat for several; env: comma-separated' },
+  { name: 'timeout', kind: 'integer', placeholder: 'MS', defaultText: '1000', description: 'proxy mode: fail over to the next upstream after this' },
 ];
 
 const SPEC_BY_NAME = new Map(OPTIONS.map((spec) => [spec.name, spec]));
@@ -109,10 +115,15 @@ export function readConfigFile(path: string): RawOptions {
     if (!SPEC_BY_NAME.has(name) || name === 'config') {
       throw new ConfigError(name, `unknown option "${key}" in --config ${path}`);
     }
+    const source = `"${key}" in ${path}`;
+    if (Array.isArray(value) && SPEC_BY_NAME.get(name)?.kind === 'list' && value.every((item) => typeof item === 'string')) {
+      result.set(name, { value: value.join(','), source });
+      continue;
+    }
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new ConfigError(name, `invalid "${key}" in --config ${path}: expected a string, number or boolean`);
     }
-    result.set(name, { value: typeof value === 'boolean' ? value : String(value), source: `"${key}" in ${path}` });
+    result.set(name, { value: typeof value === 'boolean' ? value : String(value), source });
   }
   return result;
 }
@@ -276,7 +287,20 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
     throw new ConfigError('log-level', `invalid ${describe('log-level', logLevelRaw?.source ?? '--log-level')}: expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const hostRaw = get('host');
+  const hosts = hostRaw ? String(hostRaw.value).split(',').map((host) => host.trim()).filter((host) => host !== '') : [];
+  if (hosts.length > 64) throw new ConfigError('host', `invalid ${describe('host', hostRaw?.source ?? '--host')}: at most 64 upstreams`);
+  for (const host of hosts) {
+    if (!/^tcp:\/\/[^\s/,]{1,253}:[0-9]{1,5}$/.test(host) || Number(host.slice(host.lastIndexOf(':') + 1)) > 65535) {
+      throw new ConfigError('host', `invalid ${describe('host', hostRaw?.source ?? '--host')}: expected tcp://HOST:PORT, got "${host}"`);
+    }
+  }
+  const timeoutRaw = get('timeout');
+  const timeout = timeoutRaw ? integer('timeout', timeoutRaw, 1, 600_000) : 1_000;
+
   return {
+    hosts,
+    timeout,
     instance,
     instances,
     offset,

@@ -104,6 +104,13 @@ export class ZmqServer {
   private loop: Promise<void> | undefined;
   private pending = 0;
   private drained: (() => void) | undefined;
+  /**
+   * Replies held back per peer (by routing id) while an earlier reply to the
+   * same peer is still being worked out, so that each connection gets its
+   * replies in the order it sent the requests — a pipelining client sees the
+   * values of a sequence in increasing order.
+   */
+  private readonly backlog = new Map<string, Array<{ envelope: Buffer[]; text: string | undefined }>>();
 
   constructor(source: TicketSource, logger: ProtocolLogger) {
     this.source = source;
@@ -167,15 +174,33 @@ export class ZmqServer {
     } else {
       reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer);
     }
-    if (typeof reply === 'string') {
-      this.send(envelope, reply);
-    } else {
-      this.pending++;
-      void reply.then((text) => {
-        this.send(envelope, text);
-        if (--this.pending === 0 && this.drained) this.drained();
-      });
+    const peer = (frames[0] as Buffer).toString('latin1');
+    const queue = this.backlog.get(peer);
+    if (typeof reply === 'string' && queue === undefined) {
+      this.send(envelope, reply); // the common case: nothing earlier is pending for this peer
+      return;
     }
+    const entry = { envelope, text: typeof reply === 'string' ? reply : undefined };
+    if (queue) queue.push(entry);
+    else this.backlog.set(peer, [entry]);
+    if (typeof reply === 'string') return;
+    this.pending++;
+    void reply.then((text) => {
+      entry.text = text;
+      this.flush(peer);
+      if (--this.pending === 0 && this.drained) this.drained();
+    });
+  }
+
+  /** Sends a peer's held replies up to the first one still being worked out. */
+  private flush(peer: string): void {
+    const queue = this.backlog.get(peer);
+    if (!queue) return;
+    while (queue.length > 0 && (queue[0] as { text: string | undefined }).text !== undefined) {
+      const entry = queue.shift() as { envelope: Buffer[]; text: string };
+      this.send(entry.envelope, entry.text);
+    }
+    if (queue.length === 0) this.backlog.delete(peer);
   }
 
   private send(envelope: Buffer[], reply: string): void {

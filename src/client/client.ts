@@ -1,0 +1,254 @@
+/**
+ * The client library (SPEC §9): `require('ticket-server')([...servers])`.
+ *
+ * ```js
+ * const ticket = ticketServer(['tcp://10.0.0.11:6410', 'tcp://10.0.0.12:6410']);
+ * ticket.next('orders', (err, value) => {});          // callback, value: bigint
+ * const value = await ticket.next('orders');          // promise
+ * const values = await ticket.next('orders', { count: 50 }); // bigint[]
+ * await ticket.close();
+ * ```
+ *
+ * It remembers the highest value received per sequence and sends it as
+ * `last`, so servers that fell behind catch up (drift, SPEC §3); it times
+ * out and fails over between servers (see pool.ts); with `prefetch: N` it
+ * fetches N values at a time per sequence and hands them out locally.
+ */
+import { TicketError } from '../core/errors.js';
+import { MAX_COUNT, parseCount } from '../core/request.js';
+import { UpstreamPool, type PoolOptions } from './pool.js';
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** Time one server gets per request before the next is tried, in ms. Default 1000. */
+  readonly timeout?: number;
+  /** Consecutive failures after which a server is skipped until probed. Default 2. */
+  readonly downAfter?: number;
+  /** How long a down server is skipped before it is probed again, in ms. Default 1000. */
+  readonly probeInterval?: number;
+  /**
+   * Fetch this many values (1–1000) per sequence at once and hand them out
+   * locally, keeping two more batches on their way. Default 0 (off). Up to
+   * three batches are held; values not handed out when the process ends are
+   * never issued again: they become gaps.
+   */
+  readonly prefetch?: number;
+  /** Send the last value seen as `last` (drift catch-up). Default true; proxies turn it off. */
+  readonly sendLast?: boolean;
+  /** Told when a server goes down or comes back. */
+  readonly onStateChange?: PoolOptions['onStateChange'];
+}
+
+/** Options of one `next` call. */
+export interface NextOptions {
+  /** Number of values, 1–1000; with it, `next` yields an array. */
+  readonly count?: number;
+}
+
+/** Node-style callback. */
+export type Callback<T> = (error: Error | null, value?: T) => void;
+
+/** A client bound to a set of servers. */
+export interface TicketClient {
+  /** Next value of `name`. Errors are `Error`s with `.code` from SPEC §7. */
+  next(name: string): Promise<bigint>;
+  next(name: string, callback: Callback<bigint>): void;
+  /** `count` values of `name`, increasing. */
+  next(name: string, options: NextOptions & { count: number }): Promise<bigint[]>;
+  next(name: string, options: NextOptions & { count: number }, callback: Callback<bigint[]>): void;
+  next(name: string, options: NextOptions): Promise<bigint | bigint[]>;
+  /** Closes every connection; pending requests fail with EUNAVAILABLE. */
+  close(): Promise<void>;
+  /** Per-server counters. */
+  stats(): ReturnType<UpstreamPool['stats']>;
+}
+
+/** Most sequences whose last value the client remembers; the oldest is forgotten first. */
+const MAX_REMEMBERED = 100_000;
+
+/** Batches a prefetching client keeps on their way beyond the one it hands out. */
+const BATCHES_AHEAD = 2;
+
+/** Values fetched ahead for one sequence: the batch being handed out and up to two more. */
+class Prefetched {
+  current: bigint[] = [];
+  index = 0;
+  readonly ahead: bigint[][] = [];
+  aheadValues = 0;
+  inflight = 0;
+  /** The latest refill, for callers that must wait for values. */
+  arrival: Promise<void> | undefined;
+
+  get remaining(): number {
+    return this.current.length - this.index + this.aheadValues;
+  }
+
+  /** Takes the next value; the caller checked `remaining > 0`. */
+  take(): bigint {
+    if (this.index === this.current.length) {
+      this.current = this.ahead.shift() as bigint[];
+      this.aheadValues -= this.current.length;
+      this.index = 0;
+    }
+    return this.current[this.index++] as bigint;
+  }
+
+  /** Adds a fetched batch. */
+  add(batch: bigint[]): void {
+    if (this.index === this.current.length && this.ahead.length === 0) {
+      this.current = batch;
+      this.index = 0;
+    } else {
+      this.ahead.push(batch);
+      this.aheadValues += batch.length;
+    }
+  }
+}
+
+class Client implements TicketClient {
+  private readonly pool: UpstreamPool;
+  private readonly sendLast: boolean;
+  private readonly prefetch: number;
+  private readonly lastSeen = new Map<string, bigint>();
+  private readonly buffers = new Map<string, Prefetched>();
+
+  constructor(pool: UpstreamPool, options: ClientOptions) {
+    this.pool = pool;
+    this.sendLast = options.sendLast ?? true;
+    this.prefetch = options.prefetch ?? 0;
+  }
+
+  next(name: string): Promise<bigint>;
+  next(name: string, callback: Callback<bigint>): void;
+  next(name: string, options: NextOptions & { count: number }): Promise<bigint[]>;
+  next(name: string, options: NextOptions & { count: number }, callback: Callback<bigint[]>): void;
+  next(name: string, options: NextOptions): Promise<bigint | bigint[]>;
+  next(
+    name: string,
+    optionsOrCallback?: NextOptions | Callback<bigint>,
+    maybeCallback?: Callback<bigint[]>,
+  ): Promise<bigint | bigint[]> | void {
+    if (optionsOrCallback === undefined && this.prefetch > 0) {
+      // Hot path of prefetching callers: one settled promise per value, nothing else.
+      const buffer = this.buffers.get(name);
+      if (buffer !== undefined && buffer.remaining > 0) return Promise.resolve(this.takePrefetched(name, buffer));
+    }
+    const options = typeof optionsOrCallback === 'object' && optionsOrCallback !== null ? optionsOrCallback : undefined;
+    const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as
+      | Callback<bigint | bigint[]>
+      | undefined;
+    let result: Promise<bigint | bigint[]>;
+    try {
+      if (typeof name !== 'string') throw new TicketError('EBADNAME', 'sequence name must be a string');
+      result = options?.count === undefined ? this.nextValue(name) : this.nextValues(name, parseCount(options.count));
+    } catch (error) {
+      result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (!callback) return result;
+    result.then(
+      (value) => callback(null, value),
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  private remember(name: string, value: bigint): void {
+    const known = this.lastSeen.get(name);
+    if (known !== undefined && known >= value) return;
+    if (known === undefined && this.lastSeen.size >= MAX_REMEMBERED) {
+      const oldest = this.lastSeen.keys().next().value;
+      if (oldest !== undefined) this.lastSeen.delete(oldest);
+    }
+    this.lastSeen.set(name, value);
+  }
+
+  private async fetch(name: string, count: number | undefined): Promise<bigint | bigint[]> {
+    const last = this.sendLast ? this.lastSeen.get(name) : undefined;
+    const result = await this.pool.request({ name, count, last });
+    if (typeof result === 'bigint') this.remember(name, result);
+    else if (result.length > 0) this.remember(name, result[result.length - 1] as bigint);
+    return result;
+  }
+
+  private async nextValue(name: string): Promise<bigint> {
+    if (this.prefetch === 0) {
+      const result = await this.fetch(name, undefined);
+      if (typeof result !== 'bigint') throw new TicketError('EINTERNAL', 'server sent several values for one');
+      return result;
+    }
+    const buffer = this.buffer(name);
+    while (buffer.remaining === 0) {
+      if (buffer.inflight === 0) this.refill(name, buffer);
+      await buffer.arrival;
+    }
+    return this.takePrefetched(name, buffer);
+  }
+
+  /** Hands out the next prefetched value; the caller checked one is there. */
+  private takePrefetched(name: string, buffer: Prefetched): bigint {
+    const value = buffer.take();
+    // Keep two batches on their way while one is handed out: a round trip then
+    // has two batches of time to come back before a caller would wait.
+    while (buffer.ahead.length + buffer.inflight < BATCHES_AHEAD) this.refill(name, buffer);
+    return value;
+  }
+
+  private async nextValues(name: string, count: number): Promise<bigint[]> {
+    if (this.prefetch > 0) {
+      const buffer = this.buffers.get(name);
+      if (buffer && buffer.remaining >= count) {
+        const values = new Array<bigint>(count);
+        for (let index = 0; index < count; index++) values[index] = buffer.take();
+        return values;
+      }
+    }
+    const result = await this.fetch(name, count);
+    return typeof result === 'bigint' ? [result] : result;
+  }
+
+  private buffer(name: string): Prefetched {
+    let buffer = this.buffers.get(name);
+    if (!buffer) {
+      if (this.buffers.size >= MAX_REMEMBERED) {
+        const oldest = this.buffers.keys().next().value;
+        if (oldest !== undefined) this.buffers.delete(oldest);
+      }
+      buffer = new Prefetched();
+      this.buffers.set(name, buffer);
+    }
+    return buffer;
+  }
+
+  /** Fetches one batch of `prefetch` values into the buffer; failures reach only waiting callers. */
+  private refill(name: string, buffer: Prefetched): void {
+    buffer.inflight++;
+    const arrival = this.fetch(name, this.prefetch)
+      .then((result) => buffer.add(typeof result === 'bigint' ? [result] : result))
+      .finally(() => {
+        buffer.inflight--;
+      });
+    arrival.catch(() => undefined); // a failed background refill is retried on demand
+    buffer.arrival = arrival;
+  }
+
+  stats(): ReturnType<UpstreamPool['stats']> {
+    return this.pool.stats();
+  }
+
+  async close(): Promise<void> {
+    this.pool.close();
+  }
+}
+
+/**
+ * Creates a client for one or more servers (`tcp://host:port`, ZeroMQ).
+ * @throws TypeError for no servers, an unsupported URI or invalid options
+ */
+export function createClient(servers: string | readonly string[], options: ClientOptions = {}): TicketClient {
+  const list = typeof servers === 'string' ? [servers] : servers;
+  const prefetch = options.prefetch ?? 0;
+  if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > MAX_COUNT) {
+    throw new TypeError(`prefetch must be an integer from 0 to ${MAX_COUNT}`);
+  }
+  const pool = new UpstreamPool(list, options);
+  return new Client(pool, options);
+}

@@ -1,0 +1,143 @@
+/**
+ * `tcp://` — the ZeroMQ protocol of SPEC §6.1 from the client side.
+ *
+ * A DEALER socket, not REQ: a REQ socket whose reply was lost is stuck
+ * forever, a DEALER is not. Each request carries a 4-byte id frame before the
+ * empty delimiter; the server echoes the envelope, so replies are matched to
+ * requests whatever their order, and late replies to timed-out requests are
+ * dropped.
+ *
+ * Requests are queued only to a connected server (ZMQ_IMMEDIATE) and never
+ * wait inside ZeroMQ: before the first handshake a request waits (within its
+ * timeout) for the connection; once a server that was connected is gone,
+ * requests fail at once, so the pool moves on without waiting out a timeout.
+ */
+import { Dealer } from 'zeromq';
+import { TicketError } from '../core/errors.js';
+import { decodeReply } from './reply.js';
+import type { TicketRequest, Transport } from './transport.js';
+
+interface Pending {
+  resolve(value: bigint | bigint[]): void;
+  reject(error: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Encodes a request body; `last` is sent as "0" when unknown. */
+export function encodeZmqRequest(request: TicketRequest): string {
+  const last = request.last === undefined ? '0' : request.last.toString();
+  const name = JSON.stringify(request.name);
+  return request.count === undefined ? `[${name},"${last}"]` : `[${name},"${last}",${request.count}]`;
+}
+
+/** ZeroMQ transport to one server. */
+export class ZmqTransport implements Transport {
+  readonly uri: string;
+  private readonly socket: Dealer;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private connected = false;
+  private everConnected = false;
+  private readonly awaitingConnection = new Set<() => void>();
+
+  constructor(uri: string) {
+    this.uri = uri;
+    this.socket = new Dealer({
+      linger: 0,
+      // Queue only to connected servers, and never wait to send: a request to a
+      // server that is down fails at once, and the pool tries the next one.
+      immediate: true,
+      sendTimeout: 0,
+      reconnectInterval: 100,
+      reconnectMaxInterval: 2000,
+      receiveHighWaterMark: 0,
+    });
+    this.socket.events.on('handshake', () => {
+      this.connected = true;
+      this.everConnected = true;
+      for (const wake of this.awaitingConnection) wake();
+      this.awaitingConnection.clear();
+    });
+    this.socket.events.on('disconnect', () => {
+      this.connected = false;
+    });
+    this.socket.connect(uri);
+    void this.receive();
+  }
+
+  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+    if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    const idFrame = Buffer.allocUnsafe(4);
+    idFrame.writeUInt32BE(id);
+    return new Promise((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        const entry = this.pending.get(id);
+        if (!entry) return;
+        this.pending.delete(id);
+        clearTimeout(entry.timer);
+        // Not an answer from the server: to the caller it is a server that did not answer in time.
+        reject(new TicketError('ETIMEOUT', `cannot reach ${this.uri}`, { cause: error }));
+      };
+      const send = (): void => {
+        if (!this.pending.has(id)) return; // timed out while waiting for the connection
+        try {
+          this.socket.send([idFrame, EMPTY, encodeZmqRequest(request)]).catch(fail);
+        } catch (error) {
+          fail(error); // zeromq.js throws some send errors synchronously
+        }
+      };
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.awaitingConnection.delete(send);
+        reject(new TicketError('ETIMEOUT', `${this.uri} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      if (this.connected || this.everConnected) send();
+      else this.awaitingConnection.add(send); // first connection still being made
+    });
+  }
+
+  private async receive(): Promise<void> {
+    while (!this.closed) {
+      try {
+        for await (const frames of this.socket) this.settle(frames);
+      } catch {
+        if (this.closed) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  }
+
+  private settle(frames: Buffer[]): void {
+    const idFrame = frames[0];
+    if (frames.length !== 3 || !idFrame || idFrame.length !== 4) return; // not ours
+    const id = idFrame.readUInt32BE(0);
+    const entry = this.pending.get(id);
+    if (!entry) return; // a late reply to a request that timed out
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    try {
+      entry.resolve(decodeReply(JSON.parse((frames[2] as Buffer).toString('utf8'))));
+    } catch (error) {
+      entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new TicketError('EUNAVAILABLE', 'client is closed');
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    this.pending.clear();
+    this.awaitingConnection.clear();
+    this.socket.close();
+  }
+}
