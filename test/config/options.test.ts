@@ -184,3 +184,32 @@ describe('environment names', () => {
     expect(envName('max-block')).toBe('TICKET_SERVER_MAX_BLOCK');
   });
 });
+
+describe('proxy options', () => {
+  it('collect repeated --host values (joined by the CLI) into a list', () => {
+    const config = resolveConfig([flags({ host: 'tcp://10.0.0.11:6410,tcp://10.0.0.12:6410' })]);
+    expect(config.hosts).toEqual(['tcp://10.0.0.11:6410', 'tcp://10.0.0.12:6410']);
+  });
+
+  it('read TICKET_SERVER_HOST as a comma-separated list', () => {
+    expect(loadConfig(new Map(), { TICKET_SERVER_HOST: 'tcp://a:1, tcp://b:2' }).hosts).toEqual(['tcp://a:1', 'tcp://b:2']);
+  });
+
+  it('accept an array of hosts in a config file', () => {
+    const file = join(dir, 'proxy.json');
+    writeFileSync(file, JSON.stringify({ host: ['tcp://a:1', 'tcp://b:2'], timeout: 250 }));
+    expect(loadConfig(flags({ config: file }), {})).toMatchObject({ hosts: ['tcp://a:1', 'tcp://b:2'], timeout: 250 });
+  });
+
+  it('default to no upstream (not a proxy) and a 1000 ms timeout', () => {
+    expect(resolveConfig([])).toMatchObject({ hosts: [], timeout: 1000 });
+  });
+
+  it.each(['http://a:1', 'tcp://a', 'tcp://a:99999', 'a:1'])('refuse the upstream %s, naming --host', (host) => {
+    expect(configError(() => resolveConfig([flags({ host })])).option).toBe('host');
+  });
+
+  it('refuse a timeout of 0', () => {
+    expect(configError(() => resolveConfig([flags({ timeout: '0' })])).option).toBe('timeout');
+  });
+});
