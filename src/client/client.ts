@@ -111,6 +111,7 @@ class Client implements TicketClient {
   private readonly prefetch: number;
   private readonly lastSeen = new Map<string, bigint>();
   private readonly buffers = new Map<string, Prefetched>();
+  private closed = false;
 
   constructor(pool: UpstreamPool, options: ClientOptions) {
     this.pool = pool;
@@ -128,7 +129,7 @@ class Client implements TicketClient {
     optionsOrCallback?: NextOptions | Callback<bigint>,
     maybeCallback?: Callback<bigint[]>,
   ): Promise<bigint | bigint[]> | void {
-    if (optionsOrCallback === undefined && this.prefetch > 0) {
+    if (optionsOrCallback === undefined && this.prefetch > 0 && !this.closed) {
       // Hot path of prefetching callers: one settled promise per value, nothing else.
       const buffer = this.buffers.get(name);
       if (buffer !== undefined && buffer.remaining > 0) return Promise.resolve(this.takePrefetched(name, buffer));
@@ -139,6 +140,7 @@ class Client implements TicketClient {
       | undefined;
     let result: Promise<bigint | bigint[]>;
     try {
+      if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
       if (typeof name !== 'string') throw new TicketError('EBADNAME', 'sequence name must be a string');
       result = options?.count === undefined ? this.nextValue(name) : this.nextValues(name, parseCount(options.count));
     } catch (error) {
@@ -235,6 +237,8 @@ class Client implements TicketClient {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.buffers.clear(); // prefetched values not handed out become gaps, never late answers
     this.pool.close();
   }
 }

@@ -111,7 +111,11 @@ export class UpstreamPool {
     }));
   }
 
-  /** Servers in the order to try: healthy ones round-robin first, then those due a probe, then the rest. */
+  /**
+   * Servers in the order to try: a down server that is due a probe first (so
+   * a server that came back gets load again even while others are healthy),
+   * then healthy ones round-robin, then the resting ones as a last resort.
+   */
   private order(): Upstream[] {
     const now = this.now();
     const count = this.upstreams.length;
@@ -126,9 +130,12 @@ export class UpstreamPool {
       else if (upstream.downUntil <= now) probing.push(upstream);
       else resting.push(upstream);
     }
-    // One probe per interval: push the next probe out now, so concurrent requests do not all probe.
+    // One probe per due server and interval: push its next probe out now, so
+    // concurrent requests do not all probe it. A probe of a server that is gone
+    // fails at once; only a server that accepts but never answers costs the
+    // probing request its timeout, once per interval.
     for (const upstream of probing) upstream.downUntil = now + this.probeInterval;
-    return [...healthy, ...probing, ...resting];
+    return [...probing, ...healthy, ...resting];
   }
 
   /**
