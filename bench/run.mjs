@@ -5,18 +5,24 @@
 //     (memory: and lmdb), next to a bare bigint counter.
 // (b) ZeroMQ: the real CLI as child processes (memory: and lmdb), closed-loop
 //     load from this process with 1, 16 and 64 outstanding requests.
+// (c) Proxy: one memory: server and one proxy (--host) in front of it, 64
+//     outstanding requests directly and through the proxy, interleaved.
+// (d) Client prefetch: `ticketServer([endpoint], { prefetch: 1000 })` and a loop
+//     of `await t.next('pf')` in this process, against one memory: server.
 //
 // Prints tables and writes bench/results/<timestamp>.json. See bench/README.md.
 // Knobs (environment, all bounded): BENCH_VALUES, BENCH_ROUNDS, BENCH_YIELD_ROUNDS,
-// BENCH_ZMQ_SECONDS, BENCH_ZMQ_REPEATS, BENCH_QUICK=1 (a short smoke run).
+// BENCH_ZMQ_SECONDS, BENCH_ZMQ_REPEATS (also used by (c)), BENCH_PREFETCH_VALUES,
+// BENCH_PREFETCH_ROUNDS, BENCH_QUICK=1 (a short smoke run).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { runInProcess } from './inprocess.mjs';
+import { runPrefetch } from './prefetch.mjs';
 import { formatLatency, formatRate, formatRatio, median, percentileSorted, renderTable, round } from './stats.mjs';
-import { killAllChildren, runLoad, startServer } from './zmq-load.mjs';
+import { killAllChildren, processCpuSeconds, runLoad, startServer } from './zmq-load.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,6 +31,8 @@ const RESULTS_DIR = join(BENCH_DIR, 'results');
 /** Targets stated by the issue. */
 const TARGET_VALUES_PER_SECOND = 10_000_000;
 const TARGET_LMDB_OVER_MEMORY = 0.95;
+const TARGET_PROXY_OVER_DIRECT = 0.8;
+const TARGET_PREFETCH_VALUES_PER_SECOND = 1_000_000;
 /** Whole run is killed after this, whatever happens. */
 const WATCHDOG_MS = 6 * 60_000;
 
@@ -57,6 +65,21 @@ const settings = {
     repeats: Math.round(envNumber('BENCH_ZMQ_REPEATS', quick ? 1 : 3, 1, 5)),
     sequence: 'bench',
   },
+};
+settings.proxy = {
+  concurrency: 64,
+  sockets: Math.min(64, settings.zmq.maxSockets),
+  durationMs: settings.zmq.durationMs,
+  warmupMs: settings.zmq.warmupMs,
+  serverWarmupMs: settings.zmq.serverWarmupMs,
+  repeats: settings.zmq.repeats,
+  sequence: 'bench-proxy',
+};
+settings.prefetch = {
+  values: Math.round(envNumber('BENCH_PREFETCH_VALUES', quick ? 500_000 : 3_000_000, 10_000, 100_000_000)),
+  rounds: Math.round(envNumber('BENCH_PREFETCH_ROUNDS', quick ? 2 : 5, 1, 25)),
+  prefetch: 1000,
+  sequence: 'pf',
 };
 
 // ---- cleanup: children and temp dirs go away on every exit path -------------
@@ -358,6 +381,154 @@ function printZmq(result) {
   }
 }
 
+/**
+ * (c) Direct against proxy: one memory: server, one proxy process in front of
+ * it (`--host <server>`), the same closed-loop load on each, interleaved.
+ */
+async function runProxy() {
+  const x = settings.proxy;
+  const failures = [];
+  const runs = [];
+  const latencies = new Float64Array(Math.ceil((x.durationMs / 1000) * 500_000));
+  const load = (server, concurrency, warmupMs, durationMs) =>
+    runLoad({ server, sequence: x.sequence, concurrency, sockets: Math.min(concurrency, x.sockets), warmupMs, durationMs, latencies });
+  const started = [];
+  try {
+    const upstream = await startServer('server', ['--store', 'memory:']);
+    started.push(upstream);
+    log(`proxy benchmark: upstream server pid ${upstream.pid} at ${upstream.endpoint}`);
+    const proxy = await startServer('proxy', ['--host', upstream.endpoint]);
+    started.push(proxy);
+    log(`proxy benchmark: proxy pid ${proxy.pid} at ${proxy.endpoint} (--host ${upstream.endpoint})`);
+    const paths = { direct: upstream, proxy };
+    for (const [path, server] of Object.entries(paths)) {
+      try {
+        await load(server, 16, 0, x.serverWarmupMs);
+      } catch (error) {
+        failures.push({ path, phase: 'warm-up', message: error.message });
+        log(`proxy benchmark ${path} warm-up: FAILED: ${error.message}`);
+      }
+    }
+    for (let repeat = 0; repeat < x.repeats; repeat++) {
+      // A B, then B A: drift over time weighs on both paths alike.
+      for (const path of repeat % 2 === 0 ? ['direct', 'proxy'] : ['proxy', 'direct']) {
+        const server = paths[path];
+        if (server.failure || upstream.failure) {
+          failures.push({ path, phase: 'skipped', repeat, message: `${upstream.failure ? 'upstream' : path} server failed: ${(upstream.failure ?? server.failure).reason}` });
+          continue;
+        }
+        const upstreamCpuBefore = processCpuSeconds(upstream.pid);
+        const before = performance.now();
+        try {
+          const run = await load(server, x.concurrency, x.warmupMs, x.durationMs);
+          const wallSeconds = (performance.now() - before) / 1000;
+          if (path === 'proxy') {
+            // runLoad charges the proxy as "server" and the upstream server to "other": separate them.
+            run.upstreamCpuCores = round((processCpuSeconds(upstream.pid) - upstreamCpuBefore) / wallSeconds, 3);
+            run.otherCpuCores = round(Math.max(0, run.otherCpuCores - run.upstreamCpuCores), 3);
+          }
+          run.path = path;
+          log(`proxy benchmark ${path.padEnd(6)} c=${x.concurrency} repeat ${repeat + 1}: ${formatRate(run.requestsPerSecond)}, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, errors ${run.errors}`);
+          runs.push(run);
+        } catch (error) {
+          failures.push({ path, phase: 'measure', repeat, message: error.message, failure: error.failure });
+          log(`proxy benchmark ${path} repeat ${repeat + 1}: FAILED: ${error.message}`);
+        }
+      }
+    }
+  } finally {
+    for (const server of [...started].reverse()) server.exit = await server.stop();
+  }
+  const pick = (path) => runs.filter((run) => run.path === path);
+  const failed = (path) => failures.filter((entry) => entry.path === path && entry.phase !== 'warm-up').length;
+  const direct = { ...combinePoint(pick('direct')), failedRuns: failed('direct') };
+  const proxy = {
+    ...combinePoint(pick('proxy')),
+    upstreamCpuCores: round(pick('proxy').reduce((sum, run) => sum + run.upstreamCpuCores, 0) / Math.max(1, pick('proxy').length), 3),
+    failedRuns: failed('proxy'),
+  };
+  const ratio = proxy.requestsPerSecond / direct.requestsPerSecond;
+  for (const run of runs) delete run.sortedLatenciesMs;
+  return {
+    settings: {
+      ...x,
+      request: JSON.stringify([x.sequence, '0']),
+      serverArgs: '--bind tcp://127.0.0.1:0 --log-level info --store memory:',
+      proxyArgs: '--bind tcp://127.0.0.1:0 --log-level info --host <server endpoint>',
+    },
+    servers: started.map((server) => ({ label: server.label, pid: server.pid, endpoint: server.endpoint, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit: server.exit })),
+    failures,
+    direct,
+    proxy,
+    proxyOverDirect: round(ratio),
+    meetsTarget: Number.isFinite(ratio) ? ratio >= TARGET_PROXY_OVER_DIRECT : null,
+    runs,
+  };
+}
+
+function printProxy(result) {
+  const { settings: x, direct, proxy, failures, servers } = result;
+  console.log(`\n(c) Proxy: ${x.concurrency} outstanding single-value requests ${x.request} (${x.sockets}×${x.concurrency / x.sockets}), ${x.repeats} × ${x.durationMs / 1000} s per path` +
+    ` after ${x.warmupMs} ms warm-up, direct and proxy interleaved (A B / B A);`);
+  console.log('    direct = to a memory: server; proxy = to `ticket-server --host <that server>` (a third process on the same cores).');
+  console.log('    CPU columns: cores used by the server answering the load (the proxy for "proxy"), by the upstream behind the proxy, by this load generator, by everything else.');
+  const row = (label, point) => [
+    label,
+    formatRate(point.requestsPerSecond),
+    formatLatency(point.latencyUs.p50 / 1000),
+    formatLatency(point.latencyUs.p99 / 1000),
+    percent(point.spread),
+    String(point.errors ?? 0),
+    String(point.failedRuns),
+    fixed(point.serverCpuCores),
+    label === 'proxy' ? fixed(point.upstreamCpuCores) : '-',
+    fixed(point.benchCpuCores),
+    fixed(point.otherCpuCores),
+  ];
+  console.log(renderTable(
+    ['path', 'req/s', 'p50', 'p99', 'spread', 'error replies', 'failed', 'server CPU', 'upstream CPU', 'bench CPU', 'other CPU'],
+    [row('direct', direct), row('proxy', proxy)],
+  ));
+  const verdict = result.meetsTarget === null ? 'n/a' : result.meetsTarget ? 'PASS' : 'FAIL';
+  console.log(`  proxy ÷ direct: ${formatRatio(result.proxyOverDirect)} (medians; target ≥ ${TARGET_PROXY_OVER_DIRECT}: ${verdict})`);
+  const order = [['direct', direct], ['proxy', proxy]].filter(([, point]) => point.orderViolations > 0);
+  if (order.length > 0) console.log(`  replies out of order on a connection: ${order.map(([label, point]) => `${label} ${point.orderViolations}`).join(', ')}`);
+  for (const entry of failures) console.log(`  FAILED RUN: ${entry.path} ${entry.phase}${entry.repeat === undefined ? '' : ` repeat ${entry.repeat + 1}`}: ${entry.message}`);
+  for (const server of servers) {
+    const warnings = server.warnings.filter((entry) => !/NOT durable/.test(entry.msg));
+    if (warnings.length > 0) console.log(`  ${server.label} pid ${server.pid} logged: ${warnings.map((entry) => entry.msg + (entry.err ? ` (${entry.err.code ?? entry.err.type}: ${entry.err.message})` : '')).join(' | ')}`);
+    if (server.exit && (server.exit.code !== 0 || server.exit.forced)) console.log(`  ${server.label} pid ${server.pid} exit: ${JSON.stringify(server.exit)}`);
+  }
+}
+
+function printPrefetch(result) {
+  const { settings: s, rounds } = result;
+  console.log(`\n(d) Client prefetch: ticketServer([endpoint], { prefetch: ${s.prefetch} }), \`await t.next('${s.sequence}')\` in one loop in this process,` +
+    ` ${(s.valuesPerRound / 1e6).toFixed(2)} M values per round, ${s.rounds} rounds after a ${(s.warmUpValues / 1e3).toFixed(0)} k warm-up; one memory: server (child process).`);
+  console.log(`    per ${s.blockValues / 1000} k: time to hand out ${s.blockValues} values (a wait for a batch shows as a slow block).`);
+  console.log(renderTable(
+    ['round', 'values/s', `per ${s.blockValues / 1000} k p50`, 'p99', 'max', 'batch requests', 'client CPU', 'server CPU', 'increasing'],
+    rounds.map((row, index) => [
+      String(index + 1),
+      formatRate(row.valuesPerSecond),
+      formatLatency(row.blockUs.p50 / 1000),
+      formatLatency(row.blockUs.p99 / 1000),
+      formatLatency(row.blockUs.max / 1000),
+      String(row.batchRequests),
+      fixed(row.clientCpuCores),
+      fixed(row.serverCpuCores),
+      row.orderViolations === 0 ? 'yes' : `NO (${row.orderViolations})`,
+    ]),
+  ));
+  const verdict = result.medianValuesPerSecond >= TARGET_PREFETCH_VALUES_PER_SECOND ? 'PASS' : 'FAIL';
+  console.log(`  median ${formatRate(result.medianValuesPerSecond)}, best ${formatRate(result.bestValuesPerSecond)}; target ≥ ${formatRate(TARGET_PREFETCH_VALUES_PER_SECOND)} (median): ${verdict}`);
+  console.log(result.orderViolations === 0
+    ? `  every value strictly greater than the one before (across all rounds); ${result.jumps} jumps (value ≠ previous + 1)`
+    : `  PROBLEM: ${result.orderViolations} values not greater than the one before`);
+  const warnings = result.server.warnings.filter((entry) => !/NOT durable/.test(entry.msg));
+  if (warnings.length > 0) console.log(`  server pid ${result.server.pid} logged: ${warnings.map((entry) => entry.msg).join(' | ')}`);
+}
+
 function percent(value) {
   return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : 'n/a';
 }
@@ -381,6 +552,14 @@ async function main() {
   const zmq = await runZmq();
   printZmq(zmq);
 
+  log('proxy benchmark …');
+  const proxy = await runProxy();
+  printProxy(proxy);
+
+  log('client prefetch benchmark …');
+  const prefetch = await runPrefetch({ ...settings.prefetch, log });
+  printPrefetch(prefetch);
+
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   machine.loadAverageAtEnd = os.loadavg().map((value) => round(value, 3));
   const results = {
@@ -388,9 +567,16 @@ async function main() {
     totalSeconds,
     quick,
     machine,
-    targets: { inProcessValuesPerSecond: TARGET_VALUES_PER_SECOND, zmqLmdbOverMemory: TARGET_LMDB_OVER_MEMORY },
+    targets: {
+      inProcessValuesPerSecond: TARGET_VALUES_PER_SECOND,
+      zmqLmdbOverMemory: TARGET_LMDB_OVER_MEMORY,
+      proxyOverDirect: TARGET_PROXY_OVER_DIRECT,
+      prefetchValuesPerSecond: TARGET_PREFETCH_VALUES_PER_SECOND,
+    },
     inProcess,
     zmq,
+    proxy,
+    prefetch,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

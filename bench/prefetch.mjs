@@ -1,0 +1,105 @@
+// Client benchmark: single values from a prefetching client in one process,
+// the way an application uses the package:
+//
+//   const t = ticketServer([endpoint], { prefetch: 1000 });
+//   for (…) await t.next('pf');
+//
+// against one real server (`--store memory:`, a child process).
+import { performance } from 'node:perf_hooks';
+import ticketServer from '../dist/index.js';
+import { best, median, percentileSorted, round } from './stats.mjs';
+import { processCpuSeconds, startServer } from './zmq-load.mjs';
+
+/** Values per timed block inside a round: the block times show the waits for batches. */
+const BLOCK = 1000;
+
+/**
+ * One round: `blocks × BLOCK` awaited `t.next(sequence)` calls. Every value is
+ * compared with the one before (`state.last`, carried over from round to round).
+ */
+async function timedRound(client, sequence, blocks, state, blockMs) {
+  let last = state.last;
+  let violations = 0;
+  let jumps = 0;
+  const start = performance.now();
+  let blockStart = start;
+  for (let block = 0; block < blocks; block++) {
+    for (let index = 0; index < BLOCK; index++) {
+      const value = await client.next(sequence);
+      if (value <= last) violations++;
+      else if (value !== last + 1n && last >= 0n) jumps++;
+      last = value;
+    }
+    const now = performance.now();
+    blockMs[block] = now - blockStart;
+    blockStart = now;
+  }
+  const ms = performance.now() - start;
+  state.last = last;
+  return { ms, violations, jumps, last };
+}
+
+function requests(client) {
+  return client.stats().reduce((sum, upstream) => sum + upstream.requests, 0);
+}
+
+/**
+ * @param options.values values per round (rounded up to a multiple of 1000)
+ * @param options.rounds recorded rounds (after one unrecorded warm-up round of a tenth of `values`)
+ * @param options.prefetch the client's `prefetch`
+ * @param options.sequence sequence name
+ * @param options.log progress sink
+ */
+export async function runPrefetch({ values, rounds, prefetch, sequence, log }) {
+  const blocks = Math.ceil(values / BLOCK);
+  const perRound = blocks * BLOCK;
+  const server = await startServer('prefetch', ['--store', 'memory:']);
+  log(`prefetch server: pid ${server.pid} at ${server.endpoint}`);
+  const client = ticketServer([server.endpoint], { prefetch });
+  const state = { last: -1n };
+  const rows = [];
+  const blockMs = new Float64Array(blocks);
+  let exit;
+  try {
+    // Warm-up: JIT, connection, the server's lease growth; not recorded.
+    await timedRound(client, sequence, Math.max(1, Math.ceil(blocks / 10)), state, blockMs);
+    for (let index = 0; index < rounds; index++) {
+      if (server.failure) throw new Error(`prefetch server failed: ${server.failure.reason}`);
+      const requestsBefore = requests(client);
+      const cpuBefore = process.cpuUsage();
+      const serverCpuBefore = processCpuSeconds(server.pid);
+      const result = await timedRound(client, sequence, blocks, state, blockMs);
+      const cpu = process.cpuUsage(cpuBefore);
+      const seconds = result.ms / 1000;
+      const sorted = blockMs.slice().sort();
+      const p = (q) => round(percentileSorted(sorted, blocks, q) * 1000); // µs
+      const row = {
+        valuesPerSecond: round(perRound / seconds),
+        ms: round(result.ms),
+        lastValue: result.last,
+        orderViolations: result.violations,
+        jumps: result.jumps,
+        batchRequests: requests(client) - requestsBefore,
+        blockUs: { p50: p(0.5), p99: p(0.99), max: p(1), blocks },
+        clientCpuCores: round((cpu.user + cpu.system) / 1e6 / seconds, 3),
+        serverCpuCores: round((processCpuSeconds(server.pid) - serverCpuBefore) / seconds, 3),
+      };
+      rows.push(row);
+      log(`prefetch round ${index + 1}/${rounds}: ${(row.valuesPerSecond / 1e6).toFixed(2)} M values/s, ${row.batchRequests} batch requests, ` +
+        `per ${BLOCK} values p50 ${row.blockUs.p50} µs / max ${row.blockUs.max} µs, order violations ${row.orderViolations}`);
+    }
+  } finally {
+    await client.close();
+    exit = await server.stop();
+  }
+  const rates = rows.map((row) => row.valuesPerSecond);
+  return {
+    settings: { valuesPerRound: perRound, rounds, prefetch, sequence, blockValues: BLOCK, warmUpValues: Math.max(1, Math.ceil(blocks / 10)) * BLOCK, serverArgs: '--bind tcp://127.0.0.1:0 --log-level info --store memory:' },
+    server: { pid: server.pid, endpoint: server.endpoint, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit },
+    medianValuesPerSecond: round(median(rates)),
+    bestValuesPerSecond: round(best(rates)),
+    orderViolations: rows.reduce((sum, row) => sum + row.orderViolations, 0),
+    jumps: rows.reduce((sum, row) => sum + row.jumps, 0),
+    rounds: rows,
+  };
+}
