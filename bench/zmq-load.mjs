@@ -63,7 +63,7 @@ const FATAL_MESSAGES = new Set(['zeromq receive loop failed']);
  * (returns an unsubscribe function) and `stop()` (SIGTERM, then SIGKILL after a grace period).
  */
 export async function startServer(label, args, { startTimeoutMs = 15_000, cli = CLI } = {}) {
-  const fullArgs = [cli, '--bind', 'tcp://127.0.0.1:0', '--log-level', 'info', ...args];
+  const fullArgs = [cli, '--bind', 'tcp://127.0.0.1:0', '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info', ...args];
   const child = spawn(process.execPath, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
   const handle = { label, child, pid: child.pid, endpoint: undefined, logs: { warnings: [], stderr: '' }, failure: undefined, stopping: false };

@@ -4,9 +4,16 @@
  * `serve` command and embedders (`import { createServer } from 'ticket-server'`)
  * both come through here.
  */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import type { ServerConfig } from './config/options.js';
+import { createAdminApi } from './admin/admin-server.js';
+import { createMetrics, type Metrics } from './admin/metrics.js';
+import { Sampler } from './admin/sampler.js';
+import type { ListenAddress, ServerConfig } from './config/options.js';
+import { ProtocolStats } from './core/protocol-stats.js';
 import type { TicketSource } from './core/ticket-source.js';
+import { createHttpApi } from './protocols/http.js';
 import { ZmqServer } from './protocols/zmq.js';
 import { ProxySource } from './proxy/proxy-source.js';
 import { TicketService } from './service/ticket-service.js';
@@ -24,7 +31,9 @@ export interface TicketServer {
   readonly store: Store | undefined;
   /** The upstream proxy; undefined unless in proxy mode. */
   readonly proxy: ProxySource | undefined;
-  /** Endpoints actually bound, filled by `start()`: `{ zmq: 'tcp://127.0.0.1:40123' }`. */
+  /** Request counters per protocol (also behind /metrics). */
+  readonly stats: ProtocolStats;
+  /** Endpoints actually bound, filled by `start()`: `{ zmq: 'tcp://127.0.0.1:40123', http: 'http://…', admin: 'http://…' }`. */
   readonly endpoints: Readonly<Record<string, string>>;
   /** Opens the store and checks its numbering (not in proxy mode), binds every protocol. */
   start(): Promise<void>;
@@ -40,6 +49,8 @@ export interface CreateServerOptions {
 
 interface Backend {
   readonly source: TicketSource;
+  readonly sampler: Sampler | undefined;
+  readonly metrics: Metrics;
   readonly service: TicketService | undefined;
   readonly store: Store | undefined;
   readonly proxy: ProxySource | undefined;
@@ -47,9 +58,11 @@ interface Backend {
   close(): Promise<void>;
 }
 
-async function issuingBackend(config: ServerConfig, logger: Logger): Promise<Backend> {
+async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
   const store = await createStore(config.store);
+  const metrics = createMetrics({ stats });
   const service = new TicketService({
+    observer: metrics.observer,
     store,
     numbering: { instance: config.instance, instances: config.instances, offset: config.offset },
     drift: config.drift,
@@ -60,12 +73,16 @@ async function issuingBackend(config: ServerConfig, logger: Logger): Promise<Bac
     storeTimeoutMs: config.storeTimeout,
     logger,
   });
+  const sampler = new Sampler(service);
+  metrics.watchSequences(sampler, () => service.sequenceCount);
   let storeOpen = false;
   return {
     source: service,
     service,
     store,
     proxy: undefined,
+    sampler,
+    metrics,
     async open() {
       if (!store.durable) {
         logger.warn({ store: store.description }, 'memory: store is NOT durable: every value may repeat after a restart; use it for tests and benchmarks only');
@@ -73,6 +90,7 @@ async function issuingBackend(config: ServerConfig, logger: Logger): Promise<Bac
       await store.open();
       storeOpen = true;
       await service.start();
+      sampler.start();
       logger.info(
         {
           store: store.description,
@@ -87,13 +105,14 @@ async function issuingBackend(config: ServerConfig, logger: Logger): Promise<Bac
       );
     },
     async close() {
+      sampler.stop();
       await service.close();
       if (storeOpen) await store.close();
     },
   };
 }
 
-function proxyBackend(config: ServerConfig, logger: Logger): Backend {
+function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Backend {
   const proxy = new ProxySource(config.hosts, {
     timeout: config.timeout,
     onStateChange: (uri, state, error) => {
@@ -106,6 +125,8 @@ function proxyBackend(config: ServerConfig, logger: Logger): Backend {
     service: undefined,
     store: undefined,
     proxy,
+    sampler: undefined,
+    metrics: createMetrics({ stats, upstreams: () => proxy.stats() }),
     async open() {
       logger.info({ upstreams: config.hosts, timeoutMs: config.timeout }, 'proxy mode: forwarding ticket requests, never last');
     },
@@ -115,12 +136,44 @@ function proxyBackend(config: ServerConfig, logger: Logger): Backend {
   };
 }
 
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Listens an HTTP app on an address; returns its base URL. */
+async function listenHttp(app: FastifyInstance, address: ListenAddress): Promise<string> {
+  await app.listen({ host: address.host, port: address.port });
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `http://${host}:${port}`;
+}
+
 /** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
-  const backend = config.hosts.length > 0 ? proxyBackend(config, logger) : await issuingBackend(config, logger);
-  const zmq = new ZmqServer(backend.source, logger);
+  const stats = new ProtocolStats();
+  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
+  const zmq = new ZmqServer(backend.source, logger, stats);
   const endpoints: Record<string, string> = {};
+  const http = config.http ? createHttpApi(backend.source, { stats }) : undefined;
+  const admin = config.admin
+    ? createAdminApi({
+        version: packageVersion(),
+        numbering: backend.service ? { instance: config.instance, instances: config.instances, offset: config.offset } : undefined,
+        service: backend.service,
+        store: backend.store,
+        sampler: backend.sampler,
+        upstreams: backend.proxy ? () => backend.proxy?.stats() ?? [] : undefined,
+        registry: backend.metrics.registry,
+        adminToken: config.adminToken,
+        endpoints,
+      })
+    : undefined;
   let closed = false;
 
   return {
@@ -129,16 +182,26 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     service: backend.service,
     store: backend.store,
     proxy: backend.proxy,
+    stats,
     endpoints,
     async start() {
       await backend.open();
+      if (http && config.http) {
+        endpoints.http = await listenHttp(http, config.http);
+        logger.info({ protocol: 'http', url: endpoints.http }, 'listening');
+      }
+      if (admin && config.admin) {
+        endpoints.admin = await listenHttp(admin, config.admin);
+        logger.info({ protocol: 'admin', url: endpoints.admin, mutations: config.adminToken !== undefined }, 'listening');
+      }
+      // ZeroMQ last: its listening line tells scripts that every protocol is up.
       endpoints.zmq = await zmq.listen(config.bind);
       logger.info({ protocol: 'zmq', endpoint: endpoints.zmq }, 'listening');
     },
     async close() {
       if (closed) return;
       closed = true;
-      await zmq.close();
+      await Promise.all([zmq.close(), http?.close(), admin?.close()]);
       await backend.close();
       logger.info({}, 'stopped');
     },

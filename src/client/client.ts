@@ -244,7 +244,7 @@ class Client implements TicketClient {
 }
 
 /**
- * Creates a client for one or more servers (`tcp://host:port`, ZeroMQ).
+ * Creates a client for one or more servers (`tcp://host:port` ZeroMQ, `http://host:port[/base]` HTTP API).
  * @throws TypeError for no servers, an unsupported URI or invalid options
  */
 export function createClient(servers: string | readonly string[], options: ClientOptions = {}): TicketClient {

@@ -6,6 +6,7 @@
  */
 import { TicketError, type ErrorCode } from '../core/errors.js';
 import type { TicketRequest, Transport } from './transport.js';
+import { HttpTransport } from './http-transport.js';
 import { ZmqTransport } from './zmq-transport.js';
 
 /** Settings of a pool; every field has a default. */
@@ -52,12 +53,14 @@ class Upstream {
 }
 
 /**
- * Checks server URIs and opens a transport for each.
- * @throws TypeError for an empty list, too many servers, or an unsupported scheme
+ * Checks a server URI and opens its transport: `tcp://` ZeroMQ (SPEC §6.1),
+ * `http://` the HTTP API (SPEC §6.2).
+ * @throws TypeError for an unsupported scheme or a malformed URI
  */
 export function defaultConnect(uri: string): Transport {
   if (/^tcp:\/\/[^\s/]+:[0-9]{1,5}$/.test(uri)) return new ZmqTransport(uri);
-  throw new TypeError(`unsupported server URI "${uri}": expected tcp://HOST:PORT (ZeroMQ)`);
+  if (/^http:\/\/[^\s/]+:[0-9]{1,5}(\/[^\s]*)?$/.test(uri)) return new HttpTransport(uri);
+  throw new TypeError(`unsupported server URI "${uri}": expected tcp://HOST:PORT (ZeroMQ) or http://HOST:PORT[/base path] (HTTP API)`);
 }
 
 /** A set of servers answering ticket requests with failover. */

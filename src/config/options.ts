@@ -48,6 +48,18 @@ export interface ServerConfig {
   readonly hosts: readonly string[];
   /** Time an upstream gets to answer before the next one is tried (proxy mode), in ms. */
   readonly timeout: number;
+  /** Public HTTP API address (SPEC §6.2), or undefined when off. */
+  readonly http: ListenAddress | undefined;
+  /** Admin and status HTTP address (SPEC §6.3), or undefined when off. */
+  readonly admin: ListenAddress | undefined;
+  /** Bearer token for admin mutations; undefined turns them off (EAUTH). */
+  readonly adminToken: string | undefined;
+}
+
+/** A TCP address to listen on. Port 0 picks a free port. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
 }
 
 type Kind = 'integer' | 'bigint' | 'string' | 'boolean' | 'list';
@@ -80,6 +92,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'bind', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://0.0.0.0:6410', description: 'ZeroMQ endpoint to serve; port 0 or * picks a free port' },
   { name: 'store-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'a reservation slower than this fails waiting requests with EUNAVAILABLE' },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', defaultText: 'info', description: LOG_LEVELS.join(', ') },
+  { name: 'http', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6412', description: 'public HTTP API (HOST:PORT, PORT, or off)' },
+  { name: 'admin', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6411', description: 'admin, status, metrics and dashboard HTTP (HOST:PORT, PORT, or off)' },
+  { name: 'admin-token', kind: 'string', placeholder: 'TOKEN', defaultText: 'none (admin mutations off)', description: 'Bearer token for admin mutations, 16-256 characters' },
   { name: 'host', kind: 'list', placeholder: 'URI', defaultText: 'none', description: 'proxy mode: forward to this upstream (tcp://HOST:PORT); repeat for several; env: comma-separated' },
   { name: 'timeout', kind: 'integer', placeholder: 'MS', defaultText: '1000', description: 'proxy mode: fail over to the next upstream after this' },
 ];
@@ -201,6 +216,24 @@ function boolean(option: string, raw: { value: string | boolean; source: string 
   throw new ConfigError(option, `invalid ${describe(option, raw.source)}: expected true or false, got "${raw.value}"`);
 }
 
+/** Reads HOST:PORT, [IPv6]:PORT, PORT or `off`. */
+function listenAddress(
+  option: string,
+  raw: { value: string | boolean; source: string } | undefined,
+  fallback: ListenAddress,
+): ListenAddress | undefined {
+  if (!raw) return fallback;
+  const text = String(raw.value).trim();
+  if (text === 'off' || text === 'false' || text === 'none') return undefined;
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):)?([0-9]{1,5})$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    throw new ConfigError(option, `invalid ${describe(option, raw.source)}: expected HOST:PORT, PORT or off, got "${text}"`);
+  }
+  const host = match[1] ?? '0.0.0.0';
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
+}
+
 /** Checks a ZeroMQ endpoint: tcp://HOST:PORT (port 0 or * for a free port), ipc://PATH or inproc://NAME. */
 export function validateZmqEndpoint(text: string): string {
   const tcp = /^tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\*|[0-9]{1,5})$/.exec(text);
@@ -295,10 +328,23 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
       throw new ConfigError('host', `invalid ${describe('host', hostRaw?.source ?? '--host')}: expected tcp://HOST:PORT, got "${host}"`);
     }
   }
+  const http = listenAddress('http', get('http'), { host: '0.0.0.0', port: 6412 });
+  const admin = listenAddress('admin', get('admin'), { host: '0.0.0.0', port: 6411 });
+  const adminTokenRaw = get('admin-token');
+  const adminToken = adminTokenRaw ? String(adminTokenRaw.value) : undefined;
+  if (adminToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(adminToken)) {
+    throw new ConfigError(
+      'admin-token',
+      `invalid ${describe('admin-token', adminTokenRaw?.source ?? '--admin-token')}: expected 16-256 printable characters without spaces`,
+    );
+  }
   const timeoutRaw = get('timeout');
   const timeout = timeoutRaw ? integer('timeout', timeoutRaw, 1, 600_000) : 1_000;
 
   return {
+    http,
+    admin,
+    adminToken,
     hosts,
     timeout,
     instance,

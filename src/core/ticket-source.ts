@@ -12,4 +12,6 @@ export interface TicketSource {
   nextValue(name: string, last?: bigint): bigint | Promise<bigint>;
   /** `count` (1–1000) values of `name`, increasing. Same errors as `nextValue`. */
   next(name: string, count: number, last?: bigint): bigint[] | Promise<bigint[]>;
+  /** Last value this process handed out for `name`, if it knows (Tickr's `last_ticket`). */
+  lastValue?(name: string): bigint | undefined;
 }

@@ -14,6 +14,7 @@ import { TicketError, toTicketError } from '../core/errors.js';
 import { validateSequenceName } from '../core/names.js';
 import { parseCount, parseLast } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
+import type { ProtocolStats } from '../core/protocol-stats.js';
 
 /** Largest request body answered with a reply; larger ones get EBADREQ. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -75,17 +76,26 @@ export function encodeError(error: unknown): string {
 }
 
 /** Answers one body: a string reply now, or a promise of one. Never throws. */
-export function answerZmqRequest(source: TicketSource, body: Uint8Array): string | Promise<string> {
+export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?: ProtocolStats): string | Promise<string> {
+  const succeeded = (values: bigint | bigint[]): string => {
+    stats?.countIssued('zmq', typeof values === 'bigint' ? 1 : values.length);
+    return encodeValues(values);
+  };
+  const failed = (error: unknown): string => {
+    const ticketError = toTicketError(error);
+    stats?.countError('zmq', ticketError.code);
+    return encodeError(ticketError);
+  };
   try {
     const request = parseZmqRequest(body);
     const result =
       request.count === undefined
         ? source.nextValue(request.name, request.last)
         : source.next(request.name, request.count, request.last);
-    if (result instanceof Promise) return result.then(encodeValues, encodeError);
-    return encodeValues(result);
+    if (result instanceof Promise) return result.then(succeeded, failed);
+    return succeeded(result);
   } catch (error) {
-    return encodeError(error);
+    return failed(error);
   }
 }
 
@@ -112,9 +122,12 @@ export class ZmqServer {
    */
   private readonly backlog = new Map<string, Array<{ envelope: Buffer[]; text: string | undefined }>>();
 
-  constructor(source: TicketSource, logger: ProtocolLogger) {
+  private readonly stats: ProtocolStats | undefined;
+
+  constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats) {
     this.source = source;
     this.logger = logger;
+    this.stats = stats;
     this.socket = new Router({
       maxMessageSize: MAX_MESSAGE_BYTES,
       // Replies to peers that went away are dropped, never block the loop.
@@ -170,9 +183,10 @@ export class ZmqServer {
     const bodyFrames = frames.length - envelopeEnd;
     let reply: string | Promise<string>;
     if (bodyFrames !== 1) {
+      this.stats?.countError('zmq', 'EBADREQ');
       reply = encodeError(new TicketError('EBADREQ', 'request must be exactly one frame'));
     } else {
-      reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer);
+      reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer, this.stats);
     }
     const peer = (frames[0] as Buffer).toString('latin1');
     const queue = this.backlog.get(peer);

@@ -13,7 +13,7 @@
  * Under load this turns many upstream round trips into one; when idle it adds
  * no delay.
  */
-import { validateSequenceName } from '../core/names.js';
+import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import { MAX_COUNT } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { UpstreamPool, type PoolOptions, type UpstreamStats } from '../client/pool.js';
@@ -30,6 +30,8 @@ export class ProxySource implements TicketSource {
   private readonly gathering = new Map<string, Waiting[]>();
   /** Upstream requests in flight per sequence (single-value traffic only). */
   private readonly inflight = new Map<string, number>();
+  /** Highest value handed out of sequence `default`, for Tickr's `last_ticket`. */
+  private lastDefault: bigint | undefined;
 
   /** @throws TypeError for no upstreams or an unsupported URI */
   constructor(upstreams: readonly string[], options: PoolOptions = {}) {
@@ -57,7 +59,17 @@ export class ProxySource implements TicketSource {
   async next(name: string, count: number, _last?: bigint): Promise<bigint[]> {
     validateSequenceName(name);
     const result = await this.pool.request({ name, count, last: undefined });
-    return typeof result === 'bigint' ? [result] : result;
+    const values = typeof result === 'bigint' ? [result] : result;
+    if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);
+    return values;
+  }
+
+  lastValue(name: string): bigint | undefined {
+    return name === DEFAULT_SEQUENCE ? this.lastDefault : undefined;
+  }
+
+  private noteDefault(value: bigint | undefined): void {
+    if (value !== undefined && (this.lastDefault === undefined || value > this.lastDefault)) this.lastDefault = value;
   }
 
   /** Sends one upstream request for a gathered batch and hands its values out in order. */
@@ -73,6 +85,7 @@ export class ProxySource implements TicketSource {
     this.pool.request({ name, count, last: undefined }).finally(done).then(
       (result) => {
         const values = typeof result === 'bigint' ? [result] : result;
+        if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);
         batch.forEach((waiting, index) => {
           const value = values[index];
           if (value === undefined) waiting.reject(new Error('upstream sent fewer values than asked'));

@@ -26,6 +26,16 @@ export interface ServiceLogger {
 
 const silentLogger: ServiceLogger = { info() {}, warn() {}, error() {} };
 
+/** Told about store work, for metrics. Called off the hot path only. */
+export interface ServiceObserver {
+  /** A reservation succeeded: `slots` reserved in `seconds`. */
+  reserved(slots: bigint, seconds: number): void;
+  /** A reservation failed. */
+  reserveFailed(): void;
+  /** A drift jump was applied. */
+  jumped(): void;
+}
+
 /** Settings of a TicketService; every field but `store` and `numbering` has a default. */
 export interface TicketServiceOptions {
   readonly store: Store;
@@ -45,6 +55,7 @@ export interface TicketServiceOptions {
   /** Clock in milliseconds, injectable for tests. Default `Date.now`. */
   readonly now?: () => number;
   readonly logger?: ServiceLogger;
+  readonly observer?: ServiceObserver;
 }
 
 /** Defaults of SPEC §3–§4. */
@@ -104,6 +115,8 @@ class SequenceState {
   failures = 0;
   issued = 0;
   lastIssued: bigint | undefined;
+  /** Lowest slot an admin floor allows; leases below it are trimmed. */
+  floorSlot = 0n;
 
   constructor(name: string, now: number) {
     this.name = name;
@@ -137,6 +150,7 @@ export class TicketService implements TicketSource {
   private readonly storeTimeoutMs: number;
   private readonly now: () => number;
   private readonly logger: ServiceLogger;
+  private readonly observer: ServiceObserver | undefined;
   private readonly step: bigint;
   private readonly sequences = new Map<string, SequenceState>();
   /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
@@ -159,6 +173,7 @@ export class TicketService implements TicketSource {
     this.storeTimeoutMs = options.storeTimeoutMs ?? SERVICE_DEFAULTS.storeTimeoutMs;
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger;
+    this.observer = options.observer;
     if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
     if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
   }
@@ -219,6 +234,97 @@ export class TicketService implements TicketSource {
       });
     }
     return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Last value issued of `name` since start, if any. */
+  lastValue(name: string): bigint | undefined {
+    return this.sequences.get(name)?.lastIssued;
+  }
+
+  /** Visits every sequence used since start, unsorted (cheap; for samplers). */
+  forEachSequence(visit: (name: string, issued: number, leaseRemaining: bigint) => void): void {
+    for (const seq of this.sequences.values()) visit(seq.name, seq.issued, this.available(seq));
+  }
+
+  /** Whether a sequence exists (in the store or admitted since start). */
+  hasSequence(name: string): boolean {
+    return this.existing.has(name);
+  }
+
+  /**
+   * Creates a sequence (the way to create one in strict mode), durably.
+   * @returns true when it did not exist before
+   * @throws TicketError EBADNAME, ELIMIT, EUNAVAILABLE (store failure)
+   */
+  async createSequence(name: string): Promise<boolean> {
+    this.checkRunning();
+    validateSequenceName(name);
+    if (this.existing.has(name)) return false;
+    if (this.existing.size >= this.maxSequences) {
+      throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
+    }
+    await this.storeCall(() => this.store.reserve(name, 0n));
+    this.existing.add(name);
+    return true;
+  }
+
+  /**
+   * Makes every value issued from now on greater than `floor`, durably; never
+   * lowers anything. Creates the sequence when missing (not in strict mode).
+   * @returns true when the sequence moved
+   * @throws TicketError EBADNAME, ENOSEQ (strict mode), ELIMIT, EUNAVAILABLE
+   */
+  async raiseFloor(name: string, floor: bigint): Promise<boolean> {
+    this.checkRunning();
+    validateSequenceName(name);
+    if (!this.existing.has(name)) {
+      if (this.strictSequences) throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
+      await this.createSequence(name);
+    }
+    const slot = this.map.slotAbove(floor);
+    const lease = await this.storeCall(() => this.store.reserve(name, 0n, slot));
+    let moved = lease.start === slot;
+    const seq = this.sequences.get(name);
+    if (seq) {
+      if (slot > seq.floorSlot) seq.floorSlot = slot;
+      if (seq.known && this.positionSlot(seq) < slot) {
+        moved = true;
+        if (!this.skipTo(seq, slot) && slot > seq.highestSlot) seq.highestSlot = slot;
+      }
+    }
+    return moved;
+  }
+
+  /** Store health, for readiness probes. Never throws. */
+  async storeHealth(): Promise<{ ok: boolean; detail?: string }> {
+    return this.store.health();
+  }
+
+  /** True while the service answers requests. */
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  private checkRunning(): void {
+    if (this.state !== 'running') throw new TicketError('EUNAVAILABLE', 'server is not running');
+  }
+
+  /** Runs an admin store call, bounded by the store timeout, with failures as EUNAVAILABLE. */
+  private async storeCall<T>(call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        call(),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new TicketError('EUNAVAILABLE', 'store did not answer in time')), this.storeTimeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      if (error instanceof TicketError) throw error;
+      throw new TicketError('EUNAVAILABLE', 'store unreachable', { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -410,6 +516,7 @@ export class TicketService implements TicketSource {
     let atLeast: bigint | undefined;
     if (target !== undefined) {
       if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
+      if (target > this.positionSlot(seq)) this.observer?.jumped();
       if (!this.skipTo(seq, target)) atLeast = target;
     }
     if (atLeast === undefined) {
@@ -496,7 +603,9 @@ export class TicketService implements TicketSource {
       (lease) => {
         clearTimeout(timer);
         // Moving average of the store's answer time, for the reserve-ahead point.
-        this.reserveLatencyMs += (performance.now() - startedAt - this.reserveLatencyMs) / 8;
+        const elapsedMs = performance.now() - startedAt;
+        this.reserveLatencyMs += (elapsedMs - this.reserveLatencyMs) / 8;
+        this.observer?.reserved(lease.end - lease.start, elapsedMs / 1000);
         seq.reserving = undefined;
         seq.stalled = false;
         seq.failures = 0;
@@ -515,15 +624,17 @@ export class TicketService implements TicketSource {
         seq.stalled = false;
         seq.failures++;
         seq.retryAt = this.now() + Math.min(RETRY_BASE_MS * 2 ** (seq.failures - 1), RETRY_MAX_MS);
+        this.observer?.reserveFailed();
         this.logger.error({ err: error, sequence: seq.name, failures: seq.failures }, 'store reservation failed');
         this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store unreachable and no lease left', { cause: error }));
       },
     );
   }
 
-  /** Takes a fresh lease into the queue. */
-  private accept(seq: SequenceState, lease: Lease): void {
+  /** Takes a fresh lease into the queue, trimmed to an admin floor. */
+  private accept(seq: SequenceState, reserved: Lease): void {
     seq.known = true;
+    const lease = reserved.start < seq.floorSlot ? { start: seq.floorSlot, end: reserved.end } : reserved;
     if (lease.end > seq.highestSlot) seq.highestSlot = lease.end;
     if (lease.end > this.map.maxSlot) seq.limitReached = true;
     if (lease.end > lease.start) seq.queued.push(lease);

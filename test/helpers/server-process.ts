@@ -161,14 +161,20 @@ function findEndpoint(stdout: string): string | undefined {
 
 /**
  * Starts `ticket-server` with `args` and resolves once its `listening` line
- * has been printed. Adds `--bind tcp://127.0.0.1:0` unless `args` has a
- * `--bind`, so servers listen on a free loopback port only.
+ * has been printed. Adds `--bind tcp://127.0.0.1:0`, `--http 127.0.0.1:0` and
+ * `--admin 127.0.0.1:0` unless `args` has them, so servers listen on free
+ * loopback ports only. The ZeroMQ `listening` line comes last, after HTTP and admin.
  *
  * @throws Error with the collected stdout and stderr when the process exits
  *   first or does not listen within 15 s (it is then SIGKILLed).
  */
 export async function startServer(args: readonly string[], options: ProcessOptions = {}): Promise<ServerProcess> {
-  const fullArgs = args.some((arg) => arg === '--bind' || arg.startsWith('--bind=')) ? [...args] : [...args, '--bind', 'tcp://127.0.0.1:0'];
+  const has = (flag: string): boolean => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const fullArgs = [...args];
+  if (!has('--bind')) fullArgs.push('--bind', 'tcp://127.0.0.1:0');
+  // The HTTP API and the admin port are on by default (0.0.0.0:6412/6411): keep them on free loopback ports.
+  if (!has('--http') && options.env?.TICKET_SERVER_HTTP === undefined) fullArgs.push('--http', '127.0.0.1:0');
+  if (!has('--admin') && options.env?.TICKET_SERVER_ADMIN === undefined) fullArgs.push('--admin', '127.0.0.1:0');
   const tracked = spawnCli(fullArgs, options);
   const { child, exited, out, err } = tracked;
 
@@ -246,4 +252,15 @@ export async function removeTempDirs(): Promise<void> {
   const dirs = [...tempDirs];
   tempDirs.clear();
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
+/**
+ * Base URL of a server's HTTP API (`http`) or admin port (`admin`), from its
+ * `listening` log line, e.g. `http://127.0.0.1:40124`.
+ */
+export function urlOf(server: ServerProcess, protocol: 'http' | 'admin'): string {
+  for (const line of server.logLines()) {
+    if (line.msg === 'listening' && line.protocol === protocol && typeof line.url === 'string') return line.url;
+  }
+  throw new Error(`${protocol} is not listening; stdout: ${server.stdout()}`);
 }

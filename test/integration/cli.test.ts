@@ -26,6 +26,8 @@ function contained(args: readonly string[], env: Record<string, string> = {}): s
   const result = [...args];
   const has = (flag: string): boolean => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
   if (!has('--bind') && env.TICKET_SERVER_BIND === undefined) result.push('--bind', 'tcp://127.0.0.1:0');
+  if (!has('--http') && env.TICKET_SERVER_HTTP === undefined) result.push('--http', '127.0.0.1:0');
+  if (!has('--admin') && env.TICKET_SERVER_ADMIN === undefined) result.push('--admin', '127.0.0.1:0');
   if (!has('--store') && !has('--data')) result.push('--store', 'memory:');
   return result;
 }

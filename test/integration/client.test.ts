@@ -85,7 +85,7 @@ describe('ticket-server next', () => {
     ['a NAME of 129 bytes', ['next', 'n'.repeat(129)]],
     ['a missing NAME', ['next']],
     ['two NAMEs', ['next', 'a', 'b']],
-    ['an http:// --server', ['next', 'x', '--server', 'http://127.0.0.1:6412']],
+    ['an ftp:// --server', ['next', 'x', '--server', 'ftp://127.0.0.1:6412']],
     ['a --server without a port', ['next', 'x', '--server', 'tcp://127.0.0.1']],
     ['--timeout 0', ['next', 'x', '--timeout', '0']],
     ['--timeout abc', ['next', 'x', '--timeout', 'abc']],

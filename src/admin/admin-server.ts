@@ -1,0 +1,193 @@
+/**
+ * Admin and status HTTP (SPEC §6.3), with fastify:
+ *
+ * - `GET /` dashboard; `GET /status` JSON; `GET /healthz` (process up);
+ *   `GET /readyz` (store reachable and serving); `GET /metrics` (Prometheus);
+ * - `PUT /admin/sequences/{name}` — create a sequence (optionally with a floor);
+ * - `POST /admin/sequences/{name}/floor` `{"floor": "<value>"}` — raise a floor.
+ *
+ * Mutations need `Authorization: Bearer <token>` (`--admin-token`, compared in
+ * constant time); with no token configured they are off (EAUTH). In proxy
+ * mode there is nothing to mutate here: admin requests are never forwarded.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { TicketError, toTicketError } from '../core/errors.js';
+import { MAX_VALUE, type Numbering } from '../core/numbering.js';
+import { validateSequenceName } from '../core/names.js';
+import type { UpstreamStats } from '../client/pool.js';
+import type { TicketService } from '../service/ticket-service.js';
+import type { Store } from '../store/store.js';
+import { sendError, translateFrameworkError } from '../protocols/http.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import type { Sampler } from './sampler.js';
+import type { Registry } from 'prom-client';
+
+/** Most sequences `/status` lists (the busiest first); `?limit=` may ask for fewer. */
+export const STATUS_SEQUENCE_LIMIT = 1000;
+const MAX_ADMIN_BODY = 4096;
+
+/** What the admin port reports on and acts upon. */
+export interface AdminContext {
+  readonly version: string;
+  readonly numbering: Numbering | undefined;
+  readonly service: TicketService | undefined;
+  readonly store: Store | undefined;
+  readonly sampler: Sampler | undefined;
+  readonly upstreams: (() => UpstreamStats[]) | undefined;
+  readonly registry: Registry;
+  readonly adminToken: string | undefined;
+  readonly endpoints: Readonly<Record<string, string>>;
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** Checks `Authorization: Bearer <token>` in constant time. @throws TicketError EAUTH */
+function authorize(request: FastifyRequest, token: string | undefined): void {
+  if (token === undefined) throw new TicketError('EAUTH', 'admin mutations are off: start the server with --admin-token');
+  const header = request.headers.authorization;
+  const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
+  // Hashing first gives equal lengths, so the comparison takes the same time whatever was sent.
+  if (!timingSafeEqual(digest(given), digest(token))) throw new TicketError('EAUTH', 'missing or wrong bearer token');
+}
+
+/** Reads a floor value: a base-10 string (or safe integer) from 0 to 2^63 − 1. @throws TicketError EBADREQ */
+function parseFloor(input: unknown): bigint {
+  let value: bigint | undefined;
+  if (typeof input === 'string' && /^[0-9]{1,19}$/.test(input)) value = BigInt(input);
+  else if (typeof input === 'number' && Number.isSafeInteger(input) && input >= 0) value = BigInt(input);
+  if (value === undefined || value > MAX_VALUE) {
+    throw new TicketError('EBADREQ', 'floor must be a base-10 integer string from 0 to 2^63 - 1');
+  }
+  return value;
+}
+
+/** A JSON object body, or {} when there is none. @throws TicketError EBADREQ */
+function objectBody(body: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (body === undefined || body === null || (Buffer.isBuffer(body) && body.length === 0)) return {};
+  if (typeof body !== 'object' || Array.isArray(body) || Buffer.isBuffer(body)) {
+    throw new TicketError('EBADREQ', 'the body must be a JSON object');
+  }
+  for (const key of Object.keys(body)) {
+    if (!allowed.includes(key)) throw new TicketError('EBADREQ', `unknown field "${key.slice(0, 50)}"`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/** The `/status` document. */
+export async function buildStatus(context: AdminContext, limit: number): Promise<Record<string, unknown>> {
+  const { service, store, sampler } = context;
+  const health = store ? await store.health() : undefined;
+  sampler?.refresh();
+  const upstreams = context.upstreams?.();
+  const sequences = sampler
+    ? sampler.busiest(limit).map((sample) => {
+        const last = service?.lastValue(sample.name);
+        return {
+          name: sample.name,
+          last_value: last === undefined ? null : last.toString(),
+          issued: sample.issued,
+          lease_remaining: sample.leaseRemaining.toString(),
+          rate: Math.round(sample.rate * 10) / 10,
+          runway_seconds: sample.runway === undefined ? null : Math.round(sample.runway * 10) / 10,
+        };
+      })
+    : [];
+  const ready = service ? service.running && health?.ok === true : (upstreams ?? []).some((upstream) => upstream.up);
+  return {
+    mode: service ? 'server' : 'proxy',
+    version: context.version,
+    ready,
+    uptime_seconds: Math.round(process.uptime()),
+    numbering: context.numbering
+      ? { instance: context.numbering.instance, instances: context.numbering.instances, offset: context.numbering.offset.toString() }
+      : null,
+    store: store ? { kind: store.kind, description: store.description, durable: store.durable, ok: health?.ok ?? false, detail: health?.detail ?? null } : null,
+    runway_seconds: sampler ? (sampler.runway() ?? null) : null,
+    sequence_count: service ? service.sequenceCount : 0,
+    sequences,
+    upstreams: upstreams ?? null,
+    endpoints: context.endpoints,
+  };
+}
+
+/** Builds the admin app (not listening). */
+export function createAdminApi(context: AdminContext): FastifyInstance {
+  const app = fastify({
+    logger: false,
+    bodyLimit: MAX_ADMIN_BODY,
+    maxParamLength: 2048,
+    forceCloseConnections: true,
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_ADMIN_BODY }, (_request, body, done) => done(null, body));
+  app.setErrorHandler((error, _request, reply) => {
+    const translated = translateFrameworkError(error as Error);
+    return sendError(reply, translated.error, translated.status);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new TicketError('EBADREQ', `no route ${request.method} ${request.url.slice(0, 200)}`), 404),
+  );
+  const fail = (reply: FastifyReply, error: unknown): FastifyReply => sendError(reply, toTicketError(error));
+
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_HTML));
+
+  app.get<{ Querystring: { limit?: string } }>('/status', async (request, reply) => {
+    const requested = Number(request.query.limit ?? STATUS_SEQUENCE_LIMIT);
+    const limit = Number.isInteger(requested) && requested >= 0 ? Math.min(requested, STATUS_SEQUENCE_LIMIT) : STATUS_SEQUENCE_LIMIT;
+    return reply.header('cache-control', 'no-store').send(await buildStatus(context, limit));
+  });
+
+  app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const status = await buildStatus(context, 0);
+    const store = status.store as { ok: boolean; detail: string | null } | null;
+    if (status.ready) return reply.send({ ready: true });
+    const reason = context.service
+      ? !context.service.running
+        ? 'not serving (starting or stopping)'
+        : `store unreachable: ${store?.detail ?? 'unknown'}`
+      : 'no upstream answers';
+    return reply.code(503).send({ ready: false, reason });
+  });
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(context.registry.contentType).send(await context.registry.metrics()),
+  );
+
+  const serviceFor = (request: FastifyRequest): TicketService => {
+    authorize(request, context.adminToken);
+    if (!context.service) throw new TicketError('EUNAVAILABLE', 'proxy mode: admin requests are not forwarded; send them to a server');
+    return context.service;
+  };
+
+  app.put<{ Params: { name: string }; Body: unknown }>('/admin/sequences/:name', async (request, reply) => {
+    try {
+      const service = serviceFor(request);
+      const name = validateSequenceName(request.params.name);
+      const body = objectBody(request.body, ['floor']);
+      const floor = body.floor === undefined ? undefined : parseFloor(body.floor);
+      const created = await service.createSequence(name);
+      const raised = floor === undefined ? false : await service.raiseFloor(name, floor);
+      return reply.code(created ? 201 : 200).send({ sequence: name, created, raised });
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
+  app.post<{ Params: { name: string }; Body: unknown }>('/admin/sequences/:name/floor', async (request, reply) => {
+    try {
+      const service = serviceFor(request);
+      const name = validateSequenceName(request.params.name);
+      const body = objectBody(request.body, ['floor']);
+      if (body.floor === undefined) throw new TicketError('EBADREQ', 'body must be {"floor": "<value>"}');
+      const floor = parseFloor(body.floor);
+      const raised = await service.raiseFloor(name, floor);
+      return reply.send({ sequence: name, floor: floor.toString(), raised });
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,151 @@
+/**
+ * Prometheus metrics (SPEC §6.3) with prom-client, on a registry of their own.
+ *
+ * Counters that move on every request are read from plain counters at scrape
+ * time (`collect`), so issuing pays no label lookups. Per-sequence series are
+ * capped to the busiest `sequenceLabels` sequences, so a million sequences
+ * cannot blow up the scrape.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ServiceObserver } from '../service/ticket-service.js';
+import type { UpstreamStats } from '../client/pool.js';
+import type { Sampler } from './sampler.js';
+import type { ProtocolStats } from '../core/protocol-stats.js';
+
+/** Most sequences that get their own series. */
+export const SEQUENCE_LABEL_CAP = 20;
+
+/** Sources the metrics read. */
+export interface MetricsSources {
+  readonly stats: ProtocolStats;
+  readonly upstreams?: (() => UpstreamStats[]) | undefined;
+}
+
+/** The registry and the observer the service reports to. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly observer: ServiceObserver;
+  /** Adds the per-sequence gauges (runway, rates, count) once the service and its sampler exist. */
+  watchSequences(sampler: Sampler, sequenceCount: () => number): void;
+}
+
+/** Creates every metric on a fresh registry. */
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const { stats } = sources;
+
+  new Counter({
+    name: 'ticket_issued_total',
+    help: 'Tickets issued, by protocol.',
+    labelNames: ['protocol'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [protocol, count] of Object.entries(stats.issued)) this.labels(protocol).inc(count);
+    },
+  });
+  new Counter({
+    name: 'ticket_errors_total',
+    help: 'Requests answered with an error, by protocol and SPEC §7 code.',
+    labelNames: ['protocol', 'code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, count] of stats.errors) {
+        const [protocol = '', code = ''] = key.split(' ');
+        this.labels(protocol, code).inc(count);
+      }
+    },
+  });
+  const leases = new Counter({ name: 'ticket_leases_reserved_total', help: 'Leases reserved from the store.', registers: [registry] });
+  const slots = new Counter({ name: 'ticket_lease_slots_reserved_total', help: 'Slots reserved from the store.', registers: [registry] });
+  const failures = new Counter({ name: 'ticket_lease_failures_total', help: 'Reservations the store failed.', registers: [registry] });
+  const latency = new Histogram({
+    name: 'ticket_lease_reservation_seconds',
+    help: 'Time the store took to reserve a lease.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const jumps = new Counter({ name: 'ticket_jumps_total', help: 'Drift jumps applied (SPEC §3).', registers: [registry] });
+
+  const watchSequences = (sampler: Sampler, sequenceCount: () => number): void => {
+    new Gauge({
+      name: 'ticket_runway_seconds',
+      help: 'How long the busiest-draining sequence can keep issuing from held leases if the store went away now (+Inf when idle).',
+      registers: [registry],
+      collect() {
+        this.set(sampler.runway() ?? Number.POSITIVE_INFINITY);
+      },
+    });
+    new Gauge({
+      name: 'ticket_sequence_rate',
+      help: `Values per second of the ${SEQUENCE_LABEL_CAP} busiest sequences.`,
+      labelNames: ['sequence'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const sample of sampler.busiest(SEQUENCE_LABEL_CAP)) this.labels(sample.name).set(sample.rate);
+      },
+    });
+    new Gauge({
+      name: 'ticket_sequence_runway_seconds',
+      help: `Runway of the ${SEQUENCE_LABEL_CAP} busiest sequences.`,
+      labelNames: ['sequence'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const sample of sampler.busiest(SEQUENCE_LABEL_CAP)) {
+          this.labels(sample.name).set(sample.runway ?? Number.POSITIVE_INFINITY);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ticket_sequences',
+      help: 'Sequences that exist.',
+      registers: [registry],
+      collect() {
+        this.set(sequenceCount());
+      },
+    });
+  };
+  if (sources.upstreams) {
+    const upstreams = sources.upstreams;
+    new Gauge({
+      name: 'ticket_upstream_up',
+      help: 'Proxy mode: 1 while an upstream is healthy.',
+      labelNames: ['upstream'],
+      registers: [registry],
+      collect() {
+        for (const upstream of upstreams()) this.labels(upstream.uri).set(upstream.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ticket_upstream_failures',
+      help: 'Proxy mode: failed requests per upstream since start.',
+      labelNames: ['upstream'],
+      registers: [registry],
+      collect() {
+        for (const upstream of upstreams()) this.labels(upstream.uri).set(upstream.failures);
+      },
+    });
+  }
+
+  return {
+    registry,
+    watchSequences,
+    observer: {
+      reserved(count, seconds) {
+        leases.inc();
+        slots.inc(Number(count));
+        latency.observe(seconds);
+      },
+      reserveFailed() {
+        failures.inc();
+      },
+      jumped() {
+        jumps.inc();
+      },
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The public HTTP API (SPEC §6.2) described once: the JSON schemas fastify
+ * validates requests with, and the OpenAPI document served at /openapi.json,
+ * are built from the same objects, so the document cannot drift from the routes.
+ */
+
+/** Body and query fields of `POST /v1/sequences/{name}/next`. */
+export const nextBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    count: {
+      description: 'Number of values, 1–1000 (default: one value).',
+      oneOf: [
+        { type: 'integer', minimum: 1, maximum: 1000 },
+        { type: 'string', pattern: '^[0-9]{1,4}$' },
+      ],
+    },
+    last: {
+      description: 'Last value the client received from any server, base-10 (drift catch-up).',
+      oneOf: [
+        { type: 'string', pattern: '^[0-9]{1,19}$' },
+        { type: 'integer', minimum: 0 },
+      ],
+    },
+  },
+} as const;
+
+export const nextQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    count: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'Number of values, 1–1000.' },
+    last: { type: 'string', pattern: '^[0-9]{1,19}$', description: 'Last value the client received, base-10.' },
+  },
+} as const;
+
+const errorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['code', 'message'],
+      properties: {
+        code: {
+          type: 'string',
+          enum: ['EBADREQ', 'EBADNAME', 'ENOSEQ', 'ELIMIT', 'EJUMP', 'EXHAUSTED', 'EUNAVAILABLE', 'ETIMEOUT', 'EAUTH', 'EINTERNAL'],
+        },
+        message: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+const valuesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['sequence', 'values'],
+  properties: {
+    sequence: { type: 'string' },
+    values: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' } },
+  },
+} as const;
+
+const errorResponses = (...statuses: number[]): Record<string, unknown> =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      { description: 'Error (SPEC §7)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+    ]),
+  );
+
+/** The OpenAPI 3.1 document of the public API. */
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'ticket-server public API',
+    version: '1',
+    description: 'Short, unique, roughly increasing 64-bit numbers from named sequences (SPEC §6.2).',
+  },
+  paths: {
+    '/': {
+      post: {
+        summary: 'One value of sequence "default", as text (ticketd)',
+        responses: {
+          '200': { description: 'The value', content: { 'text/plain': { schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' } } } },
+          ...errorResponses(503, 504),
+        },
+      },
+    },
+    '/tickets/create': {
+      get: {
+        summary: 'One value of sequence "default" as a JSON array of one number (Tickr)',
+        responses: {
+          '200': {
+            description: 'A one-element array; the number is written with its exact digits',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/TickrValues' } } },
+          },
+          ...errorResponses(503, 504),
+        },
+      },
+    },
+    '/tickets/create/{count}': {
+      get: {
+        summary: 'count values of sequence "default" (Tickr)',
+        parameters: [{ name: 'count', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{1,4}$' } }],
+        responses: {
+          '200': { description: 'count values', content: { 'application/json': { schema: { $ref: '#/components/schemas/TickrValues' } } } },
+          ...errorResponses(400, 503, 504),
+        },
+      },
+    },
+    '/status': {
+      get: {
+        summary: 'Last value issued of sequence "default" (Tickr)',
+        responses: {
+          '200': {
+            description: 'last_ticket is null before the first ticket',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['last_ticket'],
+                  properties: { last_ticket: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    '/v1/sequences/{name}/next': {
+      post: {
+        summary: 'Values of a named sequence; count and last in the query or a JSON body',
+        parameters: [
+          { name: 'name', in: 'path', required: true, schema: { type: 'string', minLength: 1 }, description: '1–128 bytes of UTF-8, no control characters' },
+          { name: 'count', in: 'query', required: false, schema: nextQuerySchema.properties.count },
+          { name: 'last', in: 'query', required: false, schema: nextQuerySchema.properties.last },
+        ],
+        requestBody: { required: false, content: { 'application/json': { schema: nextBodySchema } } },
+        responses: {
+          '200': { description: 'The values, as base-10 strings', content: { 'application/json': { schema: { $ref: '#/components/schemas/Values' } } } },
+          ...errorResponses(400, 404, 409, 413, 503, 504),
+        },
+      },
+    },
+    '/openapi.json': {
+      get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': {} } } } },
+    },
+  },
+  components: {
+    schemas: {
+      Error: errorSchema,
+      Values: valuesSchema,
+      TickrValues: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'integer', minimum: 1 } },
+    },
+  },
+} as const;

@@ -1,0 +1,166 @@
+/**
+ * Public HTTP API (SPEC §6.2), with fastify:
+ *
+ * - `POST /` → the next value of `default` as text/plain (ticketd);
+ * - `GET /tickets/create[/N]` → a JSON array of numbers, exact digits (Tickr);
+ * - `GET /status` → `{"last_ticket": value|null}` (Tickr);
+ * - `POST /v1/sequences/{name}/next` with `count`/`last` in the query or a JSON body
+ *   → `{"sequence": name, "values": ["…"]}`;
+ * - `GET /openapi.json` → the OpenAPI document of these routes.
+ *
+ * Every error is `{"error": {"code", "message"}}` with its §7 code and HTTP
+ * status; unknown routes answer 404 in the same shape (code EBADREQ).
+ * Values above 2^53 keep their digits: bodies are written as text, never
+ * through JavaScript numbers.
+ */
+import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { TicketError, toTicketError } from '../core/errors.js';
+import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
+import { parseCount, parseLast } from '../core/request.js';
+import type { TicketSource } from '../core/ticket-source.js';
+import type { ProtocolStats } from '../core/protocol-stats.js';
+import { nextBodySchema, nextQuerySchema, openApiDocument } from './http-openapi.js';
+
+/** Largest request body; larger ones get 413. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const openApiText = JSON.stringify(openApiDocument);
+
+/** Writes an error in the §6.2 shape. */
+export function sendError(reply: FastifyReply, error: TicketError, status = error.status): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify({ error: { code: error.code, message: error.message } }));
+}
+
+/** Translates fastify's own errors (body size, JSON syntax, validation) into §7 codes. */
+export function translateFrameworkError(error: FastifyError | TicketError | Error): { error: TicketError; status: number } {
+  if (error instanceof TicketError) return { error, status: error.status };
+  const framework = error as FastifyError;
+  if (framework.validation) {
+    return { error: new TicketError('EBADREQ', `invalid request: ${framework.message}`), status: 400 };
+  }
+  const status = framework.statusCode;
+  if (status === 413) return { error: new TicketError('EBADREQ', `request body larger than ${MAX_BODY_BYTES} bytes`), status: 413 };
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { error: new TicketError('EBADREQ', framework.message), status };
+  }
+  return { error: toTicketError(error), status: 500 };
+}
+
+/** Options of the public HTTP API. */
+export interface HttpApiOptions {
+  readonly stats?: ProtocolStats | undefined;
+}
+
+/** Builds the fastify app (not listening). */
+export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}): FastifyInstance {
+  const stats = options.stats;
+  const app = fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    // Names are up to 128 bytes, percent-encoded up to 384 characters; longer ones must reach EBADNAME, not 404.
+    maxParamLength: 2048,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  // ticketd clients POST without (or with any) body: accept every content type, keep the bytes.
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => done(null, body));
+
+  app.setErrorHandler((error, _request, reply) => {
+    const translated = translateFrameworkError(error as Error);
+    stats?.countError('http', translated.error.code);
+    return sendError(reply, translated.error, translated.status);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new TicketError('EBADREQ', `no route ${request.method} ${request.url.slice(0, 200)}`), 404),
+  );
+
+  const fail = (reply: FastifyReply, error: unknown): FastifyReply => {
+    const ticketError = toTicketError(error);
+    stats?.countError('http', ticketError.code);
+    return sendError(reply, ticketError);
+  };
+
+  app.post('/', async (_request, reply) => {
+    try {
+      const value = await source.nextValue(DEFAULT_SEQUENCE);
+      stats?.countIssued('http', 1);
+      return reply.type('text/plain; charset=utf-8').send(value.toString());
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
+  const tickr = async (reply: FastifyReply, count: number): Promise<FastifyReply> => {
+    try {
+      const values = await source.next(DEFAULT_SEQUENCE, count);
+      stats?.countIssued('http', values.length);
+      return reply.type('application/json; charset=utf-8').send(`[${values.join(',')}]`);
+    } catch (error) {
+      return fail(reply, error);
+    }
+  };
+  app.get('/tickets/create', async (_request, reply) => tickr(reply, 1));
+  app.get<{ Params: { count: string } }>('/tickets/create/:count', async (request, reply) => {
+    let count: number;
+    try {
+      count = parseCount(request.params.count);
+    } catch (error) {
+      return fail(reply, error);
+    }
+    return tickr(reply, count);
+  });
+
+  app.get('/status', async (_request, reply) => {
+    const last = source.lastValue?.(DEFAULT_SEQUENCE);
+    return reply.type('application/json; charset=utf-8').send(`{"last_ticket":${last === undefined ? 'null' : last.toString()}}`);
+  });
+
+  app.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openApiText));
+
+  app.post<{ Params: { name: string }; Querystring: { count?: string; last?: string }; Body: unknown }>(
+    '/v1/sequences/:name/next',
+    { schema: { querystring: nextQuerySchema } },
+    async (request, reply) => {
+      try {
+        const name = validateSequenceName(request.params.name);
+        const body = readNextBody(request.body);
+        const countInput = body.count ?? request.query.count;
+        const count = countInput === undefined ? undefined : parseCount(countInput);
+        const last = parseLast(body.last ?? request.query.last);
+        const values = count === undefined ? [await source.nextValue(name, last)] : await source.next(name, count, last);
+        stats?.countIssued('http', values.length);
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(`{"sequence":${JSON.stringify(name)},"values":["${values.join('","')}"]}`);
+      } catch (error) {
+        return fail(reply, error);
+      }
+    },
+  );
+
+  return app;
+}
+
+/**
+ * Reads the optional JSON body of `/v1/…/next` against its schema. Bodies of
+ * other content types must be empty.
+ * @throws TicketError EBADREQ
+ */
+function readNextBody(body: unknown): { count?: unknown; last?: unknown } {
+  if (body === undefined || body === null) return {};
+  if (Buffer.isBuffer(body)) {
+    if (body.length === 0) return {};
+    throw new TicketError('EBADREQ', 'a request body must be JSON (Content-Type: application/json)');
+  }
+  if (typeof body !== 'object' || Array.isArray(body)) throw new TicketError('EBADREQ', 'the body must be a JSON object');
+  const fields = body as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!(key in nextBodySchema.properties)) throw new TicketError('EBADREQ', `unknown field "${key.slice(0, 50)}"`);
+  }
+  return fields;
+}
