@@ -213,3 +213,34 @@ describe('proxy options', () => {
     expect(configError(() => resolveConfig([flags({ timeout: '0' })])).option).toBe('timeout');
   });
 });
+
+describe('HTTP and admin options', () => {
+  it('default to 0.0.0.0:6412 and 0.0.0.0:6411 with mutations off', () => {
+    expect(resolveConfig([])).toMatchObject({
+      http: { host: '0.0.0.0', port: 6412 },
+      admin: { host: '0.0.0.0', port: 6411 },
+      adminToken: undefined,
+    });
+  });
+
+  it('read HOST:PORT, [IPv6]:PORT and a bare PORT', () => {
+    expect(resolveConfig([flags({ http: '127.0.0.1:0' })]).http).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(resolveConfig([flags({ http: '[::1]:8080' })]).http).toEqual({ host: '::1', port: 8080 });
+    expect(resolveConfig([flags({ admin: '9000' })]).admin).toEqual({ host: '0.0.0.0', port: 9000 });
+  });
+
+  it('turn a listener off with "off"', () => {
+    expect(resolveConfig([flags({ http: 'off', admin: 'off' })])).toMatchObject({ http: undefined, admin: undefined });
+  });
+
+  it.each([['http', 'localhost:99999'], ['http', 'tcp://x:1'], ['admin', 'a b:1'], ['admin-token', 'short'], ['admin-token', 'has spaces in it ok?']])(
+    'refuse --%s %s, naming it',
+    (option, value) => {
+      expect(configError(() => resolveConfig([flags({ [option]: value })])).option).toBe(option);
+    },
+  );
+
+  it('take a 16-character token', () => {
+    expect(resolveConfig([flags({ 'admin-token': 'abcdefghijklmnop' })]).adminToken).toBe('abcdefghijklmnop');
+  });
+});
