@@ -14,6 +14,8 @@ import type { ListenAddress, ServerConfig } from './config/options.js';
 import { ProtocolStats } from './core/protocol-stats.js';
 import type { TicketSource } from './core/ticket-source.js';
 import { createHttpApi } from './protocols/http.js';
+import { LineServer } from './protocols/line.js';
+import { OneShotServer } from './protocols/tcp-oneshot.js';
 import { ZmqServer } from './protocols/zmq.js';
 import { ProxySource } from './proxy/proxy-source.js';
 import { TicketService } from './service/ticket-service.js';
@@ -174,6 +176,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         endpoints,
       })
     : undefined;
+  const tcpOptions = { idleTimeoutMs: config.idleTimeout * 1000, maxConnections: config.maxConnections, stats };
+  const tcp = config.tcp ? new OneShotServer(backend.source, logger, { ...tcpOptions, sequence: config.tcpSequence }) : undefined;
+  const line = config.line ? new LineServer(backend.source, logger, tcpOptions) : undefined;
   let closed = false;
 
   return {
@@ -194,6 +199,14 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         endpoints.admin = await listenHttp(admin, config.admin);
         logger.info({ protocol: 'admin', url: endpoints.admin, mutations: config.adminToken !== undefined }, 'listening');
       }
+      if (tcp && config.tcp) {
+        endpoints.tcp = await tcp.listen(config.tcp.host, config.tcp.port);
+        logger.info({ protocol: 'tcp', address: endpoints.tcp, sequence: config.tcpSequence }, 'listening');
+      }
+      if (line && config.line) {
+        endpoints.line = await line.listen(config.line.host, config.line.port);
+        logger.info({ protocol: 'line', address: endpoints.line }, 'listening');
+      }
       // ZeroMQ last: its listening line tells scripts that every protocol is up.
       endpoints.zmq = await zmq.listen(config.bind);
       logger.info({ protocol: 'zmq', endpoint: endpoints.zmq }, 'listening');
@@ -201,7 +214,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([zmq.close(), http?.close(), admin?.close()]);
+      await Promise.all([zmq.close(), http?.close(), admin?.close(), tcp?.close(), line?.close()]);
       await backend.close();
       logger.info({}, 'stopped');
     },

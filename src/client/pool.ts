@@ -7,6 +7,7 @@
 import { TicketError, type ErrorCode } from '../core/errors.js';
 import type { TicketRequest, Transport } from './transport.js';
 import { HttpTransport } from './http-transport.js';
+import { LineTransport } from './line-transport.js';
 import { ZmqTransport } from './zmq-transport.js';
 
 /** Settings of a pool; every field has a default. */
@@ -60,7 +61,10 @@ class Upstream {
 export function defaultConnect(uri: string): Transport {
   if (/^tcp:\/\/[^\s/]+:[0-9]{1,5}$/.test(uri)) return new ZmqTransport(uri);
   if (/^http:\/\/[^\s/]+:[0-9]{1,5}(\/[^\s]*)?$/.test(uri)) return new HttpTransport(uri);
-  throw new TypeError(`unsupported server URI "${uri}": expected tcp://HOST:PORT (ZeroMQ) or http://HOST:PORT[/base path] (HTTP API)`);
+  if (uri.startsWith('line://')) return new LineTransport(uri);
+  throw new TypeError(
+    `unsupported server URI "${uri}": expected tcp://HOST:PORT (ZeroMQ), http://HOST:PORT[/base path] (HTTP API) or line://HOST:PORT (long-lived TCP)`,
+  );
 }
 
 /** A set of servers answering ticket requests with failover. */

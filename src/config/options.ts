@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { MAX_INSTANCES, MAX_VALUE } from '../core/numbering.js';
 import { MAX_BLOCK_LIMIT } from '../core/lease-policy.js';
 import { validateStoreUri, StoreUriError } from '../store/open-store.js';
+import { validateSequenceName } from '../core/names.js';
 
 /** An invalid option: the CLI prints the message and exits with code 2. */
 export class ConfigError extends Error {
@@ -54,6 +55,16 @@ export interface ServerConfig {
   readonly admin: ListenAddress | undefined;
   /** Bearer token for admin mutations; undefined turns them off (EAUTH). */
   readonly adminToken: string | undefined;
+  /** TCP one-number-per-connection address (SPEC §6.4), or undefined when off. */
+  readonly tcp: ListenAddress | undefined;
+  /** Sequence the one-shot TCP protocol issues from. */
+  readonly tcpSequence: string;
+  /** Long-lived TCP protocol address (SPEC §6.5), or undefined when off. */
+  readonly line: ListenAddress | undefined;
+  /** Idle connections of the TCP protocols are closed after this, in seconds. */
+  readonly idleTimeout: number;
+  /** Most connections per TCP protocol. */
+  readonly maxConnections: number;
 }
 
 /** A TCP address to listen on. Port 0 picks a free port. */
@@ -95,6 +106,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'http', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6412', description: 'public HTTP API (HOST:PORT, PORT, or off)' },
   { name: 'admin', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6411', description: 'admin, status, metrics and dashboard HTTP (HOST:PORT, PORT, or off)' },
   { name: 'admin-token', kind: 'string', placeholder: 'TOKEN', defaultText: 'none (admin mutations off)', description: 'Bearer token for admin mutations, 16-256 characters' },
+  { name: 'tcp', kind: 'string', placeholder: 'ADDR', defaultText: 'off', description: 'TCP, one number per connection: writes <value>\\n and closes (HOST:PORT or PORT; txn-id-server used 8963)' },
+  { name: 'tcp-sequence', kind: 'string', placeholder: 'NAME', defaultText: 'default', description: 'sequence the one-shot TCP protocol issues from' },
+  { name: 'line', kind: 'string', placeholder: 'ADDR', defaultText: 'off', description: 'long-lived TCP: STX/ETX/BEL and NEXT/PING lines, pipelined (HOST:PORT or PORT)' },
+  { name: 'idle-timeout', kind: 'integer', placeholder: 'S', defaultText: '60', description: 'close idle TCP connections after S seconds' },
+  { name: 'max-connections', kind: 'integer', placeholder: 'C', defaultText: '10000', description: 'most connections per TCP protocol' },
   { name: 'host', kind: 'list', placeholder: 'URI', defaultText: 'none', description: 'proxy mode: forward to this upstream (tcp://HOST:PORT); repeat for several; env: comma-separated' },
   { name: 'timeout', kind: 'integer', placeholder: 'MS', defaultText: '1000', description: 'proxy mode: fail over to the next upstream after this' },
 ];
@@ -166,11 +182,16 @@ export function readAliasEnvironment(env: NodeJS.ProcessEnv): RawOptions {
     return String(Number(text) + 1);
   });
   put('offset', 'TICKR_STARTING_OFFSET');
-  for (const variable of ['TICKR_DATABASE_HOST', 'TXNID_SERVER_IP', 'TXNID_SERVER_PORT']) {
-    if (env[variable] !== undefined && env[variable] !== '') {
-      const what = variable.startsWith('TICKR') ? 'the MySQL store' : 'the raw TCP protocol';
-      throw new ConfigError(variable, `${variable} asks for ${what}, which this version does not have yet; unset it`);
-    }
+  const ip = env.TXNID_SERVER_IP;
+  const port = env.TXNID_SERVER_PORT;
+  if ((ip !== undefined && ip !== '') || (port !== undefined && port !== '')) {
+    result.set('tcp', {
+      value: `${ip || '0.0.0.0'}:${port || '8963'}`,
+      source: ip ? (port ? 'TXNID_SERVER_IP/TXNID_SERVER_PORT' : 'TXNID_SERVER_IP') : 'TXNID_SERVER_PORT',
+    });
+  }
+  if (env.TICKR_DATABASE_HOST !== undefined && env.TICKR_DATABASE_HOST !== '') {
+    throw new ConfigError('TICKR_DATABASE_HOST', 'TICKR_DATABASE_HOST asks for the MySQL store, which this version does not have yet; unset it');
   }
   return result;
 }
@@ -220,7 +241,7 @@ function boolean(option: string, raw: { value: string | boolean; source: string 
 function listenAddress(
   option: string,
   raw: { value: string | boolean; source: string } | undefined,
-  fallback: ListenAddress,
+  fallback: ListenAddress | undefined,
 ): ListenAddress | undefined {
   if (!raw) return fallback;
   const text = String(raw.value).trim();
@@ -338,10 +359,28 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
       `invalid ${describe('admin-token', adminTokenRaw?.source ?? '--admin-token')}: expected 16-256 printable characters without spaces`,
     );
   }
+  const tcp = listenAddress('tcp', get('tcp'), undefined);
+  const line = listenAddress('line', get('line'), undefined);
+  const tcpSequenceRaw = get('tcp-sequence');
+  const tcpSequence = tcpSequenceRaw ? String(tcpSequenceRaw.value) : 'default';
+  try {
+    validateSequenceName(tcpSequence);
+  } catch (error) {
+    throw new ConfigError('tcp-sequence', `invalid ${describe('tcp-sequence', tcpSequenceRaw?.source ?? '--tcp-sequence')}: ${(error as Error).message}`);
+  }
+  const idleTimeoutRaw = get('idle-timeout');
+  const idleTimeout = idleTimeoutRaw ? integer('idle-timeout', idleTimeoutRaw, 1, 86_400) : 60;
+  const maxConnectionsRaw = get('max-connections');
+  const maxConnections = maxConnectionsRaw ? integer('max-connections', maxConnectionsRaw, 1, 1_000_000) : 10_000;
   const timeoutRaw = get('timeout');
   const timeout = timeoutRaw ? integer('timeout', timeoutRaw, 1, 600_000) : 1_000;
 
   return {
+    tcp,
+    tcpSequence,
+    line,
+    idleTimeout,
+    maxConnections,
     http,
     admin,
     adminToken,

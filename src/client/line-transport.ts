@@ -1,0 +1,132 @@
+/**
+ * `line://HOST:PORT` — the long-lived TCP protocol (SPEC §6.5) from the
+ * client side: one connection, requests pipelined as `NEXT name count last`
+ * lines, replies matched in order. Names with spaces cannot be sent on this
+ * protocol (EBADNAME); use tcp:// or http:// for them.
+ *
+ * Replies carry no id, so a lost or late reply would shift every later one:
+ * when a request times out the connection is dropped, every request on it
+ * fails, and the next request opens a fresh connection.
+ */
+import { connect, type Socket } from 'node:net';
+import { TicketError, isErrorCode } from '../core/errors.js';
+import { validateSequenceName } from '../core/names.js';
+import type { TicketRequest, Transport } from './transport.js';
+
+interface Pending {
+  readonly single: boolean;
+  resolve(value: bigint | bigint[]): void;
+  reject(error: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Longest reply line accepted (1000 values of 19 digits and spaces). */
+const MAX_REPLY_BYTES = 32 * 1024;
+
+/** Parses `line://HOST:PORT`. @throws TypeError */
+function parseLineUri(uri: string): { host: string; port: number } {
+  const match = /^line:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+):([0-9]{1,5})$/.exec(uri);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) throw new TypeError(`invalid server URI "${uri}": expected line://HOST:PORT`);
+  const host = match[1] as string;
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
+}
+
+/** Long-lived TCP transport to one server. */
+export class LineTransport implements Transport {
+  readonly uri: string;
+  private readonly host: string;
+  private readonly port: number;
+  private socket: Socket | undefined;
+  private readonly pending: Pending[] = [];
+  private buffer = '';
+  private closed = false;
+
+  /** @throws TypeError for a malformed URI */
+  constructor(uri: string) {
+    this.uri = uri;
+    ({ host: this.host, port: this.port } = parseLineUri(uri));
+  }
+
+  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+    if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
+    try {
+      validateSequenceName(request.name);
+      if (/\s/.test(request.name)) throw new TicketError('EBADNAME', 'line:// cannot send a name with spaces; use tcp:// or http://');
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const socket = this.connection();
+    const count = request.count ?? 1;
+    const line = request.last === undefined ? `NEXT ${request.name} ${count}\n` : `NEXT ${request.name} ${count} ${request.last}\n`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // Replies are matched by order: after a lost reply nothing on this connection can be trusted.
+        this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.push({ single: request.count === undefined, resolve, reject, timer });
+      socket.write(line);
+    });
+  }
+
+  private connection(): Socket {
+    if (this.socket && !this.socket.destroyed) return this.socket;
+    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => this.receive(socket, text));
+    socket.on('error', (error) => this.drop(socket, new TicketError('ETIMEOUT', `cannot reach ${this.uri}`, { cause: error })));
+    socket.on('close', () => this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} closed the connection`)));
+    this.socket = socket;
+    this.buffer = '';
+    return socket;
+  }
+
+  private receive(socket: Socket, text: string): void {
+    if (socket !== this.socket) return;
+    this.buffer += text;
+    let newline = this.buffer.indexOf('\n');
+    while (newline >= 0) {
+      const line = this.buffer.slice(0, newline);
+      this.buffer = this.buffer.slice(newline + 1);
+      this.settle(line);
+      newline = this.buffer.indexOf('\n');
+    }
+    if (this.buffer.length > MAX_REPLY_BYTES) this.drop(socket, new TicketError('EINTERNAL', 'server sent an overlong reply'));
+  }
+
+  private settle(line: string): void {
+    const entry = this.pending.shift();
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    if (line.startsWith('ERR ')) {
+      const space = line.indexOf(' ', 4);
+      const code = space < 0 ? line.slice(4) : line.slice(4, space);
+      entry.reject(new TicketError(isErrorCode(code) ? code : 'EINTERNAL', space < 0 ? 'server error' : line.slice(space + 1)));
+      return;
+    }
+    const words = line.split(' ');
+    if (words.length === 0 || !words.every((word) => /^[0-9]{1,19}$/.test(word))) {
+      entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
+      return;
+    }
+    const values = words.map((word) => BigInt(word));
+    entry.resolve(entry.single ? (values[0] as bigint) : values);
+  }
+
+  /** Fails every request on `socket` and forgets it. */
+  private drop(socket: Socket, error: TicketError): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    socket.destroy();
+    for (const entry of this.pending.splice(0)) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.socket) this.drop(this.socket, new TicketError('EUNAVAILABLE', 'client is closed'));
+  }
+}

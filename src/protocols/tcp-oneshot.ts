@@ -1,0 +1,77 @@
+/**
+ * TCP, one number per connection (SPEC §6.4; txn-id-server): on accept the
+ * server writes `<value>\n` of its sequence and closes; on failure `-1\n`.
+ * Nothing the client sends is read. Connections are bounded by
+ * `maxConnections`, and one whose peer never reads is dropped after the idle
+ * timeout, so half-open clients cannot pile up.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { toTicketError } from '../core/errors.js';
+import type { ProtocolStats } from '../core/protocol-stats.js';
+import type { TicketSource } from '../core/ticket-source.js';
+import type { ProtocolLogger } from './zmq.js';
+
+/** Options of the one-shot server. */
+export interface OneShotServerOptions {
+  readonly sequence: string;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly stats?: ProtocolStats | undefined;
+}
+
+const FAILURE = '-1\n';
+
+/** The one-shot TCP server. */
+export class OneShotServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(source: TicketSource, logger: ProtocolLogger, options: OneShotServerOptions) {
+    const { sequence, stats } = options;
+    this.server = createServer({ noDelay: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.resume(); // never read: discard whatever the client sends
+      const answer = (text: string): void => {
+        if (!socket.destroyed) socket.end(text);
+      };
+      const failed = (error: unknown): void => {
+        stats?.countError('tcp', toTicketError(error).code);
+        answer(FAILURE);
+      };
+      try {
+        const result = source.nextValue(sequence);
+        const succeeded = (value: bigint): void => {
+          stats?.countIssued('tcp', 1);
+          answer(`${value}\n`);
+        };
+        if (typeof result === 'bigint') succeeded(result);
+        else result.then(succeeded, failed);
+      } catch (error) {
+        failed(error);
+      }
+    });
+    this.server.maxConnections = options.maxConnections;
+    this.server.on('error', (error) => logger.error({ err: error }, 'tcp server error'));
+  }
+
+  /** Listens; returns `host:port` actually bound. */
+  listen(host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : `${host}:${port}`);
+      });
+    });
+  }
+
+  /** Stops accepting, closes every connection. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
