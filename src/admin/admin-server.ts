@@ -82,12 +82,14 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
   const upstreams = context.upstreams?.();
   const sequences = sampler
     ? sampler.busiest(limit).map((sample) => {
-        const last = service?.lastValue(sample.name);
+        // Live figures from the service; rate and runway from the once-a-second sampler.
+        const live = service?.describe(sample.name);
+        const last = live?.lastIssued;
         return {
           name: sample.name,
           last_value: last === undefined ? null : last.toString(),
-          issued: sample.issued,
-          lease_remaining: sample.leaseRemaining.toString(),
+          issued: live?.issued ?? sample.issued,
+          lease_remaining: (live?.leaseRemaining ?? sample.leaseRemaining).toString(),
           rate: Math.round(sample.rate * 10) / 10,
           runway_seconds: sample.runway === undefined ? null : Math.round(sample.runway * 10) / 10,
         };

@@ -42,6 +42,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   .card .value .badge { font-size: 1.1rem; vertical-align: middle; }
   .card .sub { font-size: .85rem; color: var(--dim); margin-top: .2rem; overflow-wrap: anywhere; }
   .card .sub.bad { color: var(--bad); }
+  .card .sub.warn { color: var(--warn); }
+  .card .unit { font-size: .55em; font-weight: 400; color: var(--dim); }
   .badge { display: inline-block; padding: .15rem .65rem; border-radius: 1rem; font-size: .9rem; font-weight: 700; white-space: nowrap; }
   .badge.ok { background: rgba(63,185,80,.16); color: var(--ok); }
   .badge.bad { background: rgba(255,107,97,.18); color: var(--bad); }
@@ -81,21 +83,25 @@ export const DASHBOARD_HTML = `<!doctype html>
     .card .sub { font-size: .8rem; }
     main { padding: 0 .75rem 1rem; }
     footer { padding: 0 .75rem 1rem; }
-    /* Each sequence becomes a compact block: name and last value, then rate and sparkline, then issued and lease. */
+    /* Each sequence becomes a compact block: name and rate, then last value and sparkline, then issued and lease. */
     .table-wrap { overflow: visible; }
     thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
     table, tbody { display: block; }
     tbody tr { display: grid; grid-template-columns: minmax(0, 1fr) auto; align-items: center; gap: .15rem .75rem; padding: .6rem .75rem; border-bottom: 1px solid var(--line); }
     tbody tr:last-child { border-bottom: 0; }
     td { display: block; padding: 0; border: 0; }
-    td.name { max-width: none; font-size: 1.05rem; }
-    td.last { font-size: 1.35rem; }
-    td.rate, td.issued, td.lease { text-align: left; font-size: .85rem; }
-    td.issued, td.lease { color: var(--dim); }
-    td.lease { text-align: right; }
-    td[data-label]::before { content: attr(data-label) " "; color: var(--dim); font-weight: 400; }
-    td.spark-cell { width: auto; padding: 0; }
-    svg.spark { width: 8rem; height: 2rem; }
+    tbody tr { grid-template-areas: "name rate" "last spark" "issued lease"; }
+    td.name { grid-area: name; max-width: none; font-size: 1.05rem; white-space: normal; overflow-wrap: anywhere; }
+    td.last { grid-area: last; text-align: left; font-size: 1.5rem; white-space: normal; overflow-wrap: anywhere; }
+    td.last.long { font-size: 1.05rem; }
+    td.rate { grid-area: rate; text-align: right; font-size: 1rem; }
+    td.rate::after { content: " /s"; color: var(--dim); font-weight: 400; font-size: .85rem; }
+    td.spark-cell { grid-area: spark; width: auto; padding: 0; }
+    td.issued { grid-area: issued; text-align: left; }
+    td.lease { grid-area: lease; text-align: right; }
+    td.issued, td.lease { font-size: .8rem; color: var(--dim); }
+    td[data-label]::before { content: attr(data-label) " "; }
+    svg.spark { width: 6rem; height: 1.5rem; }
     td.empty { grid-column: 1 / -1; padding: 1.5rem .5rem; }
     tbody tr.empty-row { display: block; }
   }
@@ -239,7 +245,16 @@ function renderHeader(status) {
 }
 function renderCards(status) {
   const n = status.numbering;
-  $("numbering").textContent = n ? "instance " + n.instance + " of " + n.instances : "–";
+  const numbering = $("numbering");
+  numbering.textContent = "";
+  if (n) {
+    const unit = document.createElement("span");
+    unit.className = "unit";
+    unit.textContent = "instance";
+    numbering.append(unit, " " + n.instance + " of " + n.instances);
+  } else {
+    numbering.textContent = "–";
+  }
   $("numbering-detail").textContent = n ? "offset " + bigint(n.offset) + (n.instances > 1 ? ", step " + n.instances : "") : "";
   const store = $("store");
   store.innerHTML = "";
@@ -253,7 +268,8 @@ function renderCards(status) {
       detail.className = "sub bad";
       detail.textContent = status.store.detail || "the store does not answer";
     } else {
-      detail.textContent = status.store.durable ? "durable" : "not durable: values restart after a restart";
+      detail.textContent = status.store.durable ? "durable" : "not durable: values repeat after a restart";
+      if (!status.store.durable) detail.className = "sub warn";
     }
   } else {
     const ups = status.upstreams || [];
@@ -286,14 +302,14 @@ function renderRows(status) {
     const name = cell(s.name, "name");
     name.title = s.name;
     tr.appendChild(name);
-    const last = cell(bigint(s.last_value), "last");
+    const last = cell(bigint(s.last_value), s.last_value !== null && s.last_value.length > 12 ? "last long" : "last");
     if (s.last_value !== null) {
       last.dataset.value = s.last_value;
       last.title = s.last_value;
     }
     tr.appendChild(last);
     tr.appendChild(cell(fmt(s.issued), "issued", "issued"));
-    tr.appendChild(cell(fmt(s.rate), "rate", "per s"));
+    tr.appendChild(cell(fmt(s.rate), "rate"));
     tr.appendChild(cell(bigint(s.lease_remaining), "lease", "lease left"));
     const sparkCell = document.createElement("td");
     sparkCell.className = "spark-cell";

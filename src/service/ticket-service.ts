@@ -236,6 +236,13 @@ export class TicketService implements TicketSource {
     return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** One sequence's live state, if it was used since start. */
+  describe(name: string): SequenceSnapshot | undefined {
+    const seq = this.sequences.get(name);
+    if (!seq) return undefined;
+    return { name, lastIssued: seq.lastIssued, issued: seq.issued, leaseRemaining: this.available(seq), leaseSize: seq.leaseSize };
+  }
+
   /** Last value issued of `name` since start, if any. */
   lastValue(name: string): bigint | undefined {
     return this.sequences.get(name)?.lastIssued;
