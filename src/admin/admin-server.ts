@@ -11,14 +11,14 @@
  * mode there is nothing to mutate here: admin requests are never forwarded.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { MAX_VALUE, type Numbering } from '../core/numbering.js';
 import { validateSequenceName } from '../core/names.js';
 import type { UpstreamStats } from '../client/pool.js';
 import type { TicketService } from '../service/ticket-service.js';
 import type { Store } from '../store/store.js';
-import { sendError, translateFrameworkError } from '../protocols/http.js';
+import { createHttpApp, sendError } from '../protocols/http-common.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { Sampler } from './sampler.js';
 import type { Registry } from 'prom-client';
@@ -115,20 +115,7 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
 
 /** Builds the admin app (not listening). */
 export function createAdminApi(context: AdminContext): FastifyInstance {
-  const app = fastify({
-    logger: false,
-    bodyLimit: MAX_ADMIN_BODY,
-    maxParamLength: 2048,
-    forceCloseConnections: true,
-  });
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_ADMIN_BODY }, (_request, body, done) => done(null, body));
-  app.setErrorHandler((error, _request, reply) => {
-    const translated = translateFrameworkError(error as Error);
-    return sendError(reply, translated.error, translated.status);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new TicketError('EBADREQ', `no route ${request.method} ${request.url.slice(0, 200)}`), 404),
-  );
+  const app = createHttpApp({ bodyLimit: MAX_ADMIN_BODY });
   const fail = (reply: FastifyReply, error: unknown): FastifyReply => sendError(reply, toTicketError(error));
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_HTML));

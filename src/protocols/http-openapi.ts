@@ -87,7 +87,7 @@ export const openApiDocument = {
         summary: 'One value of sequence "default", as text (ticketd)',
         responses: {
           '200': { description: 'The value', content: { 'text/plain': { schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' } } } },
-          ...errorResponses(503, 504),
+          ...errorResponses(400, 404, 413, 503, 504),
         },
       },
     },
@@ -99,7 +99,7 @@ export const openApiDocument = {
             description: 'A one-element array; the number is written with its exact digits',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/TickrValues' } } },
           },
-          ...errorResponses(503, 504),
+          ...errorResponses(400, 404, 503, 504),
         },
       },
     },
@@ -109,7 +109,7 @@ export const openApiDocument = {
         parameters: [{ name: 'count', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{1,4}$' } }],
         responses: {
           '200': { description: 'count values', content: { 'application/json': { schema: { $ref: '#/components/schemas/TickrValues' } } } },
-          ...errorResponses(400, 503, 504),
+          ...errorResponses(400, 404, 503, 504),
         },
       },
     },

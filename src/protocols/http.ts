@@ -13,41 +13,19 @@
  * Values above 2^53 keep their digits: bodies are written as text, never
  * through JavaScript numbers.
  */
-import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import { parseCount, parseLast } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
+import { createHttpApp, sendError } from './http-common.js';
 import { nextBodySchema, nextQuerySchema, openApiDocument } from './http-openapi.js';
 
 /** Largest request body; larger ones get 413. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 const openApiText = JSON.stringify(openApiDocument);
-
-/** Writes an error in the §6.2 shape. */
-export function sendError(reply: FastifyReply, error: TicketError, status = error.status): FastifyReply {
-  return reply
-    .code(status)
-    .type('application/json; charset=utf-8')
-    .send(JSON.stringify({ error: { code: error.code, message: error.message } }));
-}
-
-/** Translates fastify's own errors (body size, JSON syntax, validation) into §7 codes. */
-export function translateFrameworkError(error: FastifyError | TicketError | Error): { error: TicketError; status: number } {
-  if (error instanceof TicketError) return { error, status: error.status };
-  const framework = error as FastifyError;
-  if (framework.validation) {
-    return { error: new TicketError('EBADREQ', `invalid request: ${framework.message}`), status: 400 };
-  }
-  const status = framework.statusCode;
-  if (status === 413) return { error: new TicketError('EBADREQ', `request body larger than ${MAX_BODY_BYTES} bytes`), status: 413 };
-  if (status !== undefined && status >= 400 && status < 500) {
-    return { error: new TicketError('EBADREQ', framework.message), status };
-  }
-  return { error: toTicketError(error), status: 500 };
-}
 
 /** Options of the public HTTP API. */
 export interface HttpApiOptions {
@@ -57,27 +35,7 @@ export interface HttpApiOptions {
 /** Builds the fastify app (not listening). */
 export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}): FastifyInstance {
   const stats = options.stats;
-  const app = fastify({
-    logger: false,
-    bodyLimit: MAX_BODY_BYTES,
-    // Names are up to 128 bytes, percent-encoded up to 384 characters; longer ones must reach EBADNAME, not 404.
-    maxParamLength: 2048,
-    return503OnClosing: true,
-    forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-  });
-
-  // ticketd clients POST without (or with any) body: accept every content type, keep the bytes.
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => done(null, body));
-
-  app.setErrorHandler((error, _request, reply) => {
-    const translated = translateFrameworkError(error as Error);
-    stats?.countError('http', translated.error.code);
-    return sendError(reply, translated.error, translated.status);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new TicketError('EBADREQ', `no route ${request.method} ${request.url.slice(0, 200)}`), 404),
-  );
+  const app = createHttpApp({ bodyLimit: MAX_BODY_BYTES, onError: (error) => stats?.countError('http', error.code) });
 
   const fail = (reply: FastifyReply, error: unknown): FastifyReply => {
     const ticketError = toTicketError(error);

@@ -74,7 +74,7 @@ interface Waiter {
   readonly count: number;
   readonly last: bigint | undefined;
   /** Slot a drift jump decided on before this request had to wait; kept so the jump is not lost. */
-  readonly floor: bigint | undefined;
+  floor: bigint | undefined;
   readonly single: boolean;
   resolve(value: bigint | bigint[]): void;
   reject(error: unknown): void;
@@ -270,8 +270,14 @@ export class TicketService implements TicketSource {
     if (this.existing.size >= this.maxSequences) {
       throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
     }
-    await this.storeCall(() => this.store.reserve(name, 0n));
+    // Counted before the store answers, so concurrent creations cannot pass the limit together.
     this.existing.add(name);
+    try {
+      await this.storeCall(() => this.store.reserve(name, 0n));
+    } catch (error) {
+      this.existing.delete(name);
+      throw error;
+    }
     return true;
   }
 
@@ -518,12 +524,15 @@ export class TicketService implements TicketSource {
     let target = floor;
     if (last !== undefined) {
       const jump = driftTarget(this.map, this.positionSlot(seq), last, this.drift, this.maxJump);
-      if (jump !== undefined && (target === undefined || jump > target)) target = jump;
+      if (jump !== undefined && (target === undefined || jump > target)) {
+        target = jump;
+        // Counted once: a waiting request re-evaluated later carries this target as its floor.
+        if (jump <= this.map.maxSlot) this.observer?.jumped();
+      }
     }
     let atLeast: bigint | undefined;
     if (target !== undefined) {
       if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
-      if (target > this.positionSlot(seq)) this.observer?.jumped();
       if (!this.skipTo(seq, target)) atLeast = target;
     }
     if (atLeast === undefined) {
@@ -571,6 +580,7 @@ export class TicketService implements TicketSource {
         waiter.resolve(waiter.single ? (result[0] as bigint) : result);
         continue;
       }
+      if (result.atLeast !== undefined) waiter.floor = result.atLeast;
       if (seq.reserving === undefined) this.reserve(seq, result.slots, result.atLeast);
       return;
     }

@@ -1,0 +1,84 @@
+/**
+ * What both HTTP ports (the public API and the admin port) share: one fastify
+ * setup, one error shape (`{"error": {"code", "message"}}` with a §7 code),
+ * and the translation of fastify's own errors into it — so no response of
+ * either port ever carries fastify's default error body.
+ */
+import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { TicketError, toTicketError } from '../core/errors.js';
+
+/** Writes an error in the §6.2 shape. */
+export function sendError(reply: FastifyReply, error: TicketError, status = error.status): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify({ error: { code: error.code, message: error.message } }));
+}
+
+/** Translates fastify's own errors (body size, JSON syntax, bad URL, validation) into §7 codes. */
+export function translateFrameworkError(error: FastifyError | TicketError | Error, bodyLimit: number): { error: TicketError; status: number } {
+  if (error instanceof TicketError) return { error, status: error.status };
+  const framework = error as FastifyError;
+  if (framework.validation) {
+    return { error: new TicketError('EBADREQ', `invalid request: ${framework.message}`), status: 400 };
+  }
+  const status = framework.statusCode;
+  if (status === 413) return { error: new TicketError('EBADREQ', `request body larger than ${bodyLimit} bytes`), status: 413 };
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { error: new TicketError('EBADREQ', framework.message), status };
+  }
+  return { error: toTicketError(error), status: 500 };
+}
+
+/** Options of `createHttpApp`. */
+export interface HttpAppOptions {
+  readonly bodyLimit: number;
+  /** Told about every error answered, for metrics. */
+  readonly onError?: ((error: TicketError) => void) | undefined;
+}
+
+/**
+ * A fastify app with request logging off, every error in the §6.2 shape,
+ * unknown routes as 404 in that shape, bodies of any content type accepted
+ * as bytes, and JSON bodies that may be empty (ticketd clients POST with any
+ * or no body).
+ */
+export function createHttpApp(options: HttpAppOptions): FastifyInstance {
+  const { bodyLimit, onError } = options;
+  const answerError = (reply: FastifyReply, error: unknown): FastifyReply => {
+    const translated = translateFrameworkError(error as Error, bodyLimit);
+    onError?.(translated.error);
+    return sendError(reply, translated.error, translated.status);
+  };
+  const app = fastify({
+    logger: false,
+    bodyLimit,
+    // Names are up to 128 bytes, percent-encoded up to 384 characters; longer ones must reach EBADNAME, not 404.
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Errors fastify raises before routing (a malformed percent-encoded URL, …).
+    frameworkErrors: (error, _request, reply) => {
+      answerError(reply, error);
+    },
+  });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new TicketError('EBADREQ', 'request body is not valid JSON'), undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
+  app.setErrorHandler((error, _request, reply) => answerError(reply, error));
+  app.setNotFoundHandler((request, reply) => {
+    const error = new TicketError('EBADREQ', `no route ${request.method} ${request.url.slice(0, 200)}`);
+    onError?.(error);
+    return sendError(reply, error, 404);
+  });
+  return app;
+}
