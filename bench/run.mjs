@@ -9,18 +9,26 @@
 //     outstanding requests directly and through the proxy, interleaved.
 // (d) Client prefetch: `ticketServer([endpoint], { prefetch: 1000 })` and a loop
 //     of `await t.next('pf')` in this process, against one memory: server.
+// (e) HTTP: keep-alive `POST /v1/sequences/x/next`, 64 connections (autocannon in
+//     this process) against memory: and lmdb servers and a constant fastify app.
+// (f) Raw TCP (bench/tcp-load.mjs): one-shot --tcp connections/s with 32 connectors, and
+//     --line with 50 connections × pipeline depth 16 next to Redis INCR at the same 50 × 16
+//     (knobs BENCH_TCP_SECONDS, BENCH_TCP_REPEATS, BENCH_REDIS_SERVER).
 //
 // Prints tables and writes bench/results/<timestamp>.json. See bench/README.md.
 // Knobs (environment, all bounded): BENCH_VALUES, BENCH_ROUNDS, BENCH_YIELD_ROUNDS,
 // BENCH_ZMQ_SECONDS, BENCH_ZMQ_REPEATS (also used by (c)), BENCH_PREFETCH_VALUES,
-// BENCH_PREFETCH_ROUNDS, BENCH_QUICK=1 (a short smoke run).
+// BENCH_PREFETCH_ROUNDS, BENCH_HTTP_SECONDS, BENCH_HTTP_REPEATS, BENCH_HTTP_CPU_PROF (a
+// directory: the (e) ticket-servers run with --cpu-prof there), BENCH_QUICK=1 (a short smoke run).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { HTTP_TARGETS, runHttp } from './http-load.mjs';
 import { runInProcess } from './inprocess.mjs';
 import { runPrefetch } from './prefetch.mjs';
+import { TARGET_LINE_OVER_REDIS, printTcp, runTcp, tcpSettings } from './tcp-load.mjs';
 import { formatLatency, formatRate, formatRatio, median, percentileSorted, renderTable, round } from './stats.mjs';
 import { killAllChildren, processCpuSeconds, runLoad, startServer } from './zmq-load.mjs';
 
@@ -33,8 +41,8 @@ const TARGET_VALUES_PER_SECOND = 10_000_000;
 const TARGET_LMDB_OVER_MEMORY = 0.95;
 const TARGET_PROXY_OVER_DIRECT = 0.8;
 const TARGET_PREFETCH_VALUES_PER_SECOND = 1_000_000;
-/** Whole run is killed after this, whatever happens. */
-const WATCHDOG_MS = 6 * 60_000;
+/** (e): ticket-server req/s ÷ constant fastify req/s. */
+const TARGET_HTTP_OVER_CONSTANT = 0.9;
 
 function envNumber(name, fallback, min, max) {
   const text = process.env[name];
@@ -75,12 +83,28 @@ settings.proxy = {
   repeats: settings.zmq.repeats,
   sequence: 'bench-proxy',
 };
+settings.http = {
+  connections: 64,
+  pipelining: 1,
+  durationMs: Math.round(envNumber('BENCH_HTTP_SECONDS', quick ? 1 : 3, 0.5, 10) * 1000),
+  warmupMs: quick ? 500 : 1500,
+  repeats: Math.round(envNumber('BENCH_HTTP_REPEATS', quick ? 1 : 5, 1, 9)),
+  sequence: 'x',
+  cpuProfDir: process.env.BENCH_HTTP_CPU_PROF || undefined,
+};
 settings.prefetch = {
   values: Math.round(envNumber('BENCH_PREFETCH_VALUES', quick ? 500_000 : 3_000_000, 10_000, 100_000_000)),
   rounds: Math.round(envNumber('BENCH_PREFETCH_ROUNDS', quick ? 2 : 5, 1, 25)),
   prefetch: 1000,
   sequence: 'pf',
 };
+
+/**
+ * Whole run is killed after this, whatever happens: 6 minutes for the defaults,
+ * plus whatever longer (e) settings add (every knob is bounded).
+ */
+const httpPlannedMs = HTTP_TARGETS.length * (settings.http.warmupMs + settings.http.repeats * (settings.http.durationMs + 500));
+const WATCHDOG_MS = 6 * 60_000 + Math.max(0, httpPlannedMs - HTTP_TARGETS.length * (1500 + 5 * 3500));
 
 // ---- cleanup: children and temp dirs go away on every exit path -------------
 const tempDirs = new Set();
@@ -529,12 +553,79 @@ function printPrefetch(result) {
   if (warnings.length > 0) console.log(`  server pid ${result.server.pid} logged: ${warnings.map((entry) => entry.msg).join(' | ')}`);
 }
 
+/** (e) HTTP keep-alive throughput: ticket-server (memory:, lmdb) against a constant fastify app. */
+async function runHttpSection() {
+  const h = settings.http;
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'ticket-bench-http-'));
+  tempDirs.add(dataDir);
+  const nodeArgs = h.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', h.cpuProfDir] : [];
+  try {
+    return await runHttp({ ...h, dataDir, nodeArgs, log });
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+  }
+}
+
+function printHttp(result) {
+  const { settings: h, points, ratios, failures, servers, ticketServerResponses: t } = result;
+  console.log(`\n(e) HTTP keep-alive: autocannon, POST ${h.path} (no body), ${h.connections} connections, pipelining ${h.pipelining},` +
+    ` ${h.repeats} × ${h.durationMs / 1000} s per target after a ${h.warmupMs / 1000} s warm-up, targets interleaved (order rotated each repeat);`);
+  console.log(`    constant = bench/fastify-constant.mjs (app from ${result.servers.constant?.app ?? 'n/a'}): one route answering a constant body (the framework ceiling);`);
+  console.log('    memory/lmdb = the real CLI (node dist/cli/main.js --store memory: | --data <tmpdir>). req/s = median of the repeats;');
+  console.log('    p50/p99 over every response of all repeats (autocannon\'s response times, full precision).');
+  console.log(`    NOTE: autocannon runs IN this benchmark process and shares the ${os.cpus().length} CPU cores with the server under test;` +
+    ' the ratios compare servers under the same handicap, absolute req/s are a lower bound for a dedicated server.');
+  const row = (target) => {
+    const point = points[target];
+    return [
+      target,
+      formatRate(point.requestsPerSecond),
+      target === 'constant' ? '1.000' : formatRatio(point.requestsPerSecond / points.constant.requestsPerSecond),
+      target === 'constant' ? '-' : point.requestsPerSecond / points.constant.requestsPerSecond >= TARGET_HTTP_OVER_CONSTANT ? 'PASS' : 'FAIL',
+      formatLatency(point.latencyUs.p50 / 1000),
+      formatLatency(point.latencyUs.p99 / 1000),
+      percent(point.spread),
+      String(point['2xx']),
+      String(point.non2xx + point.errors),
+      fixed(point.serverCpuUsPerRequest),
+      fixed(point.serverCpuCores),
+      fixed(point.benchCpuCores),
+      fixed(point.otherCpuCores),
+    ];
+  };
+  console.log(renderTable(
+    ['target', 'req/s', '÷ constant', `≥${TARGET_HTTP_OVER_CONSTANT}`, 'p50', 'p99', 'spread', '2xx', 'non-2xx+err', 'server µs CPU/req', 'server CPU', 'bench CPU', 'other CPU'],
+    HTTP_TARGETS.map(row),
+  ));
+  console.log(`  ticket-server ÷ constant fastify: memory ${formatRatio(ratios.memoryOverConstant)}, lmdb ${formatRatio(ratios.lmdbOverConstant)}` +
+    ` (medians; target ≥ ${TARGET_HTTP_OVER_CONSTANT}); lmdb ÷ memory ${formatRatio(ratios.lmdbOverMemory)}`);
+  console.log(`  server CPU per request, constant ÷ ticket-server: memory ${formatRatio(ratios.cpuConstantOverMemory)}, lmdb ${formatRatio(ratios.cpuConstantOverLmdb)}` +
+    ' (the req/s ratio a server with its own cores would approach; less sensitive to the load generator and to noise)');
+  console.log(t.all2xx
+    ? `  every ticket-server response of (e) was 2xx: ${t.completed} responses (warm-ups included), 0 non-2xx, 0 errors, 0 timeouts`
+    : `  PROBLEM: ticket-server responses of (e): ${t.completed} completed, ${t['2xx']} 2xx, ${t.non2xx} non-2xx ${JSON.stringify(t.statuses)}, ` +
+      `${t.errors} errors (${t.timeouts} timeouts), ${t.mismatches} mismatches`);
+  for (const entry of failures) console.log(`  FAILED RUN: ${entry.target} ${entry.phase}${entry.repeat === undefined ? '' : ` repeat ${entry.repeat + 1}`}: ${entry.message}`);
+  for (const [target, server] of Object.entries(servers)) {
+    const warnings = server.warnings.filter((entry) => !/NOT durable/.test(entry.msg));
+    if (warnings.length > 0) console.log(`  ${target} pid ${server.pid} logged: ${warnings.map((entry) => entry.msg + (entry.err ? ` (${entry.err.code ?? entry.err.type}: ${entry.err.message})` : '')).join(' | ')}`);
+    if (server.exit && (server.exit.code !== 0 || server.exit.forced)) console.log(`  ${target} pid ${server.pid} exit: ${JSON.stringify(server.exit)}`);
+  }
+  if (h.nodeArgs.length > 0) console.log(`  ticket-servers ran with ${h.nodeArgs.join(' ')} (profiling slows them down: compare nothing)`);
+}
+
 function percent(value) {
   return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : 'n/a';
 }
 
 function fixed(value) {
   return Number.isFinite(value) ? value.toFixed(2) : 'n/a';
+}
+
+/** (f) Raw TCP: one-shot and line protocols, and Redis INCR next to the line protocol. */
+async function runTcpSection() {
+  return runTcp({ ...tcpSettings(quick), log });
 }
 
 async function main() {
@@ -560,6 +651,14 @@ async function main() {
   const prefetch = await runPrefetch({ ...settings.prefetch, log });
   printPrefetch(prefetch);
 
+  log('HTTP benchmark …');
+  const http = await runHttpSection();
+  printHttp(http);
+
+  log('raw TCP benchmark …');
+  const tcp = await runTcpSection();
+  printTcp(tcp);
+
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   machine.loadAverageAtEnd = os.loadavg().map((value) => round(value, 3));
   const results = {
@@ -572,11 +671,15 @@ async function main() {
       zmqLmdbOverMemory: TARGET_LMDB_OVER_MEMORY,
       proxyOverDirect: TARGET_PROXY_OVER_DIRECT,
       prefetchValuesPerSecond: TARGET_PREFETCH_VALUES_PER_SECOND,
+      httpOverConstant: TARGET_HTTP_OVER_CONSTANT,
+      tcpLineOverRedis: TARGET_LINE_OVER_REDIS,
     },
     inProcess,
     zmq,
     proxy,
     prefetch,
+    http,
+    tcp,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

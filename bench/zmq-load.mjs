@@ -58,15 +58,27 @@ const FATAL_MESSAGES = new Set(['zeromq receive loop failed']);
 
 /**
  * Starts `node dist/cli/main.js` with `args` and waits for its "listening" log line.
- * Resolves with a handle: `pid`, `endpoint`, `logs` (warnings and errors it logged),
+ * Resolves with a handle: `pid`, `endpoint`, `urls` (the `url` of every "listening" line
+ * by protocol, e.g. `urls.http`; `listeningLines` has those lines whole), `logs` (warnings and errors it logged),
  * `failure` (set once the server died or logged a fatal error), `onFailure(callback)`
  * (returns an unsubscribe function) and `stop()` (SIGTERM, then SIGKILL after a grace period).
+ *
+ * Options: `cli` (script to run), `baseArgs` (the listen flags put before `args`),
+ * `nodeArgs` (node flags, e.g. `--cpu-prof`), `readyProtocol` (the server is ready
+ * when it logged "listening" with an `endpoint` (default, the ZeroMQ line, logged
+ * last) or, with `readyProtocol: 'http'`, a `url` for that protocol; `endpoint` is then that url).
  */
-export async function startServer(label, args, { startTimeoutMs = 15_000, cli = CLI } = {}) {
-  const fullArgs = [cli, '--bind', 'tcp://127.0.0.1:0', '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info', ...args];
+export async function startServer(label, args, {
+  startTimeoutMs = 15_000,
+  cli = CLI,
+  baseArgs = ['--bind', 'tcp://127.0.0.1:0', '--http', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--log-level', 'info'],
+  nodeArgs = [],
+  readyProtocol = undefined,
+} = {}) {
+  const fullArgs = [...nodeArgs, cli, ...baseArgs, ...args];
   const child = spawn(process.execPath, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
-  const handle = { label, child, pid: child.pid, endpoint: undefined, logs: { warnings: [], stderr: '' }, failure: undefined, stopping: false };
+  const handle = { label, child, pid: child.pid, endpoint: undefined, urls: {}, listeningLines: {}, logs: { warnings: [], stderr: '' }, failure: undefined, stopping: false };
   const listeners = new Set();
   const fail = (failure) => {
     if (handle.failure) return;
@@ -106,7 +118,14 @@ export async function startServer(label, args, { startTimeoutMs = 15_000, cli = 
       if (handle.logs.warnings.length < 50) handle.logs.warnings.push(record);
       if (FATAL_MESSAGES.has(entry.msg)) fail({ reason: `server logged "${entry.msg}"`, ...record });
     }
-    if (entry.msg === 'listening' && typeof entry.endpoint === 'string') listening(entry.endpoint);
+    if (entry.msg !== 'listening') return;
+    if (typeof entry.protocol === 'string' && typeof entry.url === 'string') {
+      handle.urls[entry.protocol] = entry.url;
+      handle.listeningLines[entry.protocol] = entry;
+    }
+    if (readyProtocol === undefined ? typeof entry.endpoint === 'string' : entry.protocol === readyProtocol && typeof entry.url === 'string') {
+      listening(readyProtocol === undefined ? entry.endpoint : entry.url);
+    }
   });
   let timer;
   try {

@@ -15,6 +15,7 @@ import type { TicketRequest, Transport } from './transport.js';
 
 interface Pending {
   readonly single: boolean;
+  readonly count: number;
   resolve(value: bigint | bigint[]): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
@@ -64,7 +65,7 @@ export class LineTransport implements Transport {
         // Replies are matched by order: after a lost reply nothing on this connection can be trusted.
         this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.push({ single: request.count === undefined, resolve, reject, timer });
+      this.pending.push({ single: request.count === undefined, count, resolve, reject, timer });
       socket.write(line);
     });
   }
@@ -107,6 +108,10 @@ export class LineTransport implements Transport {
     const words = line.split(' ');
     if (words.length === 0 || !words.every((word) => /^[0-9]{1,19}$/.test(word))) {
       entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
+      return;
+    }
+    if (words.length !== entry.count) {
+      entry.reject(new TicketError('EINTERNAL', `server sent ${words.length} values for ${entry.count}`));
       return;
     }
     const values = words.map((word) => BigInt(word));

@@ -92,6 +92,10 @@ class LineConnection {
   private readonly replies: Array<{ reply: string | Buffer | undefined }> = [];
   private pending = 0;
   private closing = false;
+  /** The client half-closed: end once every reply is out. */
+  private ended = false;
+  /** Index of the first reply not yet written (the queue is compacted as it drains). */
+  private head = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -100,6 +104,10 @@ class LineConnection {
   ) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('drain', () => this.resume());
+    socket.on('end', () => {
+      this.ended = true;
+      this.flush();
+    });
   }
 
   private receive(chunk: Buffer): void {
@@ -123,11 +131,15 @@ class LineConnection {
         this.stats?.countError('line', 'EBADREQ');
         this.replies.push({ reply: encodeLineError(new TicketError('EBADREQ', 'line is not valid UTF-8')) });
         return;
-      case 'overflow':
+      case 'overflow': {
         this.stats?.countError('line', 'EBADREQ');
         this.replies.push({ reply: encodeLineError(new TicketError('EBADREQ', 'line longer than 4096 bytes')) });
         this.closing = true;
+        // Closed, not half-closed: a peer that keeps writing is cut off after a short grace for the ERR to arrive.
+        this.socket.pause();
+        setTimeout(() => this.socket.destroy(), 1000).unref();
         return;
+      }
     }
   }
 
@@ -151,8 +163,8 @@ class LineConnection {
   private flush(): void {
     const parts: Buffer[] = [];
     let text = '';
-    while (this.replies.length > 0) {
-      const head = (this.replies[0] as { reply: string | Buffer | undefined }).reply;
+    while (this.head < this.replies.length) {
+      const head = (this.replies[this.head] as { reply: string | Buffer | undefined }).reply;
       if (head === undefined) break;
       if (typeof head === 'string') {
         text += head;
@@ -161,14 +173,22 @@ class LineConnection {
         text = '';
         parts.push(head);
       }
-      this.replies.shift();
+      this.head++;
+    }
+    // Drop written replies in one splice, not one shift each (a burst of 200k frames stays linear).
+    if (this.head === this.replies.length) {
+      this.replies.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.replies.splice(0, this.head);
+      this.head = 0;
     }
     if (text) parts.push(Buffer.from(text));
     if (parts.length > 0 && !this.socket.destroyed) {
       const ok = this.socket.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
       if (!ok) this.socket.pause(); // resumed on 'drain': a slow reader stops being read
     }
-    if (this.closing && this.replies.length === 0) this.socket.end();
+    if ((this.closing || this.ended) && this.replies.length === 0) this.socket.end();
     else this.resume();
   }
 
@@ -185,7 +205,8 @@ export class LineServer {
   private readonly sockets = new Set<Socket>();
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
-    this.server = createServer({ noDelay: true }, (socket) => {
+    // allowHalfOpen: a client may send its requests and half-close; it still gets every reply.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       this.sockets.add(socket);
       socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
       socket.on('error', () => socket.destroy());

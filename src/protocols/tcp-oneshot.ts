@@ -1,9 +1,9 @@
 /**
  * TCP, one number per connection (SPEC §6.4; txn-id-server): on accept the
  * server writes `<value>\n` of its sequence and closes; on failure `-1\n`.
- * Nothing the client sends is read. Connections are bounded by
- * `maxConnections`, and one whose peer never reads is dropped after the idle
- * timeout, so half-open clients cannot pile up.
+ * Nothing the client sends is used. Connections are bounded by
+ * `maxConnections`, and every connection is dropped at the latest after the
+ * idle timeout, so half-open or chattering clients cannot hold slots.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { toTicketError } from '../core/errors.js';
@@ -28,9 +28,13 @@ export class OneShotServer {
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: OneShotServerOptions) {
     const { sequence, stats } = options;
-    this.server = createServer({ noDelay: true }, (socket) => {
+    // allowHalfOpen: a client that half-closes at once still gets its value.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       this.sockets.add(socket);
-      socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+      // A fixed deadline, not an idle timer: a peer that keeps sending must not hold its slot.
+      const deadline = setTimeout(() => socket.destroy(), options.idleTimeoutMs);
+      deadline.unref();
+      socket.on('close', () => clearTimeout(deadline));
       socket.on('error', () => socket.destroy());
       socket.on('close', () => this.sockets.delete(socket));
       socket.resume(); // never read: discard whatever the client sends

@@ -1,0 +1,627 @@
+// Raw TCP benchmark (f), the protocols of txn-id-server:
+//
+// - one-shot (`--tcp`, SPEC §6.4): connections per second with 32 concurrent
+//   connectors, each in a loop: connect, read `<value>\n` to EOF, next;
+// - long-lived (`--line`, SPEC §6.5): 50 connections, each keeping 16
+//   `NEXT bench\n` requests in flight (closed loop, pipeline depth 16), next to
+//   Redis `INCR bench` at the same 50 × 16 over RESP (Debian's redis-server,
+//   started here on a free loopback port with `--save '' --appendonly no`; the
+//   Redis row is skipped, and says so, when /usr/bin/redis-server is missing).
+//
+// Everything speaks raw sockets (node:net) from this process; no client
+// library. Used by bench/run.mjs as section (f); also runs alone:
+//   node bench/tcp-load.mjs          (after a build; BENCH_QUICK=1 for a smoke run)
+import { Buffer } from 'node:buffer';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { clearInterval, setInterval } from 'node:timers';
+import { URL, fileURLToPath, pathToFileURL } from 'node:url';
+import { formatLatency, formatRate, formatRatio, median, percentileSorted, renderTable, round } from './stats.mjs';
+import { killAllChildren, liveChildren, machineCpuSeconds, processCpuSeconds, startServer } from './zmq-load.mjs';
+
+/** ticket-server line req/s ÷ Redis INCR req/s at the same concurrency and depth (the issue's target). */
+export const TARGET_LINE_OVER_REDIS = 1.0;
+export const DEFAULT_REDIS_SERVER = '/usr/bin/redis-server';
+
+const LINE_REQUEST = 'NEXT bench\n';
+const REDIS_REQUEST = '*2\r\n$4\r\nINCR\r\n$5\r\nbench\r\n';
+/** Longest wait for any progress before a run is declared stuck. */
+const STALL_MS = 8_000;
+/** Longest wait for one one-shot connection. */
+const ONE_SHOT_TIMEOUT_MS = 5_000;
+
+function envNumber(name, fallback, min, max) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${name} must be a number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+/**
+ * Settings of (f) from the environment: BENCH_TCP_SECONDS (per repeat, default 3,
+ * quick 0.5), BENCH_TCP_REPEATS (default 3, quick 1), BENCH_REDIS_SERVER (path,
+ * default /usr/bin/redis-server). Bounded: at most 10 s × 5 repeats.
+ */
+export function tcpSettings(quick = process.env.BENCH_QUICK === '1') {
+  return {
+    oneShotConcurrency: 32,
+    lineConnections: 50,
+    lineDepth: 16,
+    durationMs: Math.round(envNumber('BENCH_TCP_SECONDS', quick ? 0.5 : 3, 0.2, 10) * 1000),
+    repeats: Math.round(envNumber('BENCH_TCP_REPEATS', quick ? 1 : 3, 1, 5)),
+    /** Unrecorded start of every run (connections ramp up). */
+    warmupMs: quick ? 150 : 300,
+    /** Unrecorded run per target before the first repeat (JIT, lease growth). */
+    serverWarmupMs: quick ? 300 : 1000,
+    redisServer: process.env.BENCH_REDIS_SERVER || DEFAULT_REDIS_SERVER,
+    sequence: 'bench',
+  };
+}
+
+/** A free loopback port (listen on 0, close). Another process could take it meanwhile; the start then fails loudly. */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---- Redis ------------------------------------------------------------------------
+
+/** One PING over RESP; resolves true on +PONG. */
+function redisPing(port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (ok) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => socket.write('*1\r\n$4\r\nPING\r\n'));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\r\n')) done(text.startsWith('+PONG'));
+    });
+    socket.on('error', () => done(false));
+  });
+}
+
+/**
+ * Starts redis-server on a free loopback port, no persistence. Returns a handle
+ * shaped like zmq-load's (`pid`, `failure`, `onFailure`, `stop`), or undefined
+ * when the binary is missing.
+ */
+async function startRedis(binary, log) {
+  if (!existsSync(binary)) return undefined;
+  let version = 'unknown';
+  try {
+    version = execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 5_000 }).trim();
+  } catch {
+    // reported as unknown
+  }
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--databases', '1'];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  liveChildren.add(child);
+  const handle = { label: 'redis', child, pid: child.pid, port, version, args: [binary, ...args].join(' '), failure: undefined, stopping: false, output: '' };
+  const listeners = new Set();
+  handle.onFailure = (listener) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+  const capture = (chunk) => {
+    if (handle.output.length < 8192) handle.output += chunk;
+  };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', capture);
+  child.stderr.on('data', capture);
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      if (!handle.stopping && !handle.failure) {
+        handle.failure = { reason: `redis-server exited (code ${code}, signal ${signal})` };
+        for (const listener of listeners) listener(handle.failure);
+      }
+      resolve({ code, signal });
+    });
+  });
+  let stopped;
+  handle.stop = async (graceMs = 3_000) => {
+    stopped ??= (async () => {
+      handle.stopping = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      let timer;
+      const outcome = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+      if (outcome === undefined) {
+        child.kill('SIGKILL');
+        return { ...(await exited), forced: true };
+      }
+      return { ...outcome, forced: false };
+    })();
+    return stopped;
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await redisPing(port))) {
+    if (handle.failure || Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`redis-server did not answer PING on 127.0.0.1:${port}: ${handle.failure?.reason ?? 'timeout'}; output: ${handle.output.trim().slice(-500)}`);
+    }
+    await sleep(50);
+  }
+  log(`tcp benchmark: ${version.split(' ').slice(0, 3).join(' ')} pid ${handle.pid} on 127.0.0.1:${port}`);
+  return handle;
+}
+
+// ---- load: pipelined closed loop (line protocol and Redis) -------------------------
+
+/**
+ * `connections` sockets, each keeping `depth` requests in flight: every reply
+ * is answered with one new request (the new requests of one socket read go out
+ * in one write). Replies are lines ending in LF holding one integer (`123\n`,
+ * Redis `:123\r\n`); anything else in a reply (ERR, -ERR) counts as an error
+ * reply. Values must increase on every connection (one server, one key).
+ * Latency = send → reply, per request (FIFO per connection).
+ */
+export async function runPipelined({ server, host, port, request, connections, depth, warmupMs, durationMs, latencies }) {
+  if (server.failure) throw new Error(`${server.label} server failed: ${server.failure.reason}`);
+  const requestBytes = Buffer.from(request);
+  const batch = Buffer.alloc(requestBytes.length * depth);
+  for (let index = 0; index < depth; index++) requestBytes.copy(batch, index * requestBytes.length);
+  const start = performance.now();
+  const measureStart = start + warmupMs;
+  const measureEnd = measureStart + durationMs;
+  const run = { completed: 0, errors: 0, orderViolations: 0, samples: 0, samplesDropped: 0, errorExamples: [] };
+  const sockets = [];
+  let lastProgress = performance.now();
+  let failure;
+  const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = processCpuSeconds(server.pid);
+  const machineBefore = machineCpuSeconds();
+
+  const drive = (resolve, reject) => {
+    const socket = connect({ host, port, noDelay: true });
+    sockets.push(socket);
+    const sentAt = new Float64Array(depth);
+    let head = 0; // oldest in flight
+    let tail = 0; // next free slot
+    let outstanding = 0;
+    let value = 0;
+    let bad = false;
+    let replyStart = -1;
+    let lastValue = -1;
+    let pendingText = '';
+    const send = (count) => {
+      const now = performance.now();
+      for (let index = 0; index < count; index++) {
+        sentAt[tail] = now;
+        tail = (tail + 1) % depth;
+      }
+      outstanding += count;
+      socket.write(count === depth ? batch : batch.subarray(0, count * requestBytes.length));
+    };
+    socket.on('connect', () => send(depth));
+    socket.on('data', (chunk) => {
+      const now = performance.now();
+      lastProgress = now;
+      const measuring = now >= measureStart && now < measureEnd;
+      let replies = 0;
+      for (let index = 0; index < chunk.length; index++) {
+        const byte = chunk[index];
+        if (replyStart < 0) replyStart = index;
+        if (byte >= 0x30 && byte <= 0x39) {
+          value = value * 10 + (byte - 0x30);
+        } else if (byte === 0x0a) {
+          replies++;
+          const sent = sentAt[head];
+          head = (head + 1) % depth;
+          outstanding--;
+          if (measuring) {
+            run.completed++;
+            if (run.samples < latencies.length) latencies[run.samples++] = now - sent;
+            else run.samplesDropped++;
+          }
+          if (bad) {
+            if (measuring) run.errors++;
+            if (run.errorExamples.length < 5) run.errorExamples.push(pendingText + chunk.toString('latin1', replyStart, index));
+          } else {
+            if (value <= lastValue) run.orderViolations++;
+            lastValue = value;
+          }
+          value = 0;
+          bad = false;
+          replyStart = -1;
+          pendingText = '';
+        } else if (byte !== 0x3a && byte !== 0x0d) {
+          bad = true; // not ':' (RESP integer) or CR: an error reply
+        }
+      }
+      if (replyStart >= 0 && bad) pendingText += chunk.toString('latin1', replyStart);
+      if (replyStart >= 0) replyStart = 0;
+      if (replies > 0 && now < measureEnd && failure === undefined) send(replies);
+      if (outstanding === 0) {
+        socket.end();
+        resolve();
+      }
+    });
+    socket.on('error', (error) => reject(error));
+    socket.on('close', () => {
+      if (outstanding > 0) reject(new Error(`${server.label} closed a connection with ${outstanding} requests in flight`));
+    });
+  };
+
+  const unsubscribe = server.onFailure((reason) => {
+    failure ??= new Error(`${server.label} server failed: ${reason.reason}`);
+    for (const socket of sockets) socket.destroy();
+  });
+  const watchdog = setInterval(() => {
+    if (performance.now() - lastProgress > STALL_MS) {
+      failure ??= new Error(`${server.label}: no reply for ${STALL_MS} ms`);
+      for (const socket of sockets) socket.destroy();
+    }
+  }, 500);
+  try {
+    await Promise.all(
+      Array.from({ length: connections }, () =>
+        new Promise(drive).catch((error) => {
+          failure ??= error;
+          for (const socket of sockets) socket.destroy();
+        }),
+      ),
+    );
+  } finally {
+    clearInterval(watchdog);
+    unsubscribe();
+    for (const socket of sockets) socket.destroy();
+  }
+  if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+  const wallSeconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverCpu = processCpuSeconds(server.pid) - serverCpuBefore;
+  const machineBusy = machineCpuSeconds().busy - machineBefore.busy;
+  return finish(run, latencies, durationMs, wallSeconds, cpu, serverCpu, machineBusy);
+}
+
+function finish(run, latencies, durationMs, wallSeconds, cpu, serverCpu, machineBusy) {
+  const sorted = latencies.subarray(0, run.samples).sort();
+  const p = (q) => round(percentileSorted(sorted, run.samples, q) * 1000); // µs
+  const benchCpu = (cpu.user + cpu.system) / 1e6;
+  const { samples, samplesDropped, ...counts } = run;
+  return {
+    ...counts,
+    durationMs,
+    requestsPerSecond: round(run.completed / (durationMs / 1000)),
+    latencyUs: { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples, samplesDropped },
+    benchCpuCores: round(benchCpu / wallSeconds, 3),
+    serverCpuCores: round(serverCpu / wallSeconds, 3),
+    otherCpuCores: round(Math.max(0, machineBusy - serverCpu - benchCpu) / wallSeconds, 3),
+    sortedLatenciesMs: Float64Array.from(sorted),
+  };
+}
+
+// ---- load: one-shot connections -------------------------------------------------------
+
+/** One §6.4 connection: resolves with what was read to EOF, or an error code. */
+function oneShot(host, port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const chunks = [];
+    let error;
+    const timer = setTimeout(() => {
+      error = 'timeout';
+      socket.destroy();
+    }, ONE_SHOT_TIMEOUT_MS);
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', (err) => {
+      error = err.code ?? err.message;
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: chunks.length === 1 ? chunks[0].toString('latin1') : Buffer.concat(chunks).toString('latin1'), error });
+    });
+  });
+}
+
+/**
+ * `concurrency` connectors, each in a loop until the end of the run: connect,
+ * read to EOF, check `^\d+\n$`. Every measured value must be distinct, and the
+ * values of one connector must increase (one server, one sequence).
+ */
+export async function runOneShot({ server, host, port, concurrency, warmupMs, durationMs, latencies }) {
+  if (server.failure) throw new Error(`${server.label} server failed: ${server.failure.reason}`);
+  const start = performance.now();
+  const measureStart = start + warmupMs;
+  const measureEnd = measureStart + durationMs;
+  const run = { completed: 0, errors: 0, failureReplies: 0, malformed: 0, orderViolations: 0, duplicates: 0, samples: 0, samplesDropped: 0, errorExamples: [] };
+  const seen = new Set();
+  let aborted;
+  const unsubscribe = server.onFailure((reason) => {
+    aborted ??= new Error(`${server.label} server failed: ${reason.reason}`);
+  });
+  const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = processCpuSeconds(server.pid);
+  const machineBefore = machineCpuSeconds();
+  const connector = async () => {
+    let last = -1n;
+    while (aborted === undefined) {
+      const sentAt = performance.now();
+      if (sentAt >= measureEnd) return;
+      const { text, error } = await oneShot(host, port);
+      const now = performance.now();
+      const measuring = sentAt >= measureStart && now < measureEnd;
+      const ok = error === undefined && /^[0-9]+\n$/.test(text);
+      if (measuring) {
+        run.completed++;
+        if (run.samples < latencies.length) latencies[run.samples++] = now - sentAt;
+        else run.samplesDropped++;
+        if (error !== undefined) run.errors++;
+        else if (text === '-1\n') run.failureReplies++;
+        else if (!ok) run.malformed++;
+      }
+      if (!ok && run.errorExamples.length < 5) run.errorExamples.push(error ?? JSON.stringify(text));
+      if (ok) {
+        const value = BigInt(text.slice(0, -1));
+        if (value <= last) run.orderViolations++;
+        last = value;
+        if (measuring) {
+          if (seen.has(value)) run.duplicates++;
+          seen.add(value);
+        }
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, connector));
+  } finally {
+    unsubscribe();
+  }
+  if (aborted) throw aborted instanceof Error ? aborted : new Error(String(aborted));
+  const wallSeconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverCpu = processCpuSeconds(server.pid) - serverCpuBefore;
+  const machineBusy = machineCpuSeconds().busy - machineBefore.busy;
+  const result = finish(run, latencies, durationMs, wallSeconds, cpu, serverCpu, machineBusy);
+  result.connectionsPerSecond = result.requestsPerSecond;
+  result.distinctValues = seen.size;
+  return result;
+}
+
+// ---- the section ---------------------------------------------------------------------
+
+/** Combines the recorded repeats of one row. */
+function combine(runs) {
+  const rates = runs.map((run) => run.requestsPerSecond);
+  const total = runs.reduce((sum, run) => sum + run.sortedLatenciesMs.length, 0);
+  const all = new Float64Array(total);
+  let offset = 0;
+  for (const run of runs) {
+    all.set(run.sortedLatenciesMs, offset);
+    offset += run.sortedLatenciesMs.length;
+  }
+  all.sort();
+  const p = (q) => round(percentileSorted(all, total, q) * 1000);
+  const mean = (key) => (runs.length === 0 ? NaN : round(runs.reduce((sum, run) => sum + run[key], 0) / runs.length, 3));
+  const sum = (key) => runs.reduce((total, run) => total + (run[key] ?? 0), 0);
+  return {
+    requestsPerSecond: round(median(rates)),
+    spread: runs.length === 0 ? NaN : round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
+    repeatsRequestsPerSecond: rates,
+    latencyUs: { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples: total },
+    completed: sum('completed'),
+    errors: sum('errors') + sum('failureReplies') + sum('malformed'),
+    orderViolations: sum('orderViolations'),
+    duplicates: sum('duplicates'),
+    errorExamples: runs.flatMap((run) => run.errorExamples).slice(0, 5),
+    serverCpuCores: mean('serverCpuCores'),
+    benchCpuCores: mean('benchCpuCores'),
+    otherCpuCores: mean('otherCpuCores'),
+    runs: runs.length,
+  };
+}
+
+/**
+ * Runs section (f). Options: the `tcpSettings()` fields, and `log` (progress sink).
+ * Starts one ticket-server (`--store memory: --tcp --line`) and, if installed,
+ * one redis-server; stops both before returning.
+ */
+export async function runTcp(options) {
+  const s = { ...tcpSettings(), ...options };
+  const log = s.log ?? (() => undefined);
+  const failures = [];
+  const runs = [];
+  const latencies = new Float64Array(Math.ceil((Math.max(s.durationMs, s.serverWarmupMs) / 1000) * 1_500_000) + 1000);
+  const [tcpPort, linePort] = [await freePort(), await freePort()];
+  const serverArgs = ['--store', 'memory:', '--tcp', `127.0.0.1:${tcpPort}`, '--line', `127.0.0.1:${linePort}`];
+  let ticket;
+  let redis;
+  let redisSkipped;
+  const targets = {};
+  try {
+    ticket = await startServer('ticket-server', serverArgs);
+    log(`tcp benchmark: ticket-server pid ${ticket.pid}, one-shot 127.0.0.1:${tcpPort}, line 127.0.0.1:${linePort}`);
+    targets.line = { server: ticket, port: linePort, request: LINE_REQUEST };
+    try {
+      redis = await startRedis(s.redisServer, log);
+      if (redis) targets.redis = { server: redis, port: redis.port, request: REDIS_REQUEST };
+      else redisSkipped = `redis-server not installed (apt-get install redis-server): Redis row skipped (looked for ${s.redisServer})`;
+    } catch (error) {
+      redisSkipped = `redis-server did not start: ${error.message}: Redis row skipped`;
+    }
+    if (redisSkipped) log(`tcp benchmark: ${redisSkipped}`);
+
+    const oneShotLoad = (ms, warmupMs) =>
+      runOneShot({ server: ticket, host: '127.0.0.1', port: tcpPort, concurrency: s.oneShotConcurrency, warmupMs, durationMs: ms, latencies });
+    const lineLoad = (target, ms, warmupMs) => {
+      const { server, port, request } = targets[target];
+      return runPipelined({ server, host: '127.0.0.1', port, request, connections: s.lineConnections, depth: s.lineDepth, warmupMs, durationMs: ms, latencies });
+    };
+    const lineTargets = Object.keys(targets);
+
+    // Warm-up of every row (JIT, lease growth), not recorded.
+    const warmups = [{ row: 'oneShot', load: () => oneShotLoad(s.serverWarmupMs, 0) }, ...lineTargets.map((target) => ({ row: target, load: () => lineLoad(target, s.serverWarmupMs, 0) }))];
+    for (const { row, load } of warmups) {
+      try {
+        await load();
+      } catch (error) {
+        failures.push({ row, phase: 'warm-up', message: error.message });
+        log(`tcp benchmark ${row} warm-up: FAILED: ${error.message}`);
+      }
+    }
+    for (let repeat = 0; repeat < s.repeats; repeat++) {
+      // One-shot first, then the line rows A B / B A.
+      const order = ['oneShot', ...(repeat % 2 === 0 ? lineTargets : [...lineTargets].reverse())];
+      for (const row of order) {
+        try {
+          const run = row === 'oneShot' ? await oneShotLoad(s.durationMs, s.warmupMs) : await lineLoad(row, s.durationMs, s.warmupMs);
+          log(`tcp ${row.padEnd(7)} repeat ${repeat + 1}: ${formatRate(run.requestsPerSecond)}, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, ` +
+            `errors ${run.errors + (run.failureReplies ?? 0) + (run.malformed ?? 0)}, CPU server ${run.serverCpuCores} bench ${run.benchCpuCores}`);
+          runs.push({ row, repeat, ...run });
+        } catch (error) {
+          failures.push({ row, phase: 'measure', repeat, message: error.message });
+          log(`tcp benchmark ${row} repeat ${repeat + 1}: FAILED: ${error.message}`);
+        }
+      }
+    }
+  } finally {
+    if (redis) redis.exit = await redis.stop();
+    if (ticket) ticket.exit = await ticket.stop();
+  }
+  const rows = Object.fromEntries(['oneShot', 'line', 'redis'].map((row) => [row, combine(runs.filter((run) => run.row === row))]));
+  for (const run of runs) delete run.sortedLatenciesMs;
+  const ratio = redis ? rows.line.requestsPerSecond / rows.redis.requestsPerSecond : NaN;
+  return {
+    settings: {
+      oneShotConcurrency: s.oneShotConcurrency,
+      lineConnections: s.lineConnections,
+      lineDepth: s.lineDepth,
+      durationMs: s.durationMs,
+      repeats: s.repeats,
+      warmupMs: s.warmupMs,
+      serverWarmupMs: s.serverWarmupMs,
+      lineRequest: LINE_REQUEST,
+      redisRequest: REDIS_REQUEST,
+      serverArgs: `--bind tcp://127.0.0.1:0 --http 127.0.0.1:0 --admin 127.0.0.1:0 --log-level info ${serverArgs.join(' ')}`,
+      redisArgs: redis?.args,
+      redisVersion: redis?.version,
+    },
+    redisSkipped,
+    servers: {
+      ticketServer: ticket && { pid: ticket.pid, failure: ticket.failure, warnings: ticket.logs.warnings, stderr: ticket.logs.stderr, exit: ticket.exit },
+      redis: redis && { pid: redis.pid, port: redis.port, failure: redis.failure, exit: redis.exit },
+    },
+    failures,
+    rows: redis ? rows : { oneShot: rows.oneShot, line: rows.line },
+    lineOverRedis: round(ratio),
+    meetsTarget: Number.isFinite(ratio) ? ratio >= TARGET_LINE_OVER_REDIS : null,
+    runs,
+  };
+}
+
+function fixed(value) {
+  return Number.isFinite(value) ? value.toFixed(2) : 'n/a';
+}
+
+function percent(value) {
+  return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : 'n/a';
+}
+
+/** Prints section (f). */
+export function printTcp(result) {
+  const { settings: s, rows, failures } = result;
+  console.log(`\n(f) Raw TCP (ticket-server --store memory: --tcp --line, a child process), ${s.repeats} × ${s.durationMs / 1000} s per row after a ${s.warmupMs} ms ramp-up` +
+    ` (and one ${s.serverWarmupMs / 1000} s unrecorded warm-up per row); line rows interleaved (A B / B A):`);
+  console.log(`    one-shot = ${s.oneShotConcurrency} concurrent connectors, each: connect, read "<value>\\n" to EOF, again (rate = connections/s);`);
+  console.log(`    line = ${s.lineConnections} connections × ${s.lineDepth} pipelined "NEXT bench\\n" (closed loop: each reply is answered with a new request);`);
+  console.log(`    redis = redis-server INCR bench over RESP, the same ${s.lineConnections} × ${s.lineDepth}${s.redisVersion ? ` (${s.redisVersion.split(' ').slice(0, 3).join(' ')}, --save '' --appendonly no)` : ''}.`);
+  console.log(`    rate = median of the repeats; p50/p99 per request (send → reply) over all repeats. The load generator is THIS process,`);
+  console.log(`    on the same ${os.cpus().length} cores as the server under test: both rows pay that alike; absolute rates are a lower bound.`);
+  const line = (label, point, unit) => [
+    label,
+    point.runs === 0 ? 'n/a' : `${formatRate(point.requestsPerSecond).replace('/s', '')} ${unit}`,
+    formatLatency(point.latencyUs.p50 / 1000),
+    formatLatency(point.latencyUs.p99 / 1000),
+    percent(point.spread),
+    String(point.errors),
+    String(point.orderViolations),
+    fixed(point.serverCpuCores),
+    fixed(point.benchCpuCores),
+    fixed(point.otherCpuCores),
+  ];
+  const table = [
+    line('one-shot (--tcp)', rows.oneShot, 'conn/s'),
+    line('line NEXT (--line)', rows.line, 'req/s'),
+  ];
+  if (rows.redis) table.push(line('redis INCR', rows.redis, 'req/s'));
+  console.log(renderTable(['row', 'rate', 'p50', 'p99', 'spread', 'errors', 'order viol.', 'server CPU', 'bench CPU', 'other CPU'], table));
+  if (result.redisSkipped) console.log(`  ${result.redisSkipped}`);
+  else {
+    const verdict = result.meetsTarget === null ? 'n/a' : result.meetsTarget ? 'PASS' : 'FAIL';
+    console.log(`  ticket-server line ÷ Redis INCR: ${formatRatio(result.lineOverRedis)} (medians; target ≥ ${TARGET_LINE_OVER_REDIS}: ${verdict})`);
+  }
+  const o = rows.oneShot;
+  console.log(o.completed > 0 && o.errors === 0 && o.duplicates === 0 && o.orderViolations === 0
+    ? `  one-shot: ${o.completed} measured connections, every reply "<digits>\\n" then EOF, all distinct, increasing per connector`
+    : `  PROBLEM one-shot: ${o.completed} measured, ${o.errors} errors/-1/malformed, ${o.duplicates} duplicates, ${o.orderViolations} order violations; e.g. ${o.errorExamples.join(' | ')}`);
+  for (const [label, point] of [['line', rows.line], ['redis', rows.redis]]) {
+    if (point && (point.errors > 0 || point.orderViolations > 0)) {
+      console.log(`  PROBLEM ${label}: ${point.errors} error replies, ${point.orderViolations} values not above the one before; e.g. ${point.errorExamples.join(' | ')}`);
+    }
+  }
+  for (const entry of failures) console.log(`  FAILED RUN: ${entry.row} ${entry.phase}${entry.repeat === undefined ? '' : ` repeat ${entry.repeat + 1}`}: ${entry.message}`);
+  const warnings = (result.servers.ticketServer?.warnings ?? []).filter((entry) => !/NOT durable/.test(entry.msg));
+  if (warnings.length > 0) console.log(`  ticket-server logged: ${warnings.map((entry) => entry.msg).join(' | ')}`);
+}
+
+// ---- standalone: node bench/tcp-load.mjs -------------------------------------------
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const cleanup = () => killAllChildren();
+  process.on('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      cleanup();
+      process.exit(130);
+    });
+  }
+  const settings = tcpSettings();
+  const planned = (settings.repeats * (settings.warmupMs + settings.durationMs) + settings.serverWarmupMs) * 3 + 60_000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`tcp benchmark: still running after ${planned / 1000} s, giving up\n`);
+    cleanup();
+    process.exit(1);
+  }, planned);
+  watchdog.unref();
+  try {
+    const startedAt = new Date();
+    const result = await runTcp({ ...settings, log: (message) => process.stderr.write(`· ${message}\n`) });
+    printTcp(result);
+    const dir = fileURLToPath(new URL('./results/', import.meta.url));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}-tcp.json`);
+    writeFileSync(file, `${JSON.stringify({ startedAt: startedAt.toISOString(), quick: process.env.BENCH_QUICK === '1', tcp: result }, null, 2)}\n`);
+    console.log(`results: bench/results/${file.slice(dir.length)}`);
+  } catch (error) {
+    process.stderr.write(`tcp benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  } finally {
+    cleanup();
+  }
+  // zeromq (imported through zmq-load.mjs) may keep threads alive: do not wait on them.
+  process.exit(process.exitCode ?? 0);
+}
