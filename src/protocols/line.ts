@@ -10,13 +10,14 @@
  * while its socket's write buffer is full (a slow reader cannot grow memory)
  * or while `MAX_PENDING` replies are still being worked out.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { DEFAULT_SEQUENCE } from '../core/names.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import { parseCount, parseLast } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { BEL, LineParser, type LineFrame } from './line-parser.js';
+import { TcpListener } from './tcp-listener.js';
 import type { ProtocolLogger } from './zmq.js';
 
 /** Replies a connection may have in the works before it is read no further. */
@@ -201,37 +202,22 @@ class LineConnection {
 
 /** The long-lived TCP server. */
 export class LineServer {
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly listener: TcpListener;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
-    // allowHalfOpen: a client may send its requests and half-close; it still gets every reply.
-    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      this.sockets.add(socket);
+    this.listener = new TcpListener('line', logger, options.maxConnections, (socket) => {
       socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
-      socket.on('error', () => socket.destroy());
-      socket.on('close', () => this.sockets.delete(socket));
       new LineConnection(socket, source, options.stats);
     });
-    this.server.maxConnections = options.maxConnections;
-    this.server.on('error', (error) => logger.error({ err: error }, 'line server error'));
   }
 
   /** Listens; returns `host:port` actually bound. */
   listen(host: string, port: number): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        const address = this.server.address();
-        resolve(typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : `${host}:${port}`);
-      });
-    });
+    return this.listener.listen(host, port);
   }
 
   /** Stops accepting, closes every connection. */
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.listener.close();
   }
 }

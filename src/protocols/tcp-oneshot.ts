@@ -5,10 +5,10 @@
  * `maxConnections`, and every connection is dropped at the latest after the
  * idle timeout, so half-open or chattering clients cannot hold slots.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { toTicketError } from '../core/errors.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { TicketSource } from '../core/ticket-source.js';
+import { TcpListener } from './tcp-listener.js';
 import type { ProtocolLogger } from './zmq.js';
 
 /** Options of the one-shot server. */
@@ -23,20 +23,15 @@ const FAILURE = '-1\n';
 
 /** The one-shot TCP server. */
 export class OneShotServer {
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly listener: TcpListener;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: OneShotServerOptions) {
     const { sequence, stats } = options;
-    // allowHalfOpen: a client that half-closes at once still gets its value.
-    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      this.sockets.add(socket);
+    this.listener = new TcpListener('tcp', logger, options.maxConnections, (socket) => {
       // A fixed deadline, not an idle timer: a peer that keeps sending must not hold its slot.
       const deadline = setTimeout(() => socket.destroy(), options.idleTimeoutMs);
       deadline.unref();
       socket.on('close', () => clearTimeout(deadline));
-      socket.on('error', () => socket.destroy());
-      socket.on('close', () => this.sockets.delete(socket));
       socket.resume(); // never read: discard whatever the client sends
       const answer = (text: string): void => {
         if (!socket.destroyed) socket.end(text);
@@ -57,25 +52,15 @@ export class OneShotServer {
         failed(error);
       }
     });
-    this.server.maxConnections = options.maxConnections;
-    this.server.on('error', (error) => logger.error({ err: error }, 'tcp server error'));
   }
 
   /** Listens; returns `host:port` actually bound. */
   listen(host: string, port: number): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.off('error', reject);
-        const address = this.server.address();
-        resolve(typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : `${host}:${port}`);
-      });
-    });
+    return this.listener.listen(host, port);
   }
 
   /** Stops accepting, closes every connection. */
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  close(): Promise<void> {
+    return this.listener.close();
   }
 }

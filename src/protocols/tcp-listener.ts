@@ -1,0 +1,44 @@
+/**
+ * What both raw TCP protocols share: a listener with a connection bound,
+ * half-open sockets allowed (a client may send and half-close, and still gets
+ * its answer), socket errors contained, and a close that drops every
+ * connection.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ProtocolLogger } from './zmq.js';
+
+/** A TCP listener that hands each connection to `handle`. */
+export class TcpListener {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(label: string, logger: ProtocolLogger, maxConnections: number, handle: (socket: Socket) => void) {
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => this.sockets.delete(socket));
+      handle(socket);
+    });
+    // Node closes connections beyond this at once.
+    this.server.maxConnections = maxConnections;
+    this.server.on('error', (error) => logger.error({ err: error }, `${label} server error`));
+  }
+
+  /** Listens; returns `host:port` actually bound. */
+  listen(host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve(typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : `${host}:${port}`);
+      });
+    });
+  }
+
+  /** Stops accepting and closes every connection. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
