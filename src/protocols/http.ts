@@ -83,18 +83,25 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
   app.post<{ Params: { name: string }; Querystring: { count?: string; last?: string }; Body: unknown }>(
     '/v1/sequences/:name/next',
     { schema: { querystring: nextQuerySchema } },
-    async (request, reply) => {
+    // Not async: a value from a warm lease is answered in the same tick, without a microtask per request.
+    (request, reply) => {
       try {
         const name = validateSequenceName(request.params.name);
         const body = readNextBody(request.body);
         const countInput = body.count ?? request.query.count;
         const count = countInput === undefined ? undefined : parseCount(countInput);
         const last = parseLast(body.last ?? request.query.last);
-        const values = count === undefined ? [await source.nextValue(name, last)] : await source.next(name, count, last);
-        stats?.countIssued('http', values.length);
-        return reply
-          .type('application/json; charset=utf-8')
-          .send(`{"sequence":${JSON.stringify(name)},"values":["${values.join('","')}"]}`);
+        const send = (values: bigint | bigint[]): FastifyReply => {
+          const list = typeof values === 'bigint' ? `"${values}"` : `"${values.join('","')}"`;
+          stats?.countIssued('http', typeof values === 'bigint' ? 1 : values.length);
+          return reply.type('application/json; charset=utf-8').send(`{"sequence":${JSON.stringify(name)},"values":[${list}]}`);
+        };
+        const result = count === undefined ? source.nextValue(name, last) : source.next(name, count, last);
+        if (result instanceof Promise) {
+          result.then(send, (error: unknown) => fail(reply, error));
+          return reply;
+        }
+        return send(result);
       } catch (error) {
         return fail(reply, error);
       }
