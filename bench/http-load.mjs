@@ -5,7 +5,7 @@
 import autocannon from 'autocannon';
 import { URL, fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { median, percentileSorted, round } from './stats.mjs';
+import { median, percentileSorted, pooledLatencyUs, round } from './stats.mjs';
 import { machineCpuSeconds, processCpuSeconds, startServer } from './zmq-load.mjs';
 
 const CONSTANT_SERVER = fileURLToPath(new URL('./fastify-constant.mjs', import.meta.url));
@@ -106,21 +106,12 @@ function sumCounts(runs) {
 /** Combines the recorded repeats of one target. */
 function combine(runs) {
   const rates = runs.map((run) => run.requestsPerSecond);
-  const total = runs.reduce((sum, run) => sum + run.sortedLatenciesMs.length, 0);
-  const all = new Float64Array(total);
-  let offset = 0;
-  for (const run of runs) {
-    all.set(run.sortedLatenciesMs, offset);
-    offset += run.sortedLatenciesMs.length;
-  }
-  all.sort();
-  const p = (q) => round(percentileSorted(all, total, q) * 1000);
   const mean = (key) => (runs.length === 0 ? NaN : round(runs.reduce((sum, run) => sum + run[key], 0) / runs.length, 3));
   return {
     requestsPerSecond: round(median(rates)),
     spread: runs.length === 0 ? NaN : round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
     repeatsRequestsPerSecond: rates,
-    latencyUs: { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples: total },
+    latencyUs: pooledLatencyUs(runs),
     ...sumCounts(runs),
     serverCpuCores: mean('serverCpuCores'),
     // Server CPU time per response (median of the repeats): less sensitive to noise than req/s.

@@ -29,7 +29,7 @@ import { HTTP_TARGETS, runHttp } from './http-load.mjs';
 import { runInProcess } from './inprocess.mjs';
 import { runPrefetch } from './prefetch.mjs';
 import { TARGET_LINE_OVER_REDIS, printTcp, runTcp, tcpSettings } from './tcp-load.mjs';
-import { formatLatency, formatRate, formatRatio, median, percentileSorted, renderTable, round } from './stats.mjs';
+import { envNumber, formatLatency, formatRate, formatRatio, median, pooledLatencyUs, renderTable, round } from './stats.mjs';
 import { killAllChildren, processCpuSeconds, runLoad, startServer } from './zmq-load.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -43,16 +43,6 @@ const TARGET_PROXY_OVER_DIRECT = 0.8;
 const TARGET_PREFETCH_VALUES_PER_SECOND = 1_000_000;
 /** (e): ticket-server req/s ÷ constant fastify req/s. */
 const TARGET_HTTP_OVER_CONSTANT = 0.9;
-
-function envNumber(name, fallback, min, max) {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new Error(`${name} must be a number from ${min} to ${max}, got "${text}"`);
-  }
-  return value;
-}
 
 const quick = process.env.BENCH_QUICK === '1';
 const settings = {
@@ -219,15 +209,6 @@ function combinePoint(runs) {
   if (runs.length === 0) return { requestsPerSecond: NaN, completed: 0, seconds: 0, latencyUs: {}, errors: 0, orderViolations: 0, repeatsRequestsPerSecond: [] };
   const completed = runs.reduce((sum, run) => sum + run.completed, 0);
   const seconds = runs.reduce((sum, run) => sum + run.durationMs / 1000, 0);
-  const total = runs.reduce((sum, run) => sum + run.sortedLatenciesMs.length, 0);
-  const all = new Float64Array(total);
-  let offset = 0;
-  for (const run of runs) {
-    all.set(run.sortedLatenciesMs, offset);
-    offset += run.sortedLatenciesMs.length;
-  }
-  all.sort();
-  const p = (q) => round(percentileSorted(all, total, q) * 1000);
   const rates = runs.map((run) => run.requestsPerSecond);
   return {
     // Median of the repeats: one disturbed repeat (a neighbour, a scheduler quirk) does not move it.
@@ -236,7 +217,7 @@ function combinePoint(runs) {
     spread: round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
     completed,
     seconds,
-    latencyUs: { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples: total },
+    latencyUs: pooledLatencyUs(runs),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     orderViolations: runs.reduce((sum, run) => sum + run.orderViolations, 0),
     benchCpuCores: round(runs.reduce((sum, run) => sum + run.benchCpuCores, 0) / runs.length, 3),

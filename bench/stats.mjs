@@ -65,3 +65,31 @@ export function renderTable(headers, rows) {
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
+
+/** A numeric knob from the environment, bounded; `fallback` when unset. */
+export function envNumber(name, fallback, min, max) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`${name} must be a number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+/**
+ * Latency summary (µs) over every request of several runs, each with its own
+ * `sortedLatenciesMs`.
+ */
+export function pooledLatencyUs(runs) {
+  const total = runs.reduce((sum, run) => sum + run.sortedLatenciesMs.length, 0);
+  const all = new Float64Array(total);
+  let offset = 0;
+  for (const run of runs) {
+    all.set(run.sortedLatenciesMs, offset);
+    offset += run.sortedLatenciesMs.length;
+  }
+  all.sort();
+  const p = (q) => round(percentileSorted(all, total, q) * 1000);
+  return { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples: total };
+}

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
-import { formatLatency, formatRate, formatRatio, median, percentileSorted, renderTable, round } from './stats.mjs';
+import { envNumber, formatLatency, formatRate, formatRatio, median, percentileSorted, pooledLatencyUs, renderTable, round } from './stats.mjs';
 import { killAllChildren, liveChildren, machineCpuSeconds, processCpuSeconds, startServer } from './zmq-load.mjs';
 
 /** ticket-server line req/s ÷ Redis INCR req/s at the same concurrency and depth (the issue's target). */
@@ -33,16 +33,6 @@ const REDIS_REQUEST = '*2\r\n$4\r\nINCR\r\n$5\r\nbench\r\n';
 const STALL_MS = 8_000;
 /** Longest wait for one one-shot connection. */
 const ONE_SHOT_TIMEOUT_MS = 5_000;
-
-function envNumber(name, fallback, min, max) {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new Error(`${name} must be a number from ${min} to ${max}, got "${text}"`);
-  }
-  return value;
-}
 
 /**
  * Settings of (f) from the environment: BENCH_TCP_SECONDS (per repeat, default 3,
@@ -407,22 +397,13 @@ export async function runOneShot({ server, host, port, concurrency, warmupMs, du
 /** Combines the recorded repeats of one row. */
 function combine(runs) {
   const rates = runs.map((run) => run.requestsPerSecond);
-  const total = runs.reduce((sum, run) => sum + run.sortedLatenciesMs.length, 0);
-  const all = new Float64Array(total);
-  let offset = 0;
-  for (const run of runs) {
-    all.set(run.sortedLatenciesMs, offset);
-    offset += run.sortedLatenciesMs.length;
-  }
-  all.sort();
-  const p = (q) => round(percentileSorted(all, total, q) * 1000);
   const mean = (key) => (runs.length === 0 ? NaN : round(runs.reduce((sum, run) => sum + run[key], 0) / runs.length, 3));
   const sum = (key) => runs.reduce((total, run) => total + (run[key] ?? 0), 0);
   return {
     requestsPerSecond: round(median(rates)),
     spread: runs.length === 0 ? NaN : round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
     repeatsRequestsPerSecond: rates,
-    latencyUs: { p50: p(0.5), p90: p(0.9), p99: p(0.99), p999: p(0.999), max: p(1), samples: total },
+    latencyUs: pooledLatencyUs(runs),
     completed: sum('completed'),
     errors: sum('errors') + sum('failureReplies') + sum('malformed'),
     orderViolations: sum('orderViolations'),
