@@ -13,7 +13,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
-import { MAX_VALUE, type Numbering } from '../core/numbering.js';
+import type { Numbering } from '../core/numbering.js';
+import { parseValue } from '../core/request.js';
 import { validateSequenceName } from '../core/names.js';
 import type { UpstreamStats } from '../client/pool.js';
 import type { TicketService } from '../service/ticket-service.js';
@@ -49,17 +50,6 @@ function authorize(request: FastifyRequest, token: string | undefined): void {
   const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
   // Hashing first gives equal lengths, so the comparison takes the same time whatever was sent.
   if (!timingSafeEqual(digest(given), digest(token))) throw new TicketError('EAUTH', 'missing or wrong bearer token');
-}
-
-/** Reads a floor value: a base-10 string (or safe integer) from 0 to 2^63 − 1. @throws TicketError EBADREQ */
-function parseFloor(input: unknown): bigint {
-  let value: bigint | undefined;
-  if (typeof input === 'string' && /^[0-9]{1,19}$/.test(input)) value = BigInt(input);
-  else if (typeof input === 'number' && Number.isSafeInteger(input) && input >= 0) value = BigInt(input);
-  if (value === undefined || value > MAX_VALUE) {
-    throw new TicketError('EBADREQ', 'floor must be a base-10 integer string from 0 to 2^63 - 1');
-  }
-  return value;
 }
 
 /** A JSON object body, or {} when there is none. @throws TicketError EBADREQ */
@@ -155,7 +145,7 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
       const service = serviceFor(request);
       const name = validateSequenceName(request.params.name);
       const body = objectBody(request.body, ['floor']);
-      const floor = body.floor === undefined ? undefined : parseFloor(body.floor);
+      const floor = body.floor === undefined ? undefined : parseValue(body.floor, 'floor');
       const created = await service.createSequence(name);
       const raised = floor === undefined ? false : await service.raiseFloor(name, floor);
       return reply.code(created ? 201 : 200).send({ sequence: name, created, raised });
@@ -170,7 +160,7 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
       const name = validateSequenceName(request.params.name);
       const body = objectBody(request.body, ['floor']);
       if (body.floor === undefined) throw new TicketError('EBADREQ', 'body must be {"floor": "<value>"}');
-      const floor = parseFloor(body.floor);
+      const floor = parseValue(body.floor, 'floor');
       const raised = await service.raiseFloor(name, floor);
       return reply.send({ sequence: name, floor: floor.toString(), raised });
     } catch (error) {

@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, OPTIONS, envName, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
-import { MAX_VALUE, SlotMap } from '../core/numbering.js';
+import { SlotMap } from '../core/numbering.js';
+import { parseValue } from '../core/request.js';
 import { validateSequenceName } from '../core/names.js';
 import { createClient, type TicketClient } from '../client/client.js';
 import { createServer } from '../server.js';
@@ -227,12 +228,13 @@ function readFloors(files: readonly string[]): Map<string, bigint> {
       } catch (error) {
         throw bad(`sequences[${index}].name: ${(error as Error).message}`);
       }
-      const floorText = item?.floor;
-      if (typeof floorText !== 'string' || !/^[0-9]{1,19}$/.test(floorText) || BigInt(floorText) > MAX_VALUE) {
-        throw bad(`sequences[${index}].floor must be a base-10 string from 0 to 2^63 - 1`);
+      let floor: bigint;
+      try {
+        floor = parseValue(item?.floor, `sequences[${index}].floor`);
+      } catch (error) {
+        throw bad((error as Error).message);
       }
       const name = item?.name as string;
-      const floor = BigInt(floorText);
       const known = floors.get(name);
       if (known === undefined || floor > known) floors.set(name, floor);
     }

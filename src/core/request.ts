@@ -11,18 +11,30 @@ export const MAX_COUNT = 1000;
 const DIGITS = /^[0-9]{1,19}$/;
 
 /**
- * Parses `last`: a base-10 string (or a non-negative safe integer) from 0 to
- * 2^63 − 1. `undefined`, `null` and "0" mean unknown and give `undefined`.
+ * Parses a ticket value given by a client (`last`, a floor): a base-10
+ * string, or a non-negative safe integer, from 0 to 2^63 − 1.
+ *
+ * @throws TicketError EBADREQ naming `field` for anything else.
+ */
+export function parseValue(input: unknown, field: string): bigint {
+  let value: bigint | undefined;
+  if (typeof input === 'string' && DIGITS.test(input)) value = BigInt(input);
+  else if (typeof input === 'number' && Number.isSafeInteger(input) && input >= 0) value = BigInt(input);
+  if (value === undefined || value > MAX_VALUE) {
+    throw new TicketError('EBADREQ', `${field} must be a base-10 integer string from 0 to 2^63 - 1`);
+  }
+  return value;
+}
+
+/**
+ * Parses `last` (see `parseValue`). `undefined`, `null` and "0" mean unknown
+ * and give `undefined`.
  *
  * @throws TicketError EBADREQ for anything else.
  */
 export function parseLast(input: unknown): bigint | undefined {
-  let value: bigint;
   if (input === undefined || input === null) return undefined;
-  if (typeof input === 'string' && DIGITS.test(input)) value = BigInt(input);
-  else if (typeof input === 'number' && Number.isSafeInteger(input) && input >= 0) value = BigInt(input);
-  else throw new TicketError('EBADREQ', 'last must be a base-10 integer string from 0 to 2^63 - 1');
-  if (value > MAX_VALUE) throw new TicketError('EBADREQ', 'last must not exceed 2^63 - 1');
+  const value = parseValue(input, 'last');
   return value === 0n ? undefined : value;
 }
 

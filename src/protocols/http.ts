@@ -125,7 +125,7 @@ function readNextBody(body: unknown): { count?: unknown; last?: unknown } {
   if (typeof body !== 'object' || Array.isArray(body)) throw new TicketError('EBADREQ', 'the body must be a JSON object');
   const fields = body as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
-    if (!(key in nextBodySchema.properties)) throw new TicketError('EBADREQ', `unknown field "${key.slice(0, 50)}"`);
+    if (!Object.hasOwn(nextBodySchema.properties, key)) throw new TicketError('EBADREQ', `unknown field "${key.slice(0, 50)}"`);
   }
   return fields;
 }

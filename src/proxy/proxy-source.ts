@@ -13,6 +13,7 @@
  * Under load this turns many upstream round trips into one; when idle it adds
  * no delay.
  */
+import { TicketError } from '../core/errors.js';
 import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import { MAX_COUNT } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
@@ -88,7 +89,7 @@ export class ProxySource implements TicketSource {
         if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);
         batch.forEach((waiting, index) => {
           const value = values[index];
-          if (value === undefined) waiting.reject(new Error('upstream sent fewer values than asked'));
+          if (value === undefined) waiting.reject(new TicketError('EINTERNAL', 'upstream sent fewer values than asked'));
           else waiting.resolve(value);
         });
       },

@@ -487,6 +487,16 @@ describe('POST /v1/sequences/{name}/next', () => {
     expect(v1Values(await post(url(name)))).toEqual([String(BigInt(start as string) + 1n)]);
   });
 
+  it.each(['valueOf', 'constructor', 'toString', 'hasOwnProperty'])(
+    'refuses the inherited property name %s as a body field, consuming nothing',
+    async (key) => {
+      const name = `inherited-${key}`;
+      const first = BigInt(v1Values(await post(url(name)))[0] as string);
+      expectError(await postJson(url(name), { [key]: 1 }), 400, 'EBADREQ');
+      expect(v1Values(await post(url(name)))).toEqual([String(first + 1n)]);
+    },
+  );
+
   it('property: random bad bodies are refused with 400 and never consume a value', async () => {
     const name = 'property';
     let expected = BigInt((v1Values(await post(url(name)))[0] as string)) + 1n;
