@@ -61,7 +61,13 @@ interface Backend {
 }
 
 async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
-  const store = await createStore(config.store);
+  const store = await createStore(config.store, {
+    poolSize: config.poolSize,
+    poolTimeoutMs: config.poolTimeout,
+    // A hung database must not hold a sequence's reservation much longer than waiting requests wait.
+    operationTimeoutMs: Math.max(2 * config.storeTimeout, 2_000),
+    onWarning: (message) => logger.warn({ store: store.description }, message),
+  });
   const metrics = createMetrics({ stats });
   const service = new TicketService({
     observer: metrics.observer,

@@ -165,7 +165,13 @@ async function withStore<T>(
   mustExist: boolean,
   action: (store: Store, map: SlotMap) => Promise<T>,
 ): Promise<T> {
-  const store = await createStore(config.store, { mustExist });
+  const store = await createStore(config.store, {
+    mustExist,
+    poolSize: config.poolSize,
+    poolTimeoutMs: config.poolTimeout,
+    operationTimeoutMs: Math.max(2 * config.storeTimeout, 2_000),
+    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+  });
   await store.open();
   try {
     const map = new SlotMap({ instance: config.instance, instances: config.instances, offset: config.offset });

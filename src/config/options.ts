@@ -44,6 +44,10 @@ export interface ServerConfig {
   /** ZeroMQ endpoint (SPEC §6.1). */
   readonly bind: string;
   readonly storeTimeout: number;
+  /** Shared stores: database connections. */
+  readonly poolSize: number;
+  /** Shared stores: connect timeout in ms. */
+  readonly poolTimeout: number;
   readonly logLevel: LogLevel;
   /** Upstream servers; non-empty means proxy mode (SPEC §8). */
   readonly hosts: readonly string[];
@@ -99,7 +103,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'max-sequences', kind: 'integer', placeholder: 'M', defaultText: '100000', description: 'most sequences that may exist (more: ELIMIT)' },
   { name: 'strict-sequences', kind: 'boolean', defaultText: 'off', description: 'only sequences that already exist may be used (others: ENOSEQ)' },
   { name: 'data', kind: 'string', placeholder: 'DIR', defaultText: './data', description: 'data directory of the embedded store' },
-  { name: 'store', kind: 'string', placeholder: 'URI', defaultText: 'lmdb:DIR', description: 'lmdb:DIR (embedded, durable) or memory: (tests only, not durable)' },
+  { name: 'store', kind: 'string', placeholder: 'URI', defaultText: 'lmdb:DIR', description: 'lmdb:DIR (embedded), postgres://USER:PASS@HOST:PORT/DB, mysql://USER:PASS@HOST:PORT/DB, etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (shared), or memory: (tests only)' },
+  { name: 'pool-size', kind: 'integer', placeholder: 'N', defaultText: '4', description: 'shared stores: connections to the database, 1-1000' },
+  { name: 'pool-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'shared stores: give up connecting to the database after this' },
   { name: 'bind', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://0.0.0.0:6410', description: 'ZeroMQ endpoint to serve; port 0 or * picks a free port' },
   { name: 'store-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'a reservation slower than this fails waiting requests with EUNAVAILABLE' },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', defaultText: 'info', description: LOG_LEVELS.join(', ') },
@@ -190,10 +196,38 @@ export function readAliasEnvironment(env: NodeJS.ProcessEnv): RawOptions {
       source: ip ? (port ? 'TXNID_SERVER_IP/TXNID_SERVER_PORT' : 'TXNID_SERVER_IP') : 'TXNID_SERVER_PORT',
     });
   }
-  if (env.TICKR_DATABASE_HOST !== undefined && env.TICKR_DATABASE_HOST !== '') {
-    throw new ConfigError('TICKR_DATABASE_HOST', 'TICKR_DATABASE_HOST asks for the MySQL store, which this version does not have yet; unset it');
-  }
+  const tickrStore = tickrDatabaseUri(env);
+  if (tickrStore) result.set('store', tickrStore);
+  put('pool-size', 'TICKR_DATABASE_POOL_SIZE');
+  put('pool-timeout', 'TICKR_DATABASE_POOL_TIMEOUT', (text) => {
+    // Tickr's pool timeout is in seconds (as in Ruby's connection pools); ours is in ms.
+    if (!/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text.trim())) {
+      throw new ConfigError('pool-timeout', `invalid TICKR_DATABASE_POOL_TIMEOUT (--pool-timeout): expected seconds, got "${text.slice(0, 40)}"`);
+    }
+    return String(Math.round(Number(text) * 1000));
+  });
   return result;
+}
+
+/**
+ * Tickr's `TICKR_DATABASE_HOST/USERNAME/PASSWORD/NAME` select the MySQL store
+ * (`mysql://USERNAME:PASSWORD@HOST/NAME`; HOST may carry `:PORT`).
+ */
+function tickrDatabaseUri(env: NodeJS.ProcessEnv): { value: string; source: string } | undefined {
+  const host = env.TICKR_DATABASE_HOST;
+  if (host === undefined || host === '') return undefined;
+  const source = 'TICKR_DATABASE_HOST';
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]{1,253})(:[0-9]{1,5})?$/.test(host)) {
+    throw new ConfigError('store', `invalid TICKR_DATABASE_HOST (--store): expected HOST or HOST:PORT, got "${host.slice(0, 80)}"`);
+  }
+  const name = env.TICKR_DATABASE_NAME;
+  if (name === undefined || name === '') {
+    throw new ConfigError('store', 'TICKR_DATABASE_HOST is set but TICKR_DATABASE_NAME is not: name the MySQL database');
+  }
+  const user = encodeURIComponent(env.TICKR_DATABASE_USERNAME ?? '');
+  const password = env.TICKR_DATABASE_PASSWORD ? `:${encodeURIComponent(env.TICKR_DATABASE_PASSWORD)}` : '';
+  const credentials = user === '' && password === '' ? '' : `${user}${password}@`;
+  return { value: `mysql://${credentials}${host}/${encodeURIComponent(name)}`, source };
 }
 
 /** Reads `TICKET_SERVER_<OPTION>` variables. */
@@ -308,6 +342,10 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
   const strictSequences = strictRaw ? boolean('strict-sequences', strictRaw) : false;
   const storeTimeoutRaw = get('store-timeout');
   const storeTimeout = storeTimeoutRaw ? integer('store-timeout', storeTimeoutRaw, 1, 600_000) : 5_000;
+  const poolSizeRaw = get('pool-size');
+  const poolSize = poolSizeRaw ? integer('pool-size', poolSizeRaw, 1, 1000) : 4;
+  const poolTimeoutRaw = get('pool-timeout');
+  const poolTimeout = poolTimeoutRaw ? integer('pool-timeout', poolTimeoutRaw, 1, 600_000) : 5_000;
 
   const dataRaw = get('data');
   const data = dataRaw ? String(dataRaw.value) : './data';
@@ -398,6 +436,8 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
     store,
     bind,
     storeTimeout,
+    poolSize,
+    poolTimeout,
     logLevel,
   };
 }

@@ -3,21 +3,32 @@
  * server on the embedded store never loads a database driver it does not use.
  */
 import type { Store } from './store.js';
+import { MAX_STORE_URI_LENGTH, StoreUriError, parseEtcdUri, parseSqlUri } from './store-uri.js';
 
-/** A store URI that cannot be used, with a message naming what is wrong. */
-export class StoreUriError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreUriError';
-  }
+export { StoreUriError } from './store-uri.js';
+
+/** What every back end may be told besides its URI. */
+export interface StoreOptions {
+  /** The store must already hold data (read-only commands such as `dump`). */
+  readonly mustExist?: boolean;
+  /** Shared stores: connections in the pool (default 4). */
+  readonly poolSize?: number;
+  /** Shared stores: how long to wait for a connection, in ms (default 5000). */
+  readonly poolTimeoutMs?: number;
+  /** Shared stores: an operation that takes longer fails, so a hung store never blocks forever (default 10000 ms). */
+  readonly operationTimeoutMs?: number;
+  /** Shared stores: told about settings that weaken durability (e.g. `synchronous_commit=off`). */
+  readonly onWarning?: (message: string) => void;
 }
+
+const SHARED_SCHEMES = ['postgres:', 'postgresql:', 'mysql:', 'etcd:'];
 
 /**
  * Checks a store URI without opening anything.
- * @throws StoreUriError for an unknown scheme, an empty lmdb directory, or a
- *   shared store this version does not ship yet.
+ * @throws StoreUriError for an unknown scheme, an empty lmdb directory, or a malformed shared-store URI
  */
 export function validateStoreUri(uri: string): void {
+  if (uri.length > MAX_STORE_URI_LENGTH) throw new StoreUriError(`store URI is longer than ${MAX_STORE_URI_LENGTH} characters`);
   const scheme = uri.slice(0, uri.indexOf(':') + 1);
   switch (scheme) {
     case 'memory:':
@@ -29,25 +40,44 @@ export function validateStoreUri(uri: string): void {
     case 'postgres:':
     case 'postgresql:':
     case 'mysql:':
+      parseSqlUri(uri);
+      return;
     case 'etcd:':
-      throw new StoreUriError(
-        `${scheme} stores are not available in this version yet; use lmdb:DIR (the default) or memory:`,
-      );
+      parseEtcdUri(uri);
+      return;
     default:
-      throw new StoreUriError(`unknown store "${uri.split(':')[0] ?? ''}"; expected lmdb:DIR or memory:`);
+      throw new StoreUriError(
+        `unknown store "${(uri.split(':')[0] ?? '').slice(0, 40)}"; expected lmdb:DIR, postgres://…, mysql://…, etcd://… or memory:`,
+      );
   }
+}
+
+/** True for stores that several servers may share (SPEC §5.1). */
+export function isSharedStoreUri(uri: string): boolean {
+  return SHARED_SCHEMES.some((scheme) => uri.startsWith(scheme));
 }
 
 /**
  * Creates (but does not open) the store a URI names.
- * @param options `mustExist`: the store must already hold data (read-only commands such as `dump`)
  * @throws StoreUriError
  */
-export async function createStore(uri: string, options: { mustExist?: boolean } = {}): Promise<Store> {
+export async function createStore(uri: string, options: StoreOptions = {}): Promise<Store> {
   validateStoreUri(uri);
   if (uri === 'memory:') {
     const { MemoryStore } = await import('./memory-store.js');
     return new MemoryStore();
+  }
+  if (uri.startsWith('postgres:') || uri.startsWith('postgresql:')) {
+    const { PostgresStore } = await import('./postgres-store.js');
+    return new PostgresStore(parseSqlUri(uri), options);
+  }
+  if (uri.startsWith('mysql:')) {
+    const { MysqlStore } = await import('./mysql-store.js');
+    return new MysqlStore(parseSqlUri(uri), options);
+  }
+  if (uri.startsWith('etcd:')) {
+    const { EtcdStore } = await import('./etcd-store.js');
+    return new EtcdStore(parseEtcdUri(uri), options);
   }
   const { LmdbStore } = await import('./lmdb-store.js');
   return new LmdbStore(uri.slice('lmdb:'.length), options);

@@ -1,0 +1,126 @@
+/**
+ * Parsing of shared-store URIs (SPEC §5) and their safe-to-log descriptions.
+ * Credentials never leave this module except into the driver's own options.
+ */
+
+/** A store URI that cannot be used, with a message naming what is wrong (never the password). */
+export class StoreUriError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUriError';
+  }
+}
+
+/** Longest store URI accepted (a bound on configuration input). */
+export const MAX_STORE_URI_LENGTH = 4096;
+
+/** A SQL server URI (`postgres://` or `mysql://`), parsed. */
+export interface SqlUri {
+  readonly scheme: 'postgres' | 'mysql';
+  readonly user: string;
+  readonly password: string;
+  readonly host: string;
+  readonly port: number | undefined;
+  readonly database: string;
+  /** Query parameters, passed to the driver as they are (e.g. `sslmode`). */
+  readonly params: URLSearchParams;
+  /** `scheme://user@host:port/database`: no password, no parameters. */
+  readonly description: string;
+  /** The URI as given, for the driver only; never log it. */
+  readonly connectionString: string;
+}
+
+/** An etcd cluster URI, parsed. */
+export interface EtcdUri {
+  /** `http://host:port` for every member given. */
+  readonly hosts: readonly string[];
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  /** Key prefix, always starting and ending with `/` (default `/ticket-server/`). */
+  readonly prefix: string;
+  readonly description: string;
+}
+
+function decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new StoreUriError(`the ${what} in the store URI is not valid percent-encoding`);
+  }
+}
+
+/**
+ * Parses `postgres://user:pass@host:port/db?params` or `mysql://…`.
+ * @throws StoreUriError naming what is missing or wrong; the message never holds the password.
+ */
+export function parseSqlUri(uri: string): SqlUri {
+  const scheme = uri.startsWith('mysql:') ? 'mysql' : 'postgres';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new StoreUriError(`${scheme} store URI is malformed; expected ${scheme}://user:password@host:port/database`);
+  }
+  if (url.hostname === '') throw new StoreUriError(`${scheme} store URI needs a host, as in ${scheme}://user:password@host:port/database`);
+  const database = decode(url.pathname.replace(/^\//, ''), 'database name');
+  if (database === '' || database.includes('/')) {
+    throw new StoreUriError(`${scheme} store URI needs a database name after the host, as in ${scheme}://user:password@host:port/database`);
+  }
+  const port = url.port === '' ? undefined : Number(url.port);
+  const user = decode(url.username, 'user name');
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return {
+    scheme,
+    user,
+    password: decode(url.password, 'password'),
+    host,
+    port,
+    database,
+    params: url.searchParams,
+    description: `${scheme}://${user === '' ? '' : `${encodeURIComponent(user)}@`}${url.host}/${encodeURIComponent(database)}`,
+    connectionString: uri,
+  };
+}
+
+/**
+ * Parses `etcd://[user:pass@]host:port[,host:port…][/prefix]`.
+ * @throws StoreUriError
+ */
+export function parseEtcdUri(uri: string): EtcdUri {
+  const rest = uri.slice('etcd://'.length);
+  if (!uri.startsWith('etcd://') || rest === '') {
+    throw new StoreUriError('etcd store URI is malformed; expected etcd://host:port[,host:port…][/prefix]');
+  }
+  const slash = rest.indexOf('/');
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+  const at = authority.lastIndexOf('@');
+  let user: string | undefined;
+  let password: string | undefined;
+  if (at !== -1) {
+    const credentials = authority.slice(0, at);
+    const colon = credentials.indexOf(':');
+    user = decode(colon === -1 ? credentials : credentials.slice(0, colon), 'user name');
+    password = decode(colon === -1 ? '' : credentials.slice(colon + 1), 'password');
+  }
+  const members = authority.slice(at + 1).split(',');
+  const hosts: string[] = [];
+  for (const member of members) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(member);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      throw new StoreUriError(`etcd store URI member "${member.slice(0, 100)}" is not host:port`);
+    }
+    hosts.push(`http://${member}`);
+  }
+  if (hosts.length > 64) throw new StoreUriError('etcd store URI lists more than 64 members');
+  const prefixPath = path === '' ? 'ticket-server' : decode(path, 'prefix');
+  const prefix = `/${prefixPath}/`;
+  return {
+    hosts,
+    user,
+    password,
+    prefix,
+    description: `etcd://${user === undefined ? '' : `${encodeURIComponent(user)}@`}${members.join(',')}${prefix.slice(0, -1)}`,
+  };
+}
