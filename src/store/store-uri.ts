@@ -41,11 +41,11 @@ export interface EtcdUri {
   readonly description: string;
 }
 
-function decode(part: string, what: string): string {
+function decode(part: string, what: string, scheme: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw new StoreUriError(`the ${what} in the store URI is not valid percent-encoding`);
+    throw new StoreUriError(`the ${what} in the ${scheme} store URI is not valid percent-encoding`);
   }
 }
 
@@ -62,17 +62,17 @@ export function parseSqlUri(uri: string): SqlUri {
     throw new StoreUriError(`${scheme} store URI is malformed; expected ${scheme}://user:password@host:port/database`);
   }
   if (url.hostname === '') throw new StoreUriError(`${scheme} store URI needs a host, as in ${scheme}://user:password@host:port/database`);
-  const database = decode(url.pathname.replace(/^\//, ''), 'database name');
+  const database = decode(url.pathname.replace(/^\//, ''), 'database name', scheme);
   if (database === '' || database.includes('/')) {
     throw new StoreUriError(`${scheme} store URI needs a database name after the host, as in ${scheme}://user:password@host:port/database`);
   }
   const port = url.port === '' ? undefined : Number(url.port);
-  const user = decode(url.username, 'user name');
+  const user = decode(url.username, 'user name', scheme);
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   return {
     scheme,
     user,
-    password: decode(url.password, 'password'),
+    password: decode(url.password, 'password', scheme),
     host,
     port,
     database,
@@ -100,8 +100,8 @@ export function parseEtcdUri(uri: string): EtcdUri {
   if (at !== -1) {
     const credentials = authority.slice(0, at);
     const colon = credentials.indexOf(':');
-    user = decode(colon === -1 ? credentials : credentials.slice(0, colon), 'user name');
-    password = decode(colon === -1 ? '' : credentials.slice(colon + 1), 'password');
+    user = decode(colon === -1 ? credentials : credentials.slice(0, colon), 'user name', 'etcd');
+    password = decode(colon === -1 ? '' : credentials.slice(colon + 1), 'password', 'etcd');
   }
   const members = authority.slice(at + 1).split(',');
   const hosts: string[] = [];
@@ -114,7 +114,7 @@ export function parseEtcdUri(uri: string): EtcdUri {
     hosts.push(`http://${member}`);
   }
   if (hosts.length > 64) throw new StoreUriError('etcd store URI lists more than 64 members');
-  const prefixPath = path === '' ? 'ticket-server' : decode(path, 'prefix');
+  const prefixPath = path === '' ? 'ticket-server' : decode(path, 'prefix', 'etcd');
   const prefix = `/${prefixPath}/`;
   return {
     hosts,

@@ -113,8 +113,35 @@ describe('aliases', () => {
     expect(configError(() => loadConfig(new Map(), { TICKR_NODE_NUMBER: 'one' })).message).toContain('TICKR_NODE_NUMBER');
   });
 
-  it('refuses variables that ask for what this version lacks instead of ignoring them', () => {
-    expect(configError(() => loadConfig(new Map(), { TICKR_DATABASE_HOST: 'db' })).message).toContain('TICKR_DATABASE_HOST');
+  it('selects the MySQL store from Tickr\'s database variables, pool size and pool timeout in seconds', () => {
+    const config = loadConfig(new Map(), {
+      TICKR_DATABASE_HOST: 'db.internal:3307',
+      TICKR_DATABASE_USERNAME: 'tickr',
+      TICKR_DATABASE_PASSWORD: 'p@ss:w/rd',
+      TICKR_DATABASE_NAME: 'tickets',
+      TICKR_DATABASE_POOL_SIZE: '8',
+      TICKR_DATABASE_POOL_TIMEOUT: '2.5',
+    });
+    expect(config).toMatchObject({ store: 'mysql://tickr:p%40ss%3Aw%2Frd@db.internal:3307/tickets', poolSize: 8, poolTimeout: 2500 });
+  });
+
+  it('lets --store and TICKET_SERVER_POOL_SIZE win over Tickr\'s variables', () => {
+    const config = loadConfig(new Map([['store', { value: 'memory:', source: '--store' }]]), {
+      TICKR_DATABASE_HOST: 'db',
+      TICKR_DATABASE_NAME: 'tickets',
+      TICKR_DATABASE_POOL_SIZE: '8',
+      TICKET_SERVER_POOL_SIZE: '3',
+    });
+    expect(config).toMatchObject({ store: 'memory:', poolSize: 3 });
+  });
+
+  it.each([
+    [{ TICKR_DATABASE_HOST: 'db' }, 'TICKR_DATABASE_NAME'],
+    [{ TICKR_DATABASE_HOST: 'db/x', TICKR_DATABASE_NAME: 't' }, 'TICKR_DATABASE_HOST'],
+    [{ TICKR_DATABASE_HOST: 'db', TICKR_DATABASE_NAME: 't', TICKR_DATABASE_POOL_TIMEOUT: 'soon' }, 'TICKR_DATABASE_POOL_TIMEOUT'],
+    [{ TICKR_DATABASE_HOST: 'db', TICKR_DATABASE_NAME: 't', TICKR_DATABASE_POOL_SIZE: '0' }, 'TICKR_DATABASE_POOL_SIZE'],
+  ])('refuses incomplete or malformed Tickr database variables (%o), naming %s', (env, named) => {
+    expect(configError(() => loadConfig(new Map(), env)).message).toContain(named);
   });
 });
 
@@ -135,6 +162,13 @@ describe('validation', () => {
     ['strict-sequences', { 'strict-sequences': 'maybe' }],
     ['store', { store: 'redis://x' }],
     ['store', { store: 'lmdb:' }],
+    ['store', { store: 'postgres://user:pw@/tickets' }],
+    ['store', { store: 'mysql://user:pw@db:3306' }],
+    ['store', { store: 'etcd://' }],
+    ['store', { store: 'etcd://db:99999' }],
+    ['pool-size', { 'pool-size': '0' }],
+    ['pool-size', { 'pool-size': '1001' }],
+    ['pool-timeout', { 'pool-timeout': '0' }],
     ['bind', { bind: 'http://0.0.0.0:6410' }],
     ['bind', { bind: 'tcp://127.0.0.1:70000' }],
     ['log-level', { 'log-level': 'loud' }],
