@@ -170,6 +170,18 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
       });
     });
 
+    describe('has', () => {
+      it('knows a sequence only once it was reserved or created, and keeps names apart by case', async () => {
+        expect(await store.has('made')).toBe(false);
+        await store.reserve('made', 0n);
+        await store.reserve('Other', 3n);
+        expect(await store.has('made')).toBe(true);
+        expect(await store.has('Other')).toBe(true);
+        expect(await store.has('other')).toBe(false);
+        expect(await store.has('mad')).toBe(false);
+      });
+    });
+
     describe('list', () => {
       it('yields nothing for an empty store', async () => {
         expect(await listAll(store)).toEqual([]);

@@ -68,6 +68,9 @@ export const SERVICE_DEFAULTS = {
 
 /** Backoff after a failed reservation: 100 ms doubling up to 5 s. */
 const RETRY_BASE_MS = 100;
+/** Strict mode on a shared store: how long a name found absent is answered ENOSEQ without asking the store again. */
+const ABSENT_CACHE_MS = 1_000;
+const ABSENT_CACHE_LIMIT = 10_000;
 const RETRY_MAX_MS = 5_000;
 
 interface Waiter {
@@ -160,6 +163,13 @@ export class TicketService implements TicketSource {
   private reserveLatencyMs = 1;
   /** Set once close() has taken the leases out of service; later leases are released, never used. */
   private withdrawn = false;
+  /**
+   * Strict mode on a shared store: names another server may have created are
+   * looked up in the store, one lookup per name at a time; names found absent
+   * are not looked up again for a while, so unknown names cannot flood the store.
+   */
+  private readonly lookups = new Map<string, Promise<void>>();
+  private readonly absentUntil = new Map<string, number>();
 
   constructor(options: TicketServiceOptions) {
     this.store = options.store;
@@ -192,7 +202,8 @@ export class TicketService implements TicketSource {
   }
 
   nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
-    const seq = this.sequences.get(name) ?? this.admit(name);
+    const seq = this.sequences.get(name) ?? this.admitOrLookUp(name);
+    if (seq instanceof Promise) return seq.then(() => this.nextValue(name, last));
     // Hot path: no waiters ahead, no jump, room in the current lease.
     if (
       seq.waiters.length === 0 &&
@@ -217,7 +228,8 @@ export class TicketService implements TicketSource {
     if (!Number.isInteger(count) || count < 1 || count > 1000) {
       throw new TicketError('EBADREQ', 'count must be an integer from 1 to 1000');
     }
-    const seq = this.sequences.get(name) ?? this.admit(name);
+    const seq = this.sequences.get(name) ?? this.admitOrLookUp(name);
+    if (seq instanceof Promise) return seq.then(() => this.next(name, count, last));
     return this.serveSlowly(seq, count, last, false) as bigint[] | Promise<bigint[]>;
   }
 
@@ -291,8 +303,9 @@ export class TicketService implements TicketSource {
     this.checkRunning();
     validateSequenceName(name);
     if (!this.existing.has(name)) {
-      if (this.strictSequences) throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
-      await this.createSequence(name);
+      if (!this.strictSequences) await this.createSequence(name);
+      else if (this.store.shared && (await this.storeCall(() => this.store.has(name)))) this.existing.add(name);
+      else throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
     }
     const slot = this.map.slotAbove(floor);
     const lease = await this.storeCall(() => this.store.reserve(name, 0n, slot));
@@ -401,6 +414,41 @@ export class TicketService implements TicketSource {
       }
     }
     return released;
+  }
+
+  /**
+   * `admit`, except that in strict mode on a shared store a name this server
+   * does not know is looked up in the store first (another server's admin API
+   * may have created it); the returned promise settles when it is known.
+   */
+  private admitOrLookUp(name: string): SequenceState | Promise<void> {
+    if (!this.strictSequences || !this.store.shared || this.existing.has(name) || this.state !== 'running') {
+      return this.admit(name);
+    }
+    validateSequenceName(name);
+    const now = this.now();
+    if ((this.absentUntil.get(name) ?? 0) > now) return this.admit(name);
+    const pending = this.lookups.get(name);
+    if (pending) return pending;
+    const lookup = this.storeCall(() => this.store.has(name)).then(
+      (found) => {
+        this.lookups.delete(name);
+        if (found) {
+          this.absentUntil.delete(name);
+          this.existing.add(name);
+          return;
+        }
+        // Bounded: forget every negative answer rather than grow without limit.
+        if (this.absentUntil.size >= ABSENT_CACHE_LIMIT) this.absentUntil.clear();
+        this.absentUntil.set(name, this.now() + ABSENT_CACHE_MS);
+      },
+      (error: unknown) => {
+        this.lookups.delete(name);
+        throw error;
+      },
+    );
+    this.lookups.set(name, lookup);
+    return lookup;
   }
 
   /** Creates the in-memory state of a sequence after the name and limit checks. */

@@ -43,6 +43,7 @@ function currentValue(reply: TxnReply): string | undefined {
 export class EtcdStore implements Store {
   readonly kind = 'etcd';
   readonly durable = true;
+  readonly shared = true;
   readonly description: string;
   private readonly uri: EtcdUri;
   private readonly settings: SharedSettings;
@@ -157,6 +158,11 @@ export class EtcdStore implements Store {
   async release(name: string, from: bigint, end: bigint): Promise<boolean> {
     if (from > end) return false;
     return this.serialised(name, async () => (await this.swap(name, end.toString(), from.toString())).swapped);
+  }
+
+  async has(name: string): Promise<boolean> {
+    const value = await this.call(this.namespace().get(`${SEQUENCE_PREFIX}${name}`).string());
+    return value !== null;
   }
 
   async *list(): AsyncIterable<StoredSequence> {

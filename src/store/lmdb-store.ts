@@ -31,6 +31,7 @@ const NUMBERING_KEY = 'numbering';
 export class LmdbStore implements Store {
   readonly kind = 'lmdb';
   readonly durable = true;
+  readonly shared = false;
   readonly description: string;
   private readonly directory: string;
   private root: RootDatabase | undefined;
@@ -117,6 +118,10 @@ export class LmdbStore implements Store {
       void sequences.put(name, from.toString());
       return true;
     });
+  }
+
+  async has(name: string): Promise<boolean> {
+    return this.databases().sequences.get(name) !== undefined;
   }
 
   async *list(): AsyncIterable<StoredSequence> {

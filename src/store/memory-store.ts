@@ -18,6 +18,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly description = 'memory: (not durable)';
   readonly durable = false;
+  readonly shared = false;
   private readonly counters = new Map<string, bigint>();
   private numbering: Numbering | undefined;
 
@@ -40,6 +41,10 @@ export class MemoryStore implements Store {
     if (this.counters.get(name) !== end || from > end) return false;
     this.counters.set(name, from);
     return true;
+  }
+
+  async has(name: string): Promise<boolean> {
+    return this.counters.has(name);
   }
 
   async *list(): AsyncIterable<StoredSequence> {

@@ -64,6 +64,7 @@ interface OkPacket {
 export class MysqlStore implements Store {
   readonly kind = 'mysql';
   readonly durable = true;
+  readonly shared = true;
   readonly description: string;
   private readonly uri: SqlUri;
   private readonly settings: SharedSettings;
@@ -158,6 +159,11 @@ export class MysqlStore implements Store {
     if (from > end) return false;
     const [ok] = await this.query<mysql.ResultSetHeader>(RELEASE, [from.toString(), name, end.toString()]);
     return Number((ok as unknown as OkPacket).affectedRows) === 1;
+  }
+
+  async has(name: string): Promise<boolean> {
+    const [rows] = await this.query<mysql.RowDataPacket[]>(`SELECT 1 FROM ${SEQUENCES_TABLE} WHERE name = ?`, [name]);
+    return rows.length === 1;
   }
 
   async *list(): AsyncIterable<StoredSequence> {

@@ -59,6 +59,7 @@ const RELEASE = `UPDATE ${SEQUENCES_TABLE} SET next_slot = $2::numeric WHERE nam
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly durable = true;
+  readonly shared = true;
   readonly description: string;
   private readonly uri: SqlUri;
   private readonly settings: SharedSettings;
@@ -153,6 +154,11 @@ export class PostgresStore implements Store {
     if (from > end) return false;
     const result = await this.query(RELEASE, [name, from.toString(), end.toString()]);
     return result.rowCount === 1;
+  }
+
+  async has(name: string): Promise<boolean> {
+    const result = await this.query(`SELECT 1 FROM ${SEQUENCES_TABLE} WHERE name = $1`, [name]);
+    return result.rows.length === 1;
   }
 
   async *list(): AsyncIterable<StoredSequence> {

@@ -73,6 +73,8 @@ export interface Store {
   readonly description: string;
   /** False for stores that lose everything on exit (`memory:`). */
   readonly durable: boolean;
+  /** True for stores that several servers may use at once (SPEC §5.1): others may create sequences. */
+  readonly shared: boolean;
 
   /** Opens connections, files and locks. @throws StoreLockedError when another process holds the store. */
   open(): Promise<void>;
@@ -92,6 +94,9 @@ export interface Store {
 
   /** Gives back the unissued tail `[from, end)` if nobody reserved after it; false otherwise. */
   release(name: string, from: bigint, end: bigint): Promise<boolean>;
+
+  /** Whether a sequence exists in the store (it may have been created by another server). */
+  has(name: string): Promise<boolean>;
 
   /** Every sequence with its next unreserved slot, in name order. */
   list(): AsyncIterable<StoredSequence>;

@@ -27,6 +27,7 @@ class HoldingStore implements Store {
   readonly kind = 'holding';
   readonly description = 'holding memory store (test)';
   readonly durable = false;
+  shared = false;
   readonly inner = new MemoryStore();
   holding = false;
   early = true;
@@ -53,6 +54,10 @@ class HoldingStore implements Store {
     }
     await new Promise<void>((resolve) => this.held.push(resolve));
     return this.inner.reserve(name, count, atLeast);
+  }
+
+  has(name: string): Promise<boolean> {
+    return this.inner.has(name);
   }
 
   release(name: string, from: bigint, end: bigint): Promise<boolean> {

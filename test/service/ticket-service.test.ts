@@ -19,6 +19,7 @@ class ControlledStore implements Store {
   readonly kind = 'controlled';
   readonly description = 'controlled memory store (test)';
   readonly durable = false;
+  shared = false;
   readonly inner = new MemoryStore();
   mode: 'healthy' | 'failing' | 'hanging' = 'healthy';
   reserveCalls = 0;
@@ -51,6 +52,13 @@ class ControlledStore implements Store {
     };
     promise.then(forget, forget);
     return promise;
+  }
+
+  hasCalls = 0;
+
+  has(name: string): Promise<boolean> {
+    this.hasCalls++;
+    return this.inner.has(name);
   }
 
   release(name: string, from: bigint, end: bigint): Promise<boolean> {
@@ -352,6 +360,45 @@ describe('TicketService', () => {
       await store.reserve('known', 0n);
       const service = await startService({ store, strictSequences: true });
       expect(await service.nextValue('known')).toBe(101n);
+    });
+
+    it('serves, in strict mode on a shared store, a sequence another server created after this one started', async () => {
+      const store = new ControlledStore();
+      store.shared = true;
+      const a = await startService({ store, strictSequences: true });
+      const b = await startService({ store, strictSequences: true });
+      expect(await a.createSequence('made-on-a')).toBe(true);
+      const fromA = await a.next('made-on-a', 3);
+      const fromB = await b.next('made-on-a', 3);
+      expect(new Set([...fromA, ...fromB]).size).toBe(6);
+      expect(await b.raiseFloor('made-on-a', 10_000n)).toBe(true);
+      await expectCode(() => b.raiseFloor('never-made', 10n), 'ENOSEQ');
+    });
+
+    it('asks a shared store once about an unknown name and answers ENOSEQ without asking again for a second', async () => {
+      let now = 1_000_000;
+      const store = new ControlledStore();
+      store.shared = true;
+      const service = await startService({ store, strictSequences: true, now: () => now });
+      const before = store.hasCalls;
+      await Promise.all([
+        expectCode(() => service.nextValue('unknown'), 'ENOSEQ'),
+        expectCode(() => service.next('unknown', 2), 'ENOSEQ'),
+      ]);
+      await expectCode(() => service.nextValue('unknown'), 'ENOSEQ');
+      expect(store.hasCalls - before).toBe(1);
+      now += 1_001;
+      await store.inner.reserve('unknown', 0n);
+      expect(await service.nextValue('unknown')).toBe(101n);
+      expect(store.hasCalls - before).toBe(2);
+    });
+
+    it('answers EUNAVAILABLE, not ENOSEQ, when a shared store cannot say whether a name exists', async () => {
+      const store = new ControlledStore();
+      store.shared = true;
+      const service = await startService({ store, strictSequences: true, storeTimeoutMs: 50 });
+      store.has = () => Promise.reject(new Error('connection refused (test outage)'));
+      await expectCode(() => service.nextValue('unknown'), 'EUNAVAILABLE');
     });
 
     it.each([
