@@ -23,7 +23,7 @@ import {
 } from './store.js';
 import type { StoreOptions } from './open-store.js';
 import type { EtcdUri } from './store-uri.js';
-import { HEALTH_TIMEOUT_MS, LIST_PAGE, NUMBERING_KEY, messageOf, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
+import { HEALTH_TIMEOUT_MS, LIST_PAGE, NUMBERING_KEY, messageOf, openFailure, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
 
 const SEQUENCE_PREFIX = 'sequences/';
 const META_PREFIX = 'meta/';
@@ -82,7 +82,7 @@ export class EtcdStore implements Store {
     } catch (error) {
       this.client = this.keys = undefined;
       client.close();
-      throw error;
+      throw openFailure(this.description, error);
     }
   }
 

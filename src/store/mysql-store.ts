@@ -28,6 +28,7 @@ import {
   NUMBERING_KEY,
   SEQUENCES_TABLE,
   messageOf,
+  openFailure,
   sharedSettings,
   withTimeout,
   type SharedSettings,
@@ -111,7 +112,7 @@ export class MysqlStore implements Store {
     } catch (error) {
       this.pool = undefined;
       await pool.end().catch(() => undefined);
-      throw error;
+      throw openFailure(this.description, error);
     }
   }
 

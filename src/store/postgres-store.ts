@@ -27,6 +27,7 @@ import {
   NUMBERING_KEY,
   SEQUENCES_TABLE,
   messageOf,
+  openFailure,
   sharedSettings,
   withTimeout,
   type SharedSettings,
@@ -97,7 +98,7 @@ export class PostgresStore implements Store {
     } catch (error) {
       this.pool = undefined;
       await pool.end().catch(() => undefined);
-      throw error;
+      throw openFailure(this.description, error);
     }
   }
 

@@ -4,6 +4,7 @@
  * schema is documented in docs/stores.md; change both together.
  */
 import type { StoreOptions } from './open-store.js';
+import { StoreMissingError } from './store.js';
 
 /** Table of sequences: `name` (bytes order, case-sensitive) → `next_slot`, the next slot nobody holds. */
 export const SEQUENCES_TABLE = 'ticket_server_sequences';
@@ -56,6 +57,19 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Raised when a shared store cannot be opened; names the store (never its password) and the driver's reason. */
+export class StoreOpenError extends Error {
+  constructor(description: string, cause: unknown) {
+    super(`cannot open the store ${description}: ${messageOf(cause)}`, { cause });
+    this.name = 'StoreOpenError';
+  }
+}
+
+/** Adds the store's name to a driver error from `open`; the store's own errors pass unchanged. */
+export function openFailure(description: string, error: unknown): Error {
+  return error instanceof StoreMissingError ? error : new StoreOpenError(description, error);
 }
 
 /** The message of an unknown thrown value, for health details. */
