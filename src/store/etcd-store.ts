@@ -29,6 +29,8 @@ const SEQUENCE_PREFIX = 'sequences/';
 const META_PREFIX = 'meta/';
 /** A reservation that loses this many compare-and-swap races in a row gives up (the caller retries with backoff). */
 const MAX_ATTEMPTS = 64;
+/** Deadline of one call to one member; see `open`. */
+const ATTEMPT_DEADLINE_MS = 2_000;
 
 interface TxnReply {
   readonly succeeded: boolean;
@@ -69,8 +71,10 @@ export class EtcdStore implements Store {
       hosts: [...this.uri.hosts],
       dialTimeout: this.settings.poolTimeoutMs,
       ...(this.uri.user !== undefined ? { auth: { username: this.uri.user, password: this.uri.password ?? '' } } : {}),
-      // Every unary call has a deadline: a partitioned member must not hold a reservation forever.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      // Every unary call attempt has a short deadline: a write stuck behind a leader that just died
+      // fails over to another member (etcd3 retries deadline errors on the next host, three times)
+      // instead of waiting out etcd's own request timeout. A healthy commit takes milliseconds.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + Math.min(ATTEMPT_DEADLINE_MS, timeoutMs) }),
     });
     this.client = client;
     this.keys = client.namespace(this.uri.prefix);
