@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// ticket-server benchmark: `npm run bench` (builds, then runs this file).
+// ticket-server benchmark: `npm run bench` (builds, then runs this file with `node --import tsx`).
 //
 // (a) In-process: single-value issuing rate of TicketService with a warm lease
 //     (memory: and lmdb), next to a bare bigint counter.
@@ -14,8 +14,16 @@
 // (f) Raw TCP (bench/tcp-load.mjs): one-shot --tcp connections/s with 32 connectors, and
 //     --line with 50 connections × pipeline depth 16 next to Redis INCR at the same 50 × 16
 //     (knobs BENCH_TCP_SECONDS, BENCH_TCP_REPEATS, BENCH_REDIS_SERVER).
+// (g) Shared stores (bench/shared-stores.mjs): PostgreSQL, MariaDB and etcd started on free
+//     loopback ports by the test harness test/helpers/db-servers.ts; single values/s through a
+//     ticket-server on each, 32 concurrent callers, three ways (HTTP keep-alive; the client on
+//     line://, one value per call; the same with prefetch 1000), next to the naive way at the same
+//     concurrency (nextval(), Flickr's REPLACE INTO + LAST_INSERT_ID(), one etcd CAS transaction
+//     per value); a missing server binary skips its store (knobs BENCH_SHARED_SECONDS,
+//     BENCH_SHARED_CONCURRENCY, BENCH_SHARED_STORES).
 //
-// Prints tables and writes bench/results/<timestamp>.json. See bench/README.md.
+// Run with `node --import tsx bench/run.mjs` (after a build; `npm run bench` does both): (g)
+// imports a TypeScript file. Prints tables and writes bench/results/<timestamp>.json. See bench/README.md.
 // Knobs (environment, all bounded): BENCH_VALUES, BENCH_ROUNDS, BENCH_YIELD_ROUNDS,
 // BENCH_ZMQ_SECONDS, BENCH_ZMQ_REPEATS (also used by (c)), BENCH_PREFETCH_VALUES,
 // BENCH_PREFETCH_ROUNDS, BENCH_HTTP_SECONDS, BENCH_HTTP_REPEATS, BENCH_HTTP_CPU_PROF (a
@@ -29,6 +37,8 @@ import { HTTP_TARGETS, runHttp } from './http-load.mjs';
 import { runInProcess } from './inprocess.mjs';
 import { runPrefetch } from './prefetch.mjs';
 import { TARGET_LINE_OVER_REDIS, printTcp, runTcp, tcpSettings } from './tcp-load.mjs';
+// shared-stores.mjs imports the TypeScript harness test/helpers/db-servers.ts: run with `node --import tsx`.
+import { TARGET_SHARED_OVER_NAIVE, killAllDbServersSync, printSharedStores, runSharedStores, sharedStoresPlannedMs, sharedStoresSettings } from './shared-stores.mjs';
 import { envNumber, formatLatency, formatRate, formatRatio, median, pooledLatencyUs, renderTable, round } from './stats.mjs';
 import { killAllChildren, processCpuSeconds, runLoad, startServer } from './zmq-load.mjs';
 
@@ -88,18 +98,22 @@ settings.prefetch = {
   prefetch: 1000,
   sequence: 'pf',
 };
+settings.sharedStores = sharedStoresSettings(quick);
 
 /**
  * Whole run is killed after this, whatever happens: 6 minutes for the defaults,
- * plus whatever longer (e) settings add (every knob is bounded).
+ * plus whatever longer (e) settings add, plus the bound of (g) (every knob is bounded).
  */
 const httpPlannedMs = HTTP_TARGETS.length * (settings.http.warmupMs + settings.http.repeats * (settings.http.durationMs + 500));
-const WATCHDOG_MS = 6 * 60_000 + Math.max(0, httpPlannedMs - HTTP_TARGETS.length * (1500 + 5 * 3500));
+const WATCHDOG_MS = 6 * 60_000 + Math.max(0, httpPlannedMs - HTTP_TARGETS.length * (1500 + 5 * 3500)) +
+  // (g) starts databases: its own bound (measurements plus generous start/stop times).
+  sharedStoresPlannedMs(settings.sharedStores);
 
 // ---- cleanup: children and temp dirs go away on every exit path -------------
 const tempDirs = new Set();
 function cleanupSync() {
   killAllChildren();
+  killAllDbServersSync();
   for (const dir of tempDirs) {
     try {
       rmSync(dir, { recursive: true, force: true });
@@ -640,6 +654,10 @@ async function main() {
   const tcp = await runTcpSection();
   printTcp(tcp);
 
+  log('shared stores benchmark …');
+  const sharedStores = await runSharedStores({ ...settings.sharedStores, log });
+  printSharedStores(sharedStores);
+
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   machine.loadAverageAtEnd = os.loadavg().map((value) => round(value, 3));
   const results = {
@@ -654,6 +672,7 @@ async function main() {
       prefetchValuesPerSecond: TARGET_PREFETCH_VALUES_PER_SECOND,
       httpOverConstant: TARGET_HTTP_OVER_CONSTANT,
       tcpLineOverRedis: TARGET_LINE_OVER_REDIS,
+      sharedOverNaive: TARGET_SHARED_OVER_NAIVE,
     },
     inProcess,
     zmq,
@@ -661,6 +680,7 @@ async function main() {
     prefetch,
     http,
     tcp,
+    sharedStores,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

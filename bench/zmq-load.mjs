@@ -59,7 +59,9 @@ const FATAL_MESSAGES = new Set(['zeromq receive loop failed']);
 /**
  * Starts `node dist/cli/main.js` with `args` and waits for its "listening" log line.
  * Resolves with a handle: `pid`, `endpoint`, `urls` (the `url` of every "listening" line
- * by protocol, e.g. `urls.http`; `listeningLines` has those lines whole), `logs` (warnings and errors it logged),
+ * by protocol, e.g. `urls.http`; `listeningLines` has those lines whole), `addresses` (the
+ * `address` of every "listening" line that has one, by protocol: `addresses.line` and
+ * `addresses.tcp` are `HOST:PORT`), `logs` (warnings and errors it logged),
  * `failure` (set once the server died or logged a fatal error), `onFailure(callback)`
  * (returns an unsubscribe function) and `stop()` (SIGTERM, then SIGKILL after a grace period).
  *
@@ -78,7 +80,7 @@ export async function startServer(label, args, {
   const fullArgs = [...nodeArgs, cli, ...baseArgs, ...args];
   const child = spawn(process.execPath, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
-  const handle = { label, child, pid: child.pid, endpoint: undefined, urls: {}, listeningLines: {}, logs: { warnings: [], stderr: '' }, failure: undefined, stopping: false };
+  const handle = { label, child, pid: child.pid, endpoint: undefined, urls: {}, listeningLines: {}, addresses: {}, logs: { warnings: [], stderr: '' }, failure: undefined, stopping: false };
   const listeners = new Set();
   const fail = (failure) => {
     if (handle.failure) return;
@@ -123,6 +125,7 @@ export async function startServer(label, args, {
       handle.urls[entry.protocol] = entry.url;
       handle.listeningLines[entry.protocol] = entry;
     }
+    if (typeof entry.protocol === 'string' && typeof entry.address === 'string') handle.addresses[entry.protocol] = entry.address;
     if (readyProtocol === undefined ? typeof entry.endpoint === 'string' : entry.protocol === readyProtocol && typeof entry.url === 'string') {
       listening(readyProtocol === undefined ? entry.endpoint : entry.url);
     }

@@ -544,6 +544,16 @@ class ManagedProcess {
     return this.spec.logFile;
   }
 
+  /** pid of the running process (undefined when it is not running). */
+  get pid(): number | undefined {
+    return this.isRunning() ? this.running?.child.pid : undefined;
+  }
+
+  /** Whether the process has children of its own that belong to it (the PostgreSQL postmaster's backends). */
+  get killsChildren(): boolean {
+    return this.spec.killChildren;
+  }
+
   private serialize<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.queue.then(operation, operation);
     this.queue = result.catch(() => undefined);
@@ -651,6 +661,47 @@ export async function destroyAllDbServers(): Promise<void> {
   const results = await Promise.allSettled(all.map((server) => server.destroy()));
   const errors = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
   if (errors.length > 0) throw new AggregateError(errors, `${errors.length} database server(s) could not be destroyed`);
+}
+
+/** The processes behind each handle (for `dbServerPids`). */
+const processesOf = new WeakMap<DbServer, readonly ManagedProcess[]>();
+
+/**
+ * For the benchmark's CPU accounting: pids of the processes running `server`
+ * right now (PostgreSQL: the postmaster and its backends; etcd: every member
+ * of a cluster that is running). Empty for a stopped server or a handle not
+ * made here.
+ */
+export function dbServerPids(server: DbServer): number[] {
+  const pids: number[] = [];
+  for (const proc of processesOf.get(server) ?? []) {
+    const pid = proc.pid;
+    if (pid === undefined) continue;
+    pids.push(pid);
+    if (proc.killsChildren) pids.push(...childPids(pid));
+  }
+  return pids;
+}
+
+/**
+ * Synchronous last resort for 'exit', signal and watchdog handlers of scripts
+ * (the benchmark): SIGKILLs every database server process still running and
+ * removes every temp dir not yet destroyed. The same thing the module's own
+ * 'exit' hook does.
+ */
+export function killAllDbServersSync(): void {
+  killAllNow(registry());
+}
+
+/** First line of `<server binary> --version` for `kind` (e.g. "postgres (PostgreSQL) 15.8"); undefined when it cannot be run. */
+export function dbServerVersion(kind: DbKind): string | undefined {
+  const file = kind === 'postgres' ? findPostgres()?.postgres : kind === 'mariadb' ? findMariadb()?.server : findProgram(['etcd']);
+  if (file === undefined) return undefined;
+  try {
+    return execFileSync(file, ['--version'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0]?.trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** `destroy()` for a server living in `dir`: stop, then remove the directory; idempotent. */
@@ -788,6 +839,7 @@ export async function startPostgres(): Promise<DbServer> {
     destroy: destroyer(dir, () => proc.stop(), () => server),
   };
   servers.add(server);
+  processesOf.set(server, [proc]);
   return server;
 }
 
@@ -920,6 +972,7 @@ export async function startMariadb(): Promise<DbServer> {
     destroy: destroyer(dir, () => proc.stop(), () => server),
   };
   servers.add(server);
+  processesOf.set(server, [proc]);
   return server;
 }
 
@@ -1080,6 +1133,7 @@ export async function startEtcd(options: { nodes?: 1 | 3 } = {}): Promise<EtcdCl
     start: () => proc.start(),
     destroy: () => proc.stop(),
   }));
+  members.forEach((member, i) => processesOf.set(member, [procs[i] as ManagedProcess]));
   const cluster: EtcdCluster = {
     kind: 'etcd',
     uri: `etcd://${clientPorts.map((port) => `127.0.0.1:${port}`).join(',')}`,
@@ -1092,5 +1146,6 @@ export async function startEtcd(options: { nodes?: 1 | 3 } = {}): Promise<EtcdCl
     destroy: destroyer(dir, stopAll, () => cluster),
   };
   servers.add(cluster);
+  processesOf.set(cluster, procs);
   return cluster;
 }
