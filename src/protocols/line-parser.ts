@@ -8,6 +8,11 @@
  * inside a line they are just bytes of it. Empty lines are ignored. A line
  * longer than 4 KiB yields an `overflow` frame, after which the parser takes
  * nothing more (the connection is to be closed).
+ *
+ * Two ways to read it, one framing: `push` returns frame objects (lines
+ * decoded, invalid UTF-8 flagged); `scan` hands each frame to a sink as it is
+ * found, lines as raw bytes, so a server can answer without allocating per
+ * frame.
  */
 
 /** STX: one value, answered as the value then ETX. */
@@ -31,79 +36,154 @@ export type LineFrame =
   | { readonly kind: 'invalid' }
   | { readonly kind: 'overflow' };
 
+/** Receives the frames `scan` finds, in order. */
+export interface LineSink {
+  stx(): void;
+  bel(): void;
+  /**
+   * A non-empty line: `bytes[start, end)`, LF and one CR before it dropped, at
+   * most `MAX_LINE_BYTES` bytes, not checked for UTF-8 (see `decodeLine`).
+   * The bytes are only valid during the call.
+   */
+  line(bytes: Uint8Array, start: number, end: number): void;
+  /** A line too long; nothing follows. */
+  overflow(): void;
+}
+
 const STX_FRAME: LineFrame = { kind: 'stx' };
 const BEL_FRAME: LineFrame = { kind: 'bel' };
 const OVERFLOW_FRAME: LineFrame = { kind: 'overflow' };
 const INVALID_FRAME: LineFrame = { kind: 'invalid' };
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The text of `bytes[start, end)`, or null when it is not valid UTF-8. */
+export function decodeLine(bytes: Uint8Array, start: number, end: number): string | null {
+  try {
+    return utf8.decode(bytes.subarray(start, end));
+  } catch {
+    return null;
+  }
+}
+
+/** Collects frame objects for `push`. */
+class FrameCollector implements LineSink {
+  frames: LineFrame[] = [];
+
+  stx(): void {
+    this.frames.push(STX_FRAME);
+  }
+
+  bel(): void {
+    this.frames.push(BEL_FRAME);
+  }
+
+  line(bytes: Uint8Array, start: number, end: number): void {
+    const text = decodeLine(bytes, start, end);
+    this.frames.push(text === null ? INVALID_FRAME : { kind: 'line', text });
+  }
+
+  overflow(): void {
+    this.frames.push(OVERFLOW_FRAME);
+  }
+}
+
 /** Turns a byte stream into frames. */
 export class LineParser {
   /** Bytes of the line being read (only while it is incomplete). */
-  private partial: Buffer[] = [];
+  private partial: Uint8Array[] = [];
   private partialLength = 0;
   private overflowed = false;
 
-  /** True once a line was too long; `push` then returns nothing. */
+  /** True once a line was too long; `push` and `scan` then produce nothing. */
   get closed(): boolean {
     return this.overflowed;
   }
 
   /** Feeds bytes; returns every frame they complete, in order. */
   push(chunk: Uint8Array): LineFrame[] {
-    const frames: LineFrame[] = [];
-    if (this.overflowed) return frames;
-    let start = 0;
-    for (let index = 0; index < chunk.length; index++) {
-      const byte = chunk[index];
-      if (byte === LF) {
-        const line = this.take(chunk, start, index);
-        start = index + 1;
-        if (line === undefined) {
-          frames.push(OVERFLOW_FRAME);
-          return frames;
-        }
-        if (line === null) frames.push(INVALID_FRAME);
-        else if (line.length > 0) frames.push({ kind: 'line', text: line });
-      } else if (index === start && this.partialLength === 0 && (byte === STX || byte === BEL)) {
-        frames.push(byte === STX ? STX_FRAME : BEL_FRAME);
-        start = index + 1;
-      } else if (this.partialLength + (index - start) > MAX_LINE_BYTES) {
-        // This byte makes the line longer than the bound plus a possible CR: stop here.
-        this.overflowed = true;
-        this.partial = [];
-        frames.push(OVERFLOW_FRAME);
-        return frames;
-      }
-    }
-    if (start < chunk.length) {
-      this.partial.push(Buffer.from(chunk.subarray(start)));
-      this.partialLength += chunk.length - start;
-    }
-    return frames;
+    const collector = new FrameCollector();
+    this.scan(chunk, collector);
+    return collector.frames;
   }
 
-  /** The line made of the held bytes and `chunk[start, end)`, CR dropped; undefined when too long, null when not UTF-8. */
-  private take(chunk: Uint8Array, start: number, end: number): string | null | undefined {
-    let bytes: Buffer;
-    if (this.partialLength === 0) {
-      bytes = Buffer.from(chunk.buffer, chunk.byteOffset + start, end - start);
-    } else {
-      this.partial.push(Buffer.from(chunk.subarray(start, end)));
-      bytes = Buffer.concat(this.partial);
-      this.partial = [];
-      this.partialLength = 0;
-    }
-    let length = bytes.length;
-    if (length > 0 && bytes[length - 1] === CR) length--;
-    if (length > MAX_LINE_BYTES) {
-      this.overflowed = true;
-      return undefined;
-    }
-    try {
-      return utf8.decode(bytes.subarray(0, length));
-    } catch {
-      return null;
+  /** Feeds bytes; hands every frame they complete to `sink`, in order. Keeps no reference to `chunk`. */
+  scan(chunk: Uint8Array, sink: LineSink): void {
+    if (this.overflowed) return;
+    const length = chunk.length;
+    let start = 0;
+    while (start < length) {
+      if (this.partialLength === 0) {
+        const first = chunk[start];
+        if (first === STX) {
+          start++;
+          sink.stx();
+          continue;
+        }
+        if (first === BEL) {
+          start++;
+          sink.bel();
+          continue;
+        }
+      }
+      // At most MAX_LINE_BYTES + 1 bytes (a CR) may come before the LF: look that far.
+      const room = MAX_LINE_BYTES + 1 - this.partialLength;
+      const stop = start + room + 1 < length ? start + room + 1 : length;
+      let index = start;
+      while (index < stop && chunk[index] !== LF) index++;
+      if (index === stop) {
+        if (stop - start > room) {
+          // This byte makes the line longer than the bound plus a possible CR: stop here.
+          this.fail(sink);
+          return;
+        }
+        // Incomplete: keep a copy (the caller may reuse its buffer).
+        const copy = new Uint8Array(length - start);
+        copy.set(chunk.subarray(start, length));
+        this.partial.push(copy);
+        this.partialLength += length - start;
+        return;
+      }
+      if (this.partialLength === 0) {
+        const lineStart = start;
+        let end = index;
+        if (end > lineStart && chunk[end - 1] === CR) end--;
+        start = index + 1;
+        if (end - lineStart > MAX_LINE_BYTES) {
+          this.fail(sink);
+          return;
+        }
+        if (end > lineStart) sink.line(chunk, lineStart, end);
+      } else {
+        this.partial.push(chunk.subarray(start, index));
+        const bytes = concat(this.partial, this.partialLength + index - start);
+        this.partial = [];
+        this.partialLength = 0;
+        start = index + 1;
+        let end = bytes.length;
+        if (end > 0 && bytes[end - 1] === CR) end--;
+        if (end > MAX_LINE_BYTES) {
+          this.fail(sink);
+          return;
+        }
+        if (end > 0) sink.line(bytes, 0, end);
+      }
     }
   }
+
+  private fail(sink: LineSink): void {
+    this.overflowed = true;
+    this.partial = [];
+    this.partialLength = 0;
+    sink.overflow();
+  }
+}
+
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }

@@ -634,6 +634,33 @@ describe('--line: the long-lived protocol (SPEC §6.5)', () => {
     expect(await slow.ask('PING\n')).toEqual(lineReply('PONG'));
   });
 
+  it('replies held for a slow reader are not overwritten by replies to busy connections (exact values, in order)', async () => {
+    // Replies to single-value requests are written from a shared output buffer: a region the
+    // kernel has not taken yet must stay intact while other connections are answered.
+    const slow = await open();
+    slow.socket.pause();
+    // ≈ 12 MB of replies: more than the loopback socket buffers of a reader that reads nothing.
+    const held = 1_500_000;
+    slow.write('NEXT held-a\n'.repeat(held));
+    await sleep(300);
+    const busy = await open();
+    // Other digits than the held replies' (a jump past 9,000,000), and reads larger than the held write.
+    const busyValues = valuesOf(await busy.ask('NEXT held-b 1 9000000\n'));
+    for (let round = 0; round < 20; round++) {
+      busy.write('NEXT held-b\n'.repeat(5_000));
+      for (const reply of await busy.read(5_000)) busyValues.push(...valuesOf(reply));
+    }
+    expect(new Set(busyValues).size).toBe(busyValues.length);
+    slow.socket.resume();
+    const replies = await slow.read(held, 60_000);
+    let wrong = -1;
+    for (let index = 0; index < held && wrong === -1; index++) {
+      const reply = replies[index];
+      if (reply?.kind !== 'line' || reply.text !== String(index + 1)) wrong = index;
+    }
+    expect(wrong === -1 ? 'all exact' : `reply ${wrong}: ${JSON.stringify(replies[wrong])}`).toBe('all exact');
+  }, 90_000);
+
   it('a half-open client (sends, then shuts its write side) still gets its replies, then EOF', async () => {
     const client = await open(mainLine, { allowHalfOpen: true });
     client.write(Uint8Array.of(STX));
