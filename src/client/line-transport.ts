@@ -16,10 +16,19 @@ import type { TicketRequest, Transport } from './transport.js';
 interface Pending {
   readonly single: boolean;
   readonly count: number;
+  /** performance.now() after which the request has timed out. */
+  readonly deadline: number;
+  readonly timeoutMs: number;
   resolve(value: bigint | bigint[]): void;
   reject(error: unknown): void;
-  timer: NodeJS.Timeout;
 }
+
+/**
+ * How often outstanding requests are checked against their deadlines. One
+ * check timer per connection instead of one timer per request: creating and
+ * clearing a timer cost more than the rest of a request.
+ */
+const DEADLINE_CHECK_MS = 20;
 
 /** Longest reply line accepted (1000 values of 19 digits and spaces). */
 const MAX_REPLY_BYTES = 32 * 1024;
@@ -39,9 +48,14 @@ export class LineTransport implements Transport {
   private readonly host: string;
   private readonly port: number;
   private socket: Socket | undefined;
-  private readonly pending: Pending[] = [];
+  /** Requests sent and not answered, oldest first from `head` (replies come in request order). */
+  private pending: Pending[] = [];
+  private head = 0;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private buffer = '';
   private closed = false;
+  /** Lines asked for in this turn of the event loop, sent together in one write. */
+  private outgoing = '';
 
   /** @throws TypeError for a malformed URI */
   constructor(uri: string) {
@@ -57,18 +71,28 @@ export class LineTransport implements Transport {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    const socket = this.connection();
+    this.connection();
     const count = request.count ?? 1;
     const line = request.last === undefined ? `NEXT ${request.name} ${count}\n` : `NEXT ${request.name} ${count} ${request.last}\n`;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // Replies are matched by order: after a lost reply nothing on this connection can be trusted.
-        this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.push({ single: request.count === undefined, count, resolve, reject, timer });
-      socket.write(line);
+      this.pending.push({ single: request.count === undefined, count, deadline: performance.now() + timeoutMs, timeoutMs, resolve, reject });
+      if (this.deadlineTimer === undefined) {
+        this.deadlineTimer = setInterval(this.checkDeadlines, Math.min(DEADLINE_CHECK_MS, timeoutMs));
+        this.deadlineTimer.unref();
+      }
+      // Many callers ask in the same turn (say, every caller a reply just woke up): one write for all.
+      if (this.outgoing === '') queueMicrotask(this.send);
+      this.outgoing += line;
     });
   }
+
+  /** Writes the lines asked for so far; they belong to the current connection (a drop clears both). */
+  private readonly send = (): void => {
+    const text = this.outgoing;
+    this.outgoing = '';
+    const socket = this.socket;
+    if (text !== '' && socket && !socket.destroyed) socket.write(text);
+  };
 
   private connection(): Socket {
     if (this.socket && !this.socket.destroyed) return this.socket;
@@ -84,21 +108,47 @@ export class LineTransport implements Transport {
 
   private receive(socket: Socket, text: string): void {
     if (socket !== this.socket) return;
-    this.buffer += text;
-    let newline = this.buffer.indexOf('\n');
+    const buffer = this.buffer + text;
+    let start = 0;
+    let newline = buffer.indexOf('\n');
     while (newline >= 0) {
-      const line = this.buffer.slice(0, newline);
-      this.buffer = this.buffer.slice(newline + 1);
-      this.settle(line);
-      newline = this.buffer.indexOf('\n');
+      this.settle(buffer.slice(start, newline));
+      if (socket !== this.socket) return; // settling failed the connection
+      start = newline + 1;
+      newline = buffer.indexOf('\n', start);
     }
+    this.buffer = start === 0 ? buffer : buffer.slice(start);
     if (this.buffer.length > MAX_REPLY_BYTES) this.drop(socket, new TicketError('EINTERNAL', 'server sent an overlong reply'));
   }
 
+  /** Replies are matched by order: after a lost reply nothing on this connection can be trusted. */
+  private readonly checkDeadlines = (): void => {
+    const socket = this.socket;
+    if (this.head === this.pending.length || !socket) {
+      clearInterval(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (let index = this.head; index < this.pending.length; index++) {
+      const entry = this.pending[index] as Pending;
+      if (entry.deadline <= now) {
+        this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} did not answer within ${entry.timeoutMs} ms`));
+        return;
+      }
+    }
+  };
+
   private settle(line: string): void {
-    const entry = this.pending.shift();
-    if (!entry) return;
-    clearTimeout(entry.timer);
+    if (this.head === this.pending.length) return;
+    const entry = this.pending[this.head++] as Pending;
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head >= 1024) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
     if (line.startsWith('ERR ')) {
       const space = line.indexOf(' ', 4);
       const code = space < 0 ? line.slice(4) : line.slice(4, space);
@@ -122,11 +172,14 @@ export class LineTransport implements Transport {
   private drop(socket: Socket, error: TicketError): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
+    this.outgoing = '';
     socket.destroy();
-    for (const entry of this.pending.splice(0)) {
-      clearTimeout(entry.timer);
-      entry.reject(error);
-    }
+    const failed = this.pending.slice(this.head);
+    this.pending = [];
+    this.head = 0;
+    clearInterval(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    for (const entry of failed) entry.reject(error);
   }
 
   close(): void {
