@@ -23,7 +23,7 @@ import {
 } from './store.js';
 import type { StoreOptions } from './open-store.js';
 import type { EtcdUri } from './store-uri.js';
-import { HEALTH_TIMEOUT_MS, LIST_PAGE, NUMBERING_KEY, messageOf, openFailure, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
+import { HEALTH_TIMEOUT_MS, LIST_PAGE, NUMBERING_KEY, openFailure, probeHealth, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
 
 const SEQUENCE_PREFIX = 'sequences/';
 const META_PREFIX = 'meta/';
@@ -188,14 +188,8 @@ export class EtcdStore implements Store {
     }
   }
 
-  async health(): Promise<StoreHealth> {
-    try {
-      const keys = this.namespace();
-      await this.call(keys.get(`${META_PREFIX}${NUMBERING_KEY}`).string(), HEALTH_TIMEOUT_MS);
-      return { ok: true, detail: `${this.description} answers` };
-    } catch (error) {
-      return { ok: false, detail: `${this.description}: ${messageOf(error)}` };
-    }
+  health(): Promise<StoreHealth> {
+    return probeHealth(this.description, () => this.call(this.namespace().get(`${META_PREFIX}${NUMBERING_KEY}`).string(), HEALTH_TIMEOUT_MS));
   }
 
   async close(): Promise<void> {

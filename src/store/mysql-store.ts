@@ -27,8 +27,8 @@ import {
   META_TABLE,
   NUMBERING_KEY,
   SEQUENCES_TABLE,
-  messageOf,
   openFailure,
+  probeHealth,
   sharedSettings,
   withTimeout,
   type SharedSettings,
@@ -185,13 +185,8 @@ export class MysqlStore implements Store {
     }
   }
 
-  async health(): Promise<StoreHealth> {
-    try {
-      await this.query('SELECT 1', [], HEALTH_TIMEOUT_MS);
-      return { ok: true, detail: `${this.description} answers` };
-    } catch (error) {
-      return { ok: false, detail: `${this.description}: ${messageOf(error)}` };
-    }
+  health(): Promise<StoreHealth> {
+    return probeHealth(this.description, () => this.query('SELECT 1', [], HEALTH_TIMEOUT_MS));
   }
 
   async close(): Promise<void> {

@@ -26,8 +26,8 @@ import {
   META_TABLE,
   NUMBERING_KEY,
   SEQUENCES_TABLE,
-  messageOf,
   openFailure,
+  probeHealth,
   sharedSettings,
   withTimeout,
   type SharedSettings,
@@ -180,13 +180,8 @@ export class PostgresStore implements Store {
     }
   }
 
-  async health(): Promise<StoreHealth> {
-    try {
-      await this.query('SELECT 1', [], HEALTH_TIMEOUT_MS);
-      return { ok: true, detail: `${this.description} answers` };
-    } catch (error) {
-      return { ok: false, detail: `${this.description}: ${messageOf(error)}` };
-    }
+  health(): Promise<StoreHealth> {
+    return probeHealth(this.description, () => this.query('SELECT 1', [], HEALTH_TIMEOUT_MS));
   }
 
   async close(): Promise<void> {

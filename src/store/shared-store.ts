@@ -4,7 +4,7 @@
  * schema is documented in docs/stores.md; change both together.
  */
 import type { StoreOptions } from './open-store.js';
-import { StoreMissingError } from './store.js';
+import { StoreMissingError, type StoreHealth } from './store.js';
 
 /** Table of sequences: `name` (bytes order, case-sensitive) → `next_slot`, the next slot nobody holds. */
 export const SEQUENCES_TABLE = 'ticket_server_sequences';
@@ -70,6 +70,16 @@ export class StoreOpenError extends Error {
 /** Adds the store's name to a driver error from `open`; the store's own errors pass unchanged. */
 export function openFailure(description: string, error: unknown): Error {
   return error instanceof StoreMissingError ? error : new StoreOpenError(description, error);
+}
+
+/** A health answer from one probe of the database; never throws, never shows a password. */
+export async function probeHealth(description: string, probe: () => Promise<unknown>): Promise<StoreHealth> {
+  try {
+    await probe();
+    return { ok: true, detail: `${description} answers` };
+  } catch (error) {
+    return { ok: false, detail: `${description}: ${messageOf(error)}` };
+  }
 }
 
 /** The message of an unknown thrown value, for health details. */

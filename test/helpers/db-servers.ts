@@ -1149,3 +1149,39 @@ export async function startEtcd(options: { nodes?: 1 | 3 } = {}): Promise<EtcdCl
   processesOf.set(cluster, procs);
   return cluster;
 }
+
+// ---------------------------------------------------------------------------
+// What the store tests share
+// ---------------------------------------------------------------------------
+
+/** One kind of shared store the tests run against, and how to start it. */
+export interface DbBackend {
+  /** For test names. */
+  readonly label: string;
+  readonly kind: DbKind;
+  readonly start: () => Promise<DbServer>;
+}
+
+export const DB_BACKENDS: readonly DbBackend[] = [
+  { label: 'postgres', kind: 'postgres', start: startPostgres },
+  { label: 'mysql (MariaDB)', kind: 'mariadb', start: startMariadb },
+  { label: 'etcd', kind: 'etcd', start: () => startEtcd() },
+];
+
+/** The tables a ticket-server creates in a SQL store (docs/stores.md). */
+const STORE_TABLES = 'ticket_server_sequences, ticket_server_meta';
+let storePrefixes = 0;
+
+/**
+ * A store URI over empty data on a running server: ticket-server's tables
+ * dropped (PostgreSQL, MariaDB), or a key prefix nobody used yet (etcd).
+ */
+export async function emptyStoreUri(server: DbServer): Promise<string> {
+  if (server.kind === 'etcd') return `${server.uri}/t${process.pid}x${++storePrefixes}`;
+  if (server.kind === 'postgres') {
+    await withPgClient({ connectionString: server.uri }, (client) => client.query(`DROP TABLE IF EXISTS ${STORE_TABLES}`));
+  } else {
+    await withMysql({ uri: server.uri }, (connection) => connection.query(`DROP TABLE IF EXISTS ${STORE_TABLES}`));
+  }
+  return server.uri;
+}

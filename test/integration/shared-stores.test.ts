@@ -18,17 +18,15 @@
  * Servers use `--max-block 50` so leases turn over every few milliseconds.
  * Every loop is bounded in requests and time; no test asserts a timing.
  */
-import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServer, stopAllServers, urlOf, type ServerProcess } from '../helpers/server-process.js';
 import {
+  DB_BACKENDS,
   dbAvailable,
   destroyAllDbServers,
+  emptyStoreUri,
   startEtcd,
-  startMariadb,
-  startPostgres,
-  type DbKind,
   type DbServer,
   type EtcdCluster,
 } from '../helpers/db-servers.js';
@@ -56,60 +54,6 @@ const DB_START_TIMEOUT_MS = 120_000;
 // ---------------------------------------------------------------------------
 // Back ends
 // ---------------------------------------------------------------------------
-
-interface Backend {
-  readonly label: string;
-  readonly kind: DbKind;
-  readonly start: () => Promise<DbServer>;
-  /** A store URI over empty data on the running database: tables dropped, or a new etcd key prefix. */
-  readonly fresh: (db: DbServer) => Promise<string>;
-}
-
-const TABLES = ['ticket_server_sequences', 'ticket_server_meta'];
-let prefixes = 0;
-
-const BACKENDS: readonly Backend[] = [
-  {
-    label: 'postgres',
-    kind: 'postgres',
-    start: startPostgres,
-    fresh: async (db) => {
-      const client = new pg.Client({ connectionString: db.uri });
-      await client.connect();
-      try {
-        await client.query(`DROP TABLE IF EXISTS ${TABLES.join(', ')}`);
-      } finally {
-        await client.end();
-      }
-      return db.uri;
-    },
-  },
-  {
-    label: 'mysql (MariaDB)',
-    kind: 'mariadb',
-    start: startMariadb,
-    fresh: async (db) => {
-      const connection = await mysql.createConnection(db.uri);
-      try {
-        await connection.query(`DROP TABLE IF EXISTS ${TABLES.join(', ')}`);
-      } finally {
-        await connection.end();
-      }
-      return db.uri;
-    },
-  },
-  {
-    label: 'etcd',
-    kind: 'etcd',
-    start: () => startEtcd(),
-    fresh: async (db) => etcdPrefix(db.uri),
-  },
-];
-
-/** The cluster URI with a key prefix no earlier test used. */
-function etcdPrefix(uri: string): string {
-  return `${uri}/t${process.pid}x${++prefixes}`;
-}
 
 // ---------------------------------------------------------------------------
 // Waiting
@@ -375,7 +319,7 @@ function describeErrors(errors: readonly LoadError[]): string {
 // Every scenario on every back end
 // ---------------------------------------------------------------------------
 
-for (const backend of BACKENDS) {
+for (const backend of DB_BACKENDS) {
   describe.skipIf(!dbAvailable(backend.kind))(`servers sharing a ${backend.label} store`, () => {
     let db: DbServer;
     /** True while a test has the database stopped; afterEach starts it again. */
@@ -399,7 +343,7 @@ for (const backend of BACKENDS) {
     });
 
     it('two servers under concurrent load issue disjoint values', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const [a, b] = await Promise.all([serve('A', uri), serve('B', uri)]);
       const ledger = new Ledger();
       const load = new Load(ledger, { requestsPerLoop: 150, maxMs: 20_000 });
@@ -416,7 +360,7 @@ for (const backend of BACKENDS) {
     });
 
     it('is elastic: a third server joins mid-load and one leaves gracefully, with no repeat', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const [a, b] = await Promise.all([serve('A', uri), serve('B', uri)]);
       const ledger = new Ledger();
       const load = new Load(ledger, { requestsPerLoop: 3_000, maxMs: 60_000 });
@@ -450,7 +394,7 @@ for (const backend of BACKENDS) {
     });
 
     it('rides out a store outage: leases, then EUNAVAILABLE and /readyz 503, then recovery, never a repeat', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const password = backend.kind === 'etcd' ? '' : passwordOf(uri);
       const node = await serve('S', uri, ['--store-timeout', '1000', '--pool-timeout', '2000']);
       const ledger = new Ledger();
@@ -550,7 +494,7 @@ for (const backend of BACKENDS) {
     }, 120_000);
 
     it('survives kill -9 of one of two servers mid-load and its restart, with no repeat', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const [a, b] = await Promise.all([serve('A', uri), serve('B', uri)]);
       const ledger = new Ledger();
       const load = new Load(ledger, { requestsPerLoop: 3_000, maxMs: 60_000 });
@@ -583,7 +527,7 @@ for (const backend of BACKENDS) {
     });
 
     it('hands its tail back on a graceful stop when nobody reserved after it: no gap', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       // B runs on the same store the whole time but never reserves this sequence until A has stopped.
       const [a, b] = await Promise.all([serve('A', uri), serve('B', uri)]);
       const ledger = new Ledger();
@@ -607,7 +551,7 @@ for (const backend of BACKENDS) {
     });
 
     it('keeps its tail on a graceful stop when another server reserved after it: never reused', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const [a, b] = await Promise.all([serve('A', uri), serve('B', uri)]);
       const ledger = new Ledger();
 
@@ -640,7 +584,7 @@ for (const backend of BACKENDS) {
     });
 
     it('refuses a second server with another numbering (exit code 2, message names it)', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const a = await serve('A', uri);
       const ledger = new Ledger();
       await nextOne(a, ledger);
@@ -666,7 +610,7 @@ for (const backend of BACKENDS) {
 
     // The harness's etcd runs without authentication, so only the SQL URIs carry a password.
     it.runIf(backend.kind !== 'etcd')('never shows the database password in logs or /status', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const password = passwordOf(uri);
       expect(password.length).toBeGreaterThan(0);
       const node = await serve('S', uri);
@@ -684,7 +628,7 @@ for (const backend of BACKENDS) {
     });
 
     it.runIf(backend.kind === 'mariadb')('starts on the MariaDB store from TICKR_DATABASE_* variables alone', async () => {
-      const uri = await backend.fresh(db);
+      const uri = await emptyStoreUri(db);
       const url = new URL(uri);
       const env = {
         TICKR_DATABASE_HOST: url.host,
@@ -757,7 +701,7 @@ describe.skipIf(!dbAvailable('etcd'))('a server on a three-node etcd cluster', (
   });
 
   it('keeps issuing when one member (the leader) is killed and after it rejoins, with no repeat', async () => {
-    const uri = etcdPrefix(cluster.uri);
+    const uri = await emptyStoreUri(cluster);
     const node = await serve('S', uri);
     const ledger = new Ledger();
     const load = new Load(ledger, { requestsPerLoop: 5_000, maxMs: 90_000 });

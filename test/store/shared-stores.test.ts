@@ -4,75 +4,16 @@
  * servers on one store, outages, credentials kept out of sight).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import pg from 'pg';
-import mysql from 'mysql2/promise';
 import { createStore } from '../../src/store/open-store.js';
 import { NumberingMismatchError, StoreMissingError, type Lease, type Store } from '../../src/store/store.js';
 import { runStoreContract } from '../store-contract.js';
-import {
-  dbAvailable,
-  destroyAllDbServers,
-  startEtcd,
-  startMariadb,
-  startPostgres,
-  type DbKind,
-  type DbServer,
-} from '../helpers/db-servers.js';
-
-interface Backend {
-  readonly label: string;
-  readonly kind: DbKind;
-  readonly start: () => Promise<DbServer>;
-  /** A store URI over empty data on the running server (fresh tables or a fresh key prefix). */
-  readonly fresh: (server: DbServer) => Promise<string>;
-}
-
-const TABLES = ['ticket_server_sequences', 'ticket_server_meta'];
-let prefixes = 0;
-
-const BACKENDS: Backend[] = [
-  {
-    label: 'postgres',
-    kind: 'postgres',
-    start: startPostgres,
-    fresh: async (server) => {
-      const client = new pg.Client({ connectionString: server.uri });
-      await client.connect();
-      try {
-        for (const table of TABLES) await client.query(`DROP TABLE IF EXISTS ${table}`);
-      } finally {
-        await client.end();
-      }
-      return server.uri;
-    },
-  },
-  {
-    label: 'mysql (MariaDB)',
-    kind: 'mariadb',
-    start: startMariadb,
-    fresh: async (server) => {
-      const connection = await mysql.createConnection(server.uri);
-      try {
-        for (const table of TABLES) await connection.query(`DROP TABLE IF EXISTS ${table}`);
-      } finally {
-        await connection.end();
-      }
-      return server.uri;
-    },
-  },
-  {
-    label: 'etcd',
-    kind: 'etcd',
-    start: () => startEtcd(),
-    fresh: async (server) => `${server.uri}/test-${process.pid}-${++prefixes}`,
-  },
-];
+import { DB_BACKENDS, dbAvailable, destroyAllDbServers, emptyStoreUri, type DbServer } from '../helpers/db-servers.js';
 
 afterAll(async () => {
   await destroyAllDbServers();
 });
 
-for (const backend of BACKENDS) {
+for (const backend of DB_BACKENDS) {
   describe.skipIf(!dbAvailable(backend.kind))(`${backend.label} store`, () => {
     let server: DbServer;
     const opened: Store[] = [];
@@ -99,7 +40,7 @@ for (const backend of BACKENDS) {
 
     runStoreContract(backend.label, {
       create: async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const store = await open(uri);
         return { store, reopen: () => open(uri), cleanup: closeAll };
       },
@@ -107,7 +48,7 @@ for (const backend of BACKENDS) {
 
     describe('shared by several servers', () => {
       it('gives four stores on one database disjoint leases under concurrent reservations', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const stores = await Promise.all([0, 1, 2, 3].map(() => open(uri, { poolSize: 2 })));
         const leases = await Promise.all(
           Array.from({ length: 120 }, (_, index) => (stores[index % 4] as Store).reserve('shared', BigInt((index % 5) + 1))),
@@ -123,7 +64,7 @@ for (const backend of BACKENDS) {
       });
 
       it('refuses a release after another server reserved, and allows it once that server released', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const [a, b] = await Promise.all([open(uri), open(uri)]);
         const first = await (a).reserve('tail', 10n);
         const second = await (b).reserve('tail', 10n);
@@ -136,7 +77,7 @@ for (const backend of BACKENDS) {
       });
 
       it('fences a second server that starts with another numbering', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const a = await open(uri);
         await a.fence({ instance: 1, instances: 1, offset: 1n });
         const b = await open(uri);
@@ -146,7 +87,7 @@ for (const backend of BACKENDS) {
       });
 
       it('lists more sequences than one page holds, each once, in byte order', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const store = await open(uri, { poolSize: 8 });
         const names = Array.from({ length: 2_345 }, (_, index) => `s${String(index).padStart(5, '0')}`);
         for (let from = 0; from < names.length; from += 200) {
@@ -162,7 +103,7 @@ for (const backend of BACKENDS) {
       }, 60_000);
 
       it('refuses to open an empty store for a read-only command', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         await expect(open(uri, { mustExist: true })).rejects.toBeInstanceOf(StoreMissingError);
         await closeAll();
       });
@@ -170,7 +111,7 @@ for (const backend of BACKENDS) {
 
     describe('outage', () => {
       it('fails reservations and health while the server is down, and works again after it restarts, continuing the counter', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const store = await open(uri);
         const before = await store.reserve('outage', 7n);
         await server.stop();
@@ -198,7 +139,7 @@ for (const backend of BACKENDS) {
 
     describe('credentials', () => {
       it('keeps the password out of the description and of health details', async () => {
-        const uri = await backend.fresh(server);
+        const uri = await emptyStoreUri(server);
         const withPassword = uri.includes('@') ? uri : uri.replace('etcd://', 'etcd://someone:s3cret-pw@');
         const store = await createStore(withPassword);
         opened.push(store);
