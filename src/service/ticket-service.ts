@@ -71,6 +71,8 @@ const RETRY_BASE_MS = 100;
 /** Strict mode on a shared store: how long a name found absent is answered ENOSEQ without asking the store again. */
 const ABSENT_CACHE_MS = 1_000;
 const ABSENT_CACHE_LIMIT = 10_000;
+/** Strict mode on a shared store: most names looked up in the store at once. */
+const MAX_LOOKUPS = 64;
 const RETRY_MAX_MS = 5_000;
 
 interface Waiter {
@@ -430,6 +432,10 @@ export class TicketService implements TicketSource {
     if ((this.absentUntil.get(name) ?? 0) > now) return this.admit(name);
     const pending = this.lookups.get(name);
     if (pending) return pending;
+    if (this.lookups.size >= MAX_LOOKUPS) {
+      // A flood of unknown names must not become a flood of queries; a real name is asked again later.
+      throw new TicketError('EUNAVAILABLE', 'too many unknown sequence names are being looked up; retry');
+    }
     const lookup = this.storeCall(() => this.store.has(name)).then(
       (found) => {
         this.lookups.delete(name);

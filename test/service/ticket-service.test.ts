@@ -393,6 +393,26 @@ describe('TicketService', () => {
       expect(store.hasCalls - before).toBe(2);
     });
 
+    it('looks up at most 64 unknown names at once in a shared store; more answer EUNAVAILABLE and cost no query', async () => {
+      const store = new ControlledStore();
+      store.shared = true;
+      const service = await startService({ store, strictSequences: true });
+      const before = store.hasCalls;
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const has = store.has.bind(store);
+      store.has = async (name) => {
+        store.hasCalls++;
+        await gate;
+        return has(name);
+      };
+      const asked = Array.from({ length: 64 }, (_, index) => attempt(() => service.nextValue(`unknown-${index}`)));
+      await expectCode(() => service.nextValue('one-too-many'), 'EUNAVAILABLE');
+      expect(store.hasCalls - before).toBe(64);
+      release();
+      for (const answer of asked) await expect(answer).rejects.toMatchObject({ code: 'ENOSEQ' });
+    });
+
     it('answers EUNAVAILABLE, not ENOSEQ, when a shared store cannot say whether a name exists', async () => {
       const store = new ControlledStore();
       store.shared = true;
