@@ -12,7 +12,8 @@ import { TicketError, type ErrorCode } from '../../src/core/errors.js';
 import { MAX_VALUE, type Numbering } from '../../src/core/numbering.js';
 import { TicketService, type TicketServiceOptions } from '../../src/service/ticket-service.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import type { Lease, Store, StoreHealth, StoredSequence } from '../../src/store/store.js';
+import { DelegatingStore } from '../helpers/delegating-store.js';
+import type { Lease, Store } from '../../src/store/store.js';
 
 const ONE: Numbering = { instance: 1, instances: 1, offset: 1n };
 
@@ -23,27 +24,16 @@ const ONE: Numbering = { instance: 1, instances: 1, offset: 1n };
  * meanwhile lies above it) and only its answer is held back. Reservations of
  * 0 slots (floors, creation) always pass.
  */
-class HoldingStore implements Store {
-  readonly kind = 'holding';
-  readonly description = 'holding memory store (test)';
-  readonly durable = false;
-  shared = false;
-  readonly inner = new MemoryStore();
+class HoldingStore extends DelegatingStore {
+  override readonly kind = 'holding';
+  override readonly description = 'holding memory store (test)';
   holding = false;
   early = true;
   failing = false;
   readonly reserves: Array<{ name: string; count: bigint; atLeast: bigint | undefined }> = [];
   private readonly held: Array<() => void> = [];
 
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-
-  fence(numbering: Numbering): Promise<void> {
-    return this.inner.fence(numbering);
-  }
-
-  async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
+  override async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
     this.reserves.push({ name, count, atLeast });
     if (this.failing) throw new Error('store down (test)');
     if (!this.holding || count === 0n) return this.inner.reserve(name, count, atLeast);
@@ -54,26 +44,6 @@ class HoldingStore implements Store {
     }
     await new Promise<void>((resolve) => this.held.push(resolve));
     return this.inner.reserve(name, count, atLeast);
-  }
-
-  has(name: string): Promise<boolean> {
-    return this.inner.has(name);
-  }
-
-  release(name: string, from: bigint, end: bigint): Promise<boolean> {
-    return this.inner.release(name, from, end);
-  }
-
-  list(): AsyncIterable<StoredSequence> {
-    return this.inner.list();
-  }
-
-  health(): Promise<StoreHealth> {
-    return this.inner.health();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   /** Reservations waiting now. */

@@ -8,34 +8,24 @@ import { MAX_VALUE, SlotMap, type Numbering } from '../../src/core/numbering.js'
 import { TicketService, type TicketServiceOptions } from '../../src/service/ticket-service.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import type { Lease, Store, StoreHealth, StoredSequence } from '../../src/store/store.js';
+import { DelegatingStore } from '../helpers/delegating-store.js';
+import type { Lease, Store, StoredSequence } from '../../src/store/store.js';
 
 /**
  * A MemoryStore behind a switch: healthy, failing (reserve rejects) or hanging
  * (reserve waits until `resume()`). It records every lease it handed out, so a
  * test can check that each issued value lies in one.
  */
-class ControlledStore implements Store {
-  readonly kind = 'controlled';
-  readonly description = 'controlled memory store (test)';
-  readonly durable = false;
-  shared = false;
-  readonly inner = new MemoryStore();
+class ControlledStore extends DelegatingStore {
+  override readonly kind = 'controlled';
+  override readonly description = 'controlled memory store (test)';
   mode: 'healthy' | 'failing' | 'hanging' = 'healthy';
   reserveCalls = 0;
   readonly leases: Array<Lease & { name: string }> = [];
   private readonly hung: Array<() => void> = [];
   private readonly inflight = new Set<Promise<unknown>>();
 
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-
-  fence(numbering: Numbering): Promise<void> {
-    return this.inner.fence(numbering);
-  }
-
-  reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
+  override reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
     this.reserveCalls++;
     const mode = this.mode;
     const run = async (): Promise<Lease> => {
@@ -52,29 +42,6 @@ class ControlledStore implements Store {
     };
     promise.then(forget, forget);
     return promise;
-  }
-
-  hasCalls = 0;
-
-  has(name: string): Promise<boolean> {
-    this.hasCalls++;
-    return this.inner.has(name);
-  }
-
-  release(name: string, from: bigint, end: bigint): Promise<boolean> {
-    return this.inner.release(name, from, end);
-  }
-
-  list(): AsyncIterable<StoredSequence> {
-    return this.inner.list();
-  }
-
-  health(): Promise<StoreHealth> {
-    return this.inner.health();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   /** Reservations currently waiting in hanging mode. */
