@@ -10,12 +10,9 @@
 import { Etcd3, type Namespace } from 'etcd3';
 import type { Numbering } from '../core/numbering.js';
 import {
-  NumberingMismatchError,
   StoreMissingError,
-  decodeNumbering,
   encodeNumbering,
   planReservation,
-  sameNumbering,
   type Lease,
   type Store,
   type StoreHealth,
@@ -23,7 +20,7 @@ import {
 } from './store.js';
 import type { StoreOptions } from './open-store.js';
 import type { EtcdUri } from './store-uri.js';
-import { HEALTH_TIMEOUT_MS, LIST_PAGE, NUMBERING_KEY, openFailure, probeHealth, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
+import { HEALTH_TIMEOUT_MS, LIST_PAGE, checkNumbering, NUMBERING_KEY, openFailure, probeHealth, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
 
 const SEQUENCE_PREFIX = 'sequences/';
 const META_PREFIX = 'meta/';
@@ -107,11 +104,7 @@ export class EtcdStore implements Store {
     )) as TxnReply;
     if (reply.succeeded) return;
     const text = currentValue(reply);
-    if (text === undefined) throw new Error(`etcd at ${this.description} lost its numbering record`);
-    const recorded = decodeNumbering(text);
-    if (!sameNumbering(recorded, numbering)) {
-      throw new NumberingMismatchError(recorded, numbering, `etcd store ${this.description}`);
-    }
+    checkNumbering(text, numbering, `etcd store ${this.description}`);
   }
 
   /**

@@ -9,11 +9,8 @@
 import mysql from 'mysql2/promise';
 import type { Numbering } from '../core/numbering.js';
 import {
-  NumberingMismatchError,
   StoreMissingError,
-  decodeNumbering,
   encodeNumbering,
-  sameNumbering,
   type Lease,
   type Store,
   type StoreHealth,
@@ -23,6 +20,7 @@ import type { StoreOptions } from './open-store.js';
 import type { SqlUri } from './store-uri.js';
 import {
   HEALTH_TIMEOUT_MS,
+  checkNumbering,
   LIST_PAGE,
   META_TABLE,
   NUMBERING_KEY,
@@ -140,11 +138,7 @@ export class MysqlStore implements Store {
     await this.query(`INSERT IGNORE INTO ${META_TABLE} (name, value) VALUES (?, ?)`, [NUMBERING_KEY, encodeNumbering(numbering)]);
     const [rows] = await this.query<mysql.RowDataPacket[]>(`SELECT value FROM ${META_TABLE} WHERE name = ?`, [NUMBERING_KEY]);
     const text = (rows[0] as { value?: string } | undefined)?.value;
-    if (text === undefined) throw new Error(`MySQL at ${this.description} lost its numbering record`);
-    const recorded = decodeNumbering(text);
-    if (!sameNumbering(recorded, numbering)) {
-      throw new NumberingMismatchError(recorded, numbering, `MySQL store ${this.description}`);
-    }
+    checkNumbering(text, numbering, `MySQL store ${this.description}`);
   }
 
   async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {

@@ -8,11 +8,8 @@
 import pg from 'pg';
 import type { Numbering } from '../core/numbering.js';
 import {
-  NumberingMismatchError,
   StoreMissingError,
-  decodeNumbering,
   encodeNumbering,
-  sameNumbering,
   type Lease,
   type Store,
   type StoreHealth,
@@ -22,6 +19,7 @@ import type { StoreOptions } from './open-store.js';
 import type { SqlUri } from './store-uri.js';
 import {
   HEALTH_TIMEOUT_MS,
+  checkNumbering,
   LIST_PAGE,
   META_TABLE,
   NUMBERING_KEY,
@@ -138,11 +136,7 @@ export class PostgresStore implements Store {
     ]);
     const result = await this.query<{ value: string }>(`SELECT value FROM ${META_TABLE} WHERE name = $1`, [NUMBERING_KEY]);
     const text = result.rows[0]?.value;
-    if (text === undefined) throw new Error(`PostgreSQL at ${this.description} lost its numbering record`);
-    const recorded = decodeNumbering(text);
-    if (!sameNumbering(recorded, numbering)) {
-      throw new NumberingMismatchError(recorded, numbering, `PostgreSQL store ${this.description}`);
-    }
+    checkNumbering(text, numbering, `PostgreSQL store ${this.description}`);
   }
 
   async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {

@@ -4,7 +4,8 @@
  * schema is documented in docs/stores.md; change both together.
  */
 import type { StoreOptions } from './open-store.js';
-import { StoreMissingError, type StoreHealth } from './store.js';
+import type { Numbering } from '../core/numbering.js';
+import { NumberingMismatchError, StoreMissingError, decodeNumbering, sameNumbering, type StoreHealth } from './store.js';
 
 /** Table of sequences: `name` (bytes order, case-sensitive) → `next_slot`, the next slot nobody holds. */
 export const SEQUENCES_TABLE = 'ticket_server_sequences';
@@ -70,6 +71,18 @@ export class StoreOpenError extends Error {
 /** Adds the store's name to a driver error from `open`; the store's own errors pass unchanged. */
 export function openFailure(description: string, error: unknown): Error {
   return error instanceof StoreMissingError ? error : new StoreOpenError(description, error);
+}
+
+/**
+ * The fence of a shared store, after the record was written if absent: the
+ * numbering the store holds must be the one this server starts with.
+ * @param where the store, as a message names it (no password)
+ * @throws NumberingMismatchError
+ */
+export function checkNumbering(recordedText: string | undefined, requested: Numbering, where: string): void {
+  if (recordedText === undefined) throw new Error(`${where} lost its numbering record`);
+  const recorded = decodeNumbering(recordedText);
+  if (!sameNumbering(recorded, requested)) throw new NumberingMismatchError(recorded, requested, where);
 }
 
 /** A health answer from one probe of the database; never throws, never shows a password. */
