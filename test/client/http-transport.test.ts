@@ -15,6 +15,7 @@ import { defaultConnect } from '../../src/client/pool.js';
 import { createClient } from '../../src/client/client.js';
 import { TicketError, type ErrorCode } from '../../src/core/errors.js';
 import type { TicketRequest } from '../../src/client/transport.js';
+import { failure as failing } from '../helpers/ticket-errors.js';
 
 /** One request as the fake server received it. */
 interface Received {
@@ -121,13 +122,9 @@ function counted(name: string, count: number, last?: bigint): TicketRequest {
 }
 
 /** The TicketError a promise rejects with. */
-async function failure(promise: Promise<unknown>): Promise<TicketError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(TicketError);
-  return error as TicketError;
+/** The TicketError a request's promise rejects with. */
+function failure(promise: Promise<unknown>): Promise<TicketError> {
+  return failing(() => promise);
 }
 
 describe('HttpTransport: requests and replies', () => {

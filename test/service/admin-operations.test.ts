@@ -8,11 +8,11 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TicketError, type ErrorCode } from '../../src/core/errors.js';
 import { MAX_VALUE, type Numbering } from '../../src/core/numbering.js';
 import { TicketService, type TicketServiceOptions } from '../../src/service/ticket-service.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { DelegatingStore } from '../helpers/delegating-store.js';
+import { expectCode } from '../helpers/ticket-errors.js';
 import type { Lease, Store } from '../../src/store/store.js';
 
 const ONE: Numbering = { instance: 1, instances: 1, offset: 1n };
@@ -71,20 +71,6 @@ async function startService(settings: Settings = {}): Promise<TicketService> {
   services.push(service);
   await service.start();
   return service;
-}
-
-async function failure(request: () => unknown): Promise<TicketError> {
-  try {
-    await request();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TicketError);
-    return error as TicketError;
-  }
-  throw new Error('expected the request to fail, but it succeeded');
-}
-
-async function expectCode(request: () => unknown, code: ErrorCode): Promise<void> {
-  expect((await failure(request)).code).toBe(code);
 }
 
 async function stored(store: Store): Promise<Map<string, bigint>> {

@@ -3,12 +3,13 @@ import fc from 'fast-check';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TicketError, type ErrorCode } from '../../src/core/errors.js';
+import { TicketError } from '../../src/core/errors.js';
 import { MAX_VALUE, SlotMap, type Numbering } from '../../src/core/numbering.js';
 import { TicketService, type TicketServiceOptions } from '../../src/service/ticket-service.js';
 import { LmdbStore } from '../../src/store/lmdb-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { DelegatingStore } from '../helpers/delegating-store.js';
+import { expectCode, failure } from '../helpers/ticket-errors.js';
 import type { Lease, Store, StoredSequence } from '../../src/store/store.js';
 
 /**
@@ -105,21 +106,6 @@ async function startService(settings: ServiceSettings = {}): Promise<TicketServi
 /** Runs a request so that a synchronous throw becomes a rejection. The request starts synchronously. */
 async function attempt<T>(request: () => T | Promise<T>): Promise<T> {
   return await request();
-}
-
-/** The TicketError a request fails with; fails the test when it succeeds. */
-async function failure(request: () => unknown): Promise<TicketError> {
-  try {
-    await request();
-  } catch (error) {
-    expect(error).toBeInstanceOf(TicketError);
-    return error as TicketError;
-  }
-  throw new Error('expected the request to fail, but it succeeded');
-}
-
-async function expectCode(request: () => unknown, code: ErrorCode): Promise<void> {
-  expect((await failure(request)).code).toBe(code);
 }
 
 /** Issues `count` single values one after the other. */
