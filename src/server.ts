@@ -5,9 +5,11 @@
  * both come through here.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { createAdminApi } from './admin/admin-server.js';
+import { createAdminApi, type LeaderStatus } from './admin/admin-server.js';
 import { createMetrics, type Metrics } from './admin/metrics.js';
 import { Sampler } from './admin/sampler.js';
 import type { ListenAddress, ServerConfig } from './config/options.js';
@@ -21,6 +23,8 @@ import { ProxySource } from './proxy/proxy-source.js';
 import { TicketService } from './service/ticket-service.js';
 import { createStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
+import type { LeaderElection } from './leader/election.js';
+import { LeaderSource } from './leader/leader-source.js';
 
 /** A running (or ready to run) ticket server or proxy. */
 export interface TicketServer {
@@ -33,6 +37,8 @@ export interface TicketServer {
   readonly store: Store | undefined;
   /** The upstream proxy; undefined unless in proxy mode. */
   readonly proxy: ProxySource | undefined;
+  /** Leader mode's election; undefined unless `--leader` (available after `start()`). */
+  readonly election: LeaderElection | undefined;
   /** Request counters per protocol (also behind /metrics). */
   readonly stats: ProtocolStats;
   /** Endpoints actually bound, filled by `start()`: `{ zmq: 'tcp://127.0.0.1:40123', http: 'http://…', admin: 'http://…' }`. */
@@ -51,6 +57,8 @@ export interface CreateServerOptions {
 
 interface Backend {
   readonly source: TicketSource;
+  /** Leader mode: the election, once the protocols are bound and the server can advertise itself. */
+  readonly leader: LeaderBackend | undefined;
   readonly sampler: Sampler | undefined;
   readonly metrics: Metrics;
   readonly service: TicketService | undefined;
@@ -58,6 +66,19 @@ interface Backend {
   readonly proxy: ProxySource | undefined;
   open(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Leader mode's moving parts, wired by `issuingBackend`. */
+interface LeaderBackend {
+  readonly source: LeaderSource;
+  election: LeaderElection | undefined;
+  /** Starts the election, advertising the bound endpoints. */
+  start(endpoints: Readonly<Record<string, string>>): Promise<void>;
+}
+
+/** `tcp://0.0.0.0:6410` → `tcp://<host name>:6410`: an address others can reach. */
+function reachable(address: string): string {
+  return address.replace(/^(\w+:\/\/)(0\.0\.0\.0|\[::\]|\*)(?=:)/, `$1${hostname()}`);
 }
 
 async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
@@ -69,7 +90,10 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
     onWarning: (message) => logger.warn({ store: store.description }, message),
   });
   const metrics = createMetrics({ stats });
+  // Leader mode: closed until this server wins the election (then the election's own check).
+  const gate = { mayIssue: (): boolean => false };
   const service = new TicketService({
+    ...(config.leader ? { gate } : {}),
     observer: metrics.observer,
     store,
     numbering: { instance: config.instance, instances: config.instances, offset: config.offset },
@@ -84,8 +108,11 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
   const sampler = new Sampler(service);
   metrics.watchSequences(sampler, () => service.sequenceCount);
   let storeOpen = false;
+  const leader = config.leader ? leaderBackend(config, logger, store, service, gate) : undefined;
+  if (leader) metrics.watchLeader(() => leader.election);
   return {
-    source: service,
+    source: leader ? leader.source : service,
+    leader,
     service,
     store,
     proxy: undefined,
@@ -114,10 +141,40 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
     },
     async close() {
       sampler.stop();
+      leader?.source.close();
       await service.close();
+      // After the hand-back: the next leader continues right above what this one issued.
+      await leader?.election?.resign().catch((error: unknown) => logger.warn({ err: error }, 'could not resign leadership'));
+      await leader?.election?.close();
       if (storeOpen) await store.close();
     },
   };
+}
+
+function leaderBackend(config: ServerConfig, logger: Logger, store: Store, service: TicketService, gate: { mayIssue: () => boolean }): LeaderBackend {
+  const backend: LeaderBackend = {
+    source: new LeaderSource(service, () => backend.election, { timeout: config.timeout }),
+    election: undefined,
+    async start(endpoints) {
+      if (!store.createElection) throw new Error(`${store.description} cannot elect a leader`);
+      const http = config.advertiseHttp ?? (endpoints.http === undefined ? undefined : reachable(endpoints.http));
+      const zmq = config.advertiseZmq ?? (endpoints.zmq === undefined ? undefined : reachable(endpoints.zmq));
+      const election = store.createElection({ ttlSeconds: config.leaderTtl, self: { id: randomUUID(), http, zmq } });
+      let leading = false;
+      election.onChange((role, leader) => {
+        logger.info({ role, leader: leader ?? null }, role === 'leader' ? 'leading' : leader ? 'following' : 'no leader known');
+        if (leading && role !== 'leader') {
+          // Lost: nothing more is issued from this server's leases; hand back what the store allows.
+          void service.suspend().catch((error: unknown) => logger.error({ err: error }, 'could not hand leases back after losing leadership'));
+        }
+        leading = role === 'leader';
+      });
+      gate.mayIssue = () => election.mayIssue();
+      backend.election = election;
+      await election.start();
+    },
+  };
+  return backend;
 }
 
 function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Backend {
@@ -130,6 +187,7 @@ function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats
   });
   return {
     source: proxy,
+    leader: undefined,
     service: undefined,
     store: undefined,
     proxy,
@@ -152,6 +210,18 @@ function packageVersion(): string {
   }
 }
 
+/** What the admin port shows of leader mode. */
+function leaderStatus(leader: LeaderBackend): LeaderStatus {
+  const election = leader.election;
+  const upstream = leader.source.upstream();
+  return {
+    role: election?.role ?? 'candidate',
+    mayIssue: election?.mayIssue() ?? false,
+    leader: election?.leader,
+    reachable: election?.role === 'leader' ? election.mayIssue() : upstream !== undefined && upstream.up,
+  };
+}
+
 /** Listens an HTTP app on an address; returns its base URL. */
 async function listenHttp(app: FastifyInstance, address: ListenAddress): Promise<string> {
   await app.listen({ host: address.host, port: address.port });
@@ -168,7 +238,15 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
   const zmq = new ZmqServer(backend.source, logger, stats);
   const endpoints: Record<string, string> = {};
-  const http = config.http ? createHttpApi(backend.source, { stats }) : undefined;
+  const leader = backend.leader;
+  // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
+  const redirectTo = leader
+    ? (): string | undefined => {
+        const election = leader.election;
+        return election !== undefined && election.role !== 'leader' ? election.leader?.http : undefined;
+      }
+    : undefined;
+  const http = config.http ? createHttpApi(backend.source, { stats, redirectTo }) : undefined;
   const admin = config.admin
     ? createAdminApi({
         version: packageVersion(),
@@ -177,6 +255,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         store: backend.store,
         sampler: backend.sampler,
         upstreams: backend.proxy ? () => backend.proxy?.stats() ?? [] : undefined,
+        leader: leader ? () => leaderStatus(leader) : undefined,
         registry: backend.metrics.registry,
         adminToken: config.adminToken,
         endpoints,
@@ -193,6 +272,9 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     service: backend.service,
     store: backend.store,
     proxy: backend.proxy,
+    get election() {
+      return leader?.election;
+    },
     stats,
     endpoints,
     async start() {
@@ -215,6 +297,8 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       }
       // ZeroMQ last: its listening line tells scripts that every protocol is up.
       endpoints.zmq = await zmq.listen(config.bind);
+      // Leader mode: campaign once every endpoint the leader advertises is bound.
+      await leader?.start(endpoints);
       logger.info({ protocol: 'zmq', endpoint: endpoints.zmq }, 'listening');
     },
     async close() {

@@ -23,10 +23,21 @@ import { createHttpApp, sendError } from '../protocols/http-common.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import type { Sampler } from './sampler.js';
 import type { Registry } from 'prom-client';
+import type { LeaderInfo, LeaderRole } from '../leader/election.js';
 
 /** Most sequences `/status` lists (the busiest first); `?limit=` may ask for fewer. */
 export const STATUS_SEQUENCE_LIMIT = 1000;
 const MAX_ADMIN_BODY = 4096;
+
+/** Leader mode as the admin port shows it. */
+export interface LeaderStatus {
+  readonly role: LeaderRole;
+  /** This server leads and its leadership cannot have expired: it issues. */
+  readonly mayIssue: boolean;
+  readonly leader: LeaderInfo | undefined;
+  /** Leading and may issue, or following a leader that answers. */
+  readonly reachable: boolean;
+}
 
 /** What the admin port reports on and acts upon. */
 export interface AdminContext {
@@ -36,6 +47,8 @@ export interface AdminContext {
   readonly store: Store | undefined;
   readonly sampler: Sampler | undefined;
   readonly upstreams: (() => UpstreamStats[]) | undefined;
+  /** Leader mode; undefined otherwise. */
+  readonly leader?: (() => LeaderStatus) | undefined;
   readonly registry: Registry;
   readonly adminToken: string | undefined;
   readonly endpoints: Readonly<Record<string, string>>;
@@ -85,7 +98,10 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
         };
       })
     : [];
-  const ready = service ? service.running && health?.ok === true : (upstreams ?? []).some((upstream) => upstream.up);
+  const leader = context.leader?.();
+  const ready = service
+    ? service.running && health?.ok === true && (leader === undefined || leader.reachable)
+    : (upstreams ?? []).some((upstream) => upstream.up);
   return {
     mode: service ? 'server' : 'proxy',
     version: context.version,
@@ -99,6 +115,16 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
     sequence_count: service ? service.sequenceCount : 0,
     sequences,
     upstreams: upstreams ?? null,
+    leader: leader
+      ? {
+          role: leader.role,
+          issuing: leader.mayIssue,
+          id: leader.leader?.id ?? null,
+          http: leader.leader?.http ?? null,
+          zmq: leader.leader?.zmq ?? null,
+          since: leader.leader?.since ?? null,
+        }
+      : null,
     endpoints: context.endpoints,
   };
 }
@@ -122,10 +148,15 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
     const status = await buildStatus(context, 0);
     const store = status.store as { ok: boolean; detail: string | null } | null;
     if (status.ready) return reply.send({ ready: true });
+    const leader = status.leader as { role: LeaderRole } | null;
     const reason = context.service
       ? !context.service.running
         ? 'not serving (starting or stopping)'
-        : `store unreachable: ${store?.detail ?? 'unknown'}`
+        : store?.ok !== true
+          ? `store unreachable: ${store?.detail ?? 'unknown'}`
+          : leader?.role === 'leader'
+            ? 'leading, but leadership could not be renewed'
+            : 'no reachable leader'
       : 'no upstream answers';
     return reply.code(503).send({ ready: false, reason });
   });

@@ -122,6 +122,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <section class="cards" aria-label="Summary">
   <div class="card"><div class="label">Numbering</div><div class="value" id="numbering">–</div><div class="sub" id="numbering-detail"></div></div>
   <div class="card"><div class="label">Store</div><div class="value" id="store">–</div><div class="sub" id="store-detail"></div></div>
+  <div class="card" id="leader-card" hidden><div class="label">Leader</div><div class="value" id="leader">–</div><div class="sub" id="leader-detail"></div></div>
   <div class="card"><div class="label">Runway</div><div class="value" id="runway">–</div><div class="sub">held leases, if the store went away</div></div>
   <div class="card"><div class="label">Tickets / s</div><div class="value" id="rate">–</div><div class="sub">all sequences shown</div></div>
   <div class="card"><div class="label">Sequences</div><div class="value" id="count">–</div><div class="sub" id="count-detail">in use</div></div>
@@ -237,13 +238,43 @@ function httpUrl(status) {
 function renderHeader(status) {
   $("mode").textContent = status.mode === "proxy"
     ? "proxy for " + (status.upstreams || []).length + " upstream(s), version " + status.version
-    : "server, version " + status.version;
+    : (status.leader ? "server in leader mode" : "server") + ", version " + status.version;
   $("health").textContent = status.ready ? "ready" : "not ready";
   $("health").className = "badge " + (status.ready ? "ok" : "bad");
   $("updated").textContent = "updated " + clock(lastOk);
   document.title = (status.ready ? "" : "not ready · ") + "ticket-server";
 }
+function renderLeader(status) {
+  const card = $("leader-card");
+  const l = status.leader;
+  card.hidden = !l;
+  if (!l) return;
+  const value = $("leader");
+  const detail = $("leader-detail");
+  const since = l.since ? new Date(l.since) : null;
+  const sinceText = since && !isNaN(since) ? " since " + since.toLocaleString() : "";
+  value.textContent = "";
+  const badge = document.createElement("span");
+  if (l.role === "leader") {
+    badge.className = "badge " + (l.issuing ? "ok" : "bad");
+    badge.textContent = l.issuing ? "this server leads" : "leading, not renewed";
+    detail.textContent = "issuing" + sinceText;
+    detail.className = "sub";
+  } else if (l.id) {
+    badge.className = "badge ok";
+    badge.textContent = "following";
+    detail.textContent = (l.http || l.zmq || l.id) + sinceText;
+    detail.className = "sub";
+  } else {
+    badge.className = "badge bad";
+    badge.textContent = "no leader";
+    detail.textContent = "an election is under way; requests fail until a leader is known";
+    detail.className = "sub warn";
+  }
+  value.appendChild(badge);
+}
 function renderCards(status) {
+  renderLeader(status);
   const n = status.numbering;
   const numbering = $("numbering");
   numbering.textContent = "";

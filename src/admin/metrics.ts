@@ -11,6 +11,7 @@ import type { ServiceObserver } from '../service/ticket-service.js';
 import type { UpstreamStats } from '../client/pool.js';
 import type { Sampler } from './sampler.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
+import type { LeaderElection } from '../leader/election.js';
 
 /** Most sequences that get their own series. */
 export const SEQUENCE_LABEL_CAP = 20;
@@ -27,6 +28,8 @@ export interface Metrics {
   readonly observer: ServiceObserver;
   /** Adds the per-sequence gauges (runway, rates, count) once the service and its sampler exist. */
   watchSequences(sampler: Sampler, sequenceCount: () => number): void;
+  /** Leader mode: `ticket_leader` (1 while this server leads and may issue) and `ticket_leader_known`. */
+  watchLeader(election: () => LeaderElection | undefined): void;
 }
 
 /** Creates every metric on a fresh registry. */
@@ -109,6 +112,24 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     });
   };
+  const watchLeader = (election: () => LeaderElection | undefined): void => {
+    new Gauge({
+      name: 'ticket_leader',
+      help: 'Leader mode: 1 while this server leads and may issue, else 0.',
+      registers: [registry],
+      collect() {
+        this.set(election()?.mayIssue() === true ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ticket_leader_known',
+      help: 'Leader mode: 1 while this server knows a leader (itself or another), else 0.',
+      registers: [registry],
+      collect() {
+        this.set(election()?.leader === undefined ? 0 : 1);
+      },
+    });
+  };
   if (sources.upstreams) {
     const upstreams = sources.upstreams;
     new Gauge({
@@ -134,6 +155,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   return {
     registry,
     watchSequences,
+    watchLeader,
     observer: {
       reserved(count, seconds) {
         leases.inc();

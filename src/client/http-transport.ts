@@ -13,8 +13,10 @@
  * over at once. A request that fails on a pooled keep-alive socket before any
  * reply (the server closed the idle socket as it was reused) is sent once more
  * on a fresh attempt: at worst the first attempt cost a value, which is a gap.
- * 307/308 redirects (leader mode, SPEC §5.3) are followed, a few hops at most,
- * within the same timeout.
+ * 307/308 redirects (leader mode) are followed, a few hops at most, within the
+ * same timeout; where a redirect led is remembered and asked first next time
+ * (the leader), until it fails to answer — then the configured server is asked
+ * again, within the same request, and redirects to the new leader.
  */
 import { Agent, request as sendHttpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { TicketError, isErrorCode } from '../core/errors.js';
@@ -38,6 +40,13 @@ interface Target {
   readonly port: number;
   /** Path and query, already encoded. */
   readonly path: string;
+}
+
+/** Leader mode: a server a redirect led to, and the path prefix its location added. */
+interface Preferred {
+  readonly hostname: string;
+  readonly port: number;
+  readonly prefix: string;
 }
 
 /** One request in flight, as `close()` sees it. */
@@ -118,6 +127,8 @@ export class HttpTransport implements Transport {
   private readonly agent: Agent;
   private readonly pending = new Set<Exchange>();
   private closed = false;
+  /** Where the last redirect led (the leader), asked first; forgotten when it does not answer. */
+  private preferred: Preferred | undefined;
 
   /** @throws TypeError when `uri` is not `http://HOST:PORT[/base]` */
   constructor(uri: string) {
@@ -145,13 +156,17 @@ export class HttpTransport implements Transport {
 
   request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
     if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
-    let first: Target;
+    let configured: Target;
     try {
       // A name the server would refuse fails here: some could not even be put in a path ("", lone surrogates).
-      first = { hostname: this.hostname, port: this.port, path: httpRequestPath(this.base, validateSequenceName(request.name)) };
+      configured = { hostname: this.hostname, port: this.port, path: httpRequestPath(this.base, validateSequenceName(request.name)) };
     } catch (error) {
       return Promise.reject(error instanceof TicketError ? error : new TicketError('EBADNAME', undefined, { cause: error }));
     }
+    const preferred = this.preferred;
+    const first: Target = preferred
+      ? { hostname: preferred.hostname, port: preferred.port, path: `${preferred.prefix}${configured.path}` }
+      : configured;
     const body = encodeHttpRequest(request);
     return new Promise((resolve, reject) => {
       let current: ClientRequest | undefined;
@@ -197,6 +212,12 @@ export class HttpTransport implements Transport {
             send(target, redirects, true); // a pooled socket the server had closed
             return;
           }
+          if (!answered && target === first && preferred !== undefined && this.preferred === preferred) {
+            // The remembered leader is gone: ask the configured server, which redirects to the new one.
+            this.preferred = undefined;
+            send(configured, 0, false);
+            return;
+          }
           // Not an answer from the server: to the caller it is a server that did not answer in time.
           abort(new TicketError('ETIMEOUT', `cannot reach ${this.uri}`, { cause: error }));
         });
@@ -215,6 +236,8 @@ export class HttpTransport implements Transport {
           this.receive(res, (text) => {
             if (!live()) return;
             settle();
+            if (redirects > 0) this.remember(target, configured.path);
+            else if (target === first && preferred !== undefined && status === 503) this.preferred = undefined; // no longer leads
             try {
               resolve(decodeHttpReply(status, text, request));
             } catch (error) {
@@ -228,6 +251,12 @@ export class HttpTransport implements Transport {
       };
       send(first, 0, false);
     });
+  }
+
+  /** Remembers where redirects led, so the next request goes there first. */
+  private remember(target: Target, originalPath: string): void {
+    if (!target.path.endsWith(originalPath)) return;
+    this.preferred = { hostname: target.hostname, port: target.port, prefix: target.path.slice(0, target.path.length - originalPath.length) };
   }
 
   /** Follows a 307/308 to an `http:` location, or fails. */

@@ -69,6 +69,14 @@ export interface ServerConfig {
   readonly idleTimeout: number;
   /** Most connections per TCP protocol. */
   readonly maxConnections: number;
+  /** Leader mode (SPEC §5.3): elect one issuer through the store. */
+  readonly leader: boolean;
+  /** Leader mode: leadership TTL in seconds. */
+  readonly leaderTtl: number;
+  /** Leader mode: public HTTP URL to redirect to while this server leads; undefined: derived from `http`. */
+  readonly advertiseHttp: string | undefined;
+  /** Leader mode: ZeroMQ endpoint to forward to while this server leads; undefined: derived from `bind`. */
+  readonly advertiseZmq: string | undefined;
 }
 
 /** A TCP address to listen on. Port 0 picks a free port. */
@@ -119,6 +127,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'max-connections', kind: 'integer', placeholder: 'C', defaultText: '10000', description: 'most connections per TCP protocol' },
   { name: 'host', kind: 'list', placeholder: 'URI', defaultText: 'none', description: 'proxy mode: forward to this upstream (tcp://HOST:PORT); repeat for several; env: comma-separated' },
   { name: 'timeout', kind: 'integer', placeholder: 'MS', defaultText: '1000', description: 'proxy mode: fail over to the next upstream after this' },
+  { name: 'leader', kind: 'boolean', defaultText: 'off', description: 'leader mode: servers sharing an etcd store elect one that issues; the others redirect HTTP clients to it and forward the other protocols (strictly increasing values)' },
+  { name: 'leader-ttl', kind: 'integer', placeholder: 'S', defaultText: '5', description: 'leader mode: a leader that cannot renew its leadership for this long is replaced; it stops issuing before that' },
+  { name: 'advertise-http', kind: 'string', placeholder: 'URL', defaultText: 'http://HOST:PORT of --http', description: 'leader mode: public HTTP URL followers redirect clients to while this server leads' },
+  { name: 'advertise-zmq', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://HOST:PORT of --bind', description: 'leader mode: ZeroMQ endpoint followers forward to while this server leads' },
 ];
 
 const SPEC_BY_NAME = new Map(OPTIONS.map((spec) => [spec.name, spec]));
@@ -412,8 +424,41 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
   const maxConnections = maxConnectionsRaw ? integer('max-connections', maxConnectionsRaw, 1, 1_000_000) : 10_000;
   const timeoutRaw = get('timeout');
   const timeout = timeoutRaw ? integer('timeout', timeoutRaw, 1, 600_000) : 1_000;
+  const leaderRaw = get('leader');
+  const leader = leaderRaw ? boolean('leader', leaderRaw) : false;
+  if (leader && !store.startsWith('etcd:')) {
+    throw new ConfigError(
+      'leader',
+      `invalid ${describe('leader', leaderRaw?.source ?? '--leader')}: leader mode elects its leader through etcd; add --store etcd://HOST:PORT[,HOST:PORT…]`,
+    );
+  }
+  if (leader && hosts.length > 0) {
+    throw new ConfigError('leader', `invalid ${describe('leader', leaderRaw?.source ?? '--leader')}: a proxy (--host) cannot take part in leader mode`);
+  }
+  const leaderTtlRaw = get('leader-ttl');
+  const leaderTtl = leaderTtlRaw ? integer('leader-ttl', leaderTtlRaw, 2, 300) : 5;
+  const advertiseHttpRaw = get('advertise-http');
+  const advertiseHttp = advertiseHttpRaw ? String(advertiseHttpRaw.value).trim().replace(/\/+$/, '') : undefined;
+  if (advertiseHttp !== undefined && !/^https?:\/\/[^\s/?#]{1,300}(\/[^\s?#]{0,500})?$/.test(advertiseHttp)) {
+    throw new ConfigError(
+      'advertise-http',
+      `invalid ${describe('advertise-http', advertiseHttpRaw?.source ?? '--advertise-http')}: expected http://HOST:PORT[/PATH], got "${advertiseHttp.slice(0, 100)}"`,
+    );
+  }
+  const advertiseZmqRaw = get('advertise-zmq');
+  const advertiseZmq = advertiseZmqRaw ? String(advertiseZmqRaw.value).trim() : undefined;
+  if (advertiseZmq !== undefined && (!/^tcp:\/\/[^\s/,*]{1,253}:[0-9]{1,5}$/.test(advertiseZmq) || Number(advertiseZmq.slice(advertiseZmq.lastIndexOf(':') + 1)) > 65535)) {
+    throw new ConfigError(
+      'advertise-zmq',
+      `invalid ${describe('advertise-zmq', advertiseZmqRaw?.source ?? '--advertise-zmq')}: expected tcp://HOST:PORT, got "${advertiseZmq.slice(0, 100)}"`,
+    );
+  }
 
   return {
+    leader,
+    leaderTtl,
+    advertiseHttp,
+    advertiseZmq,
     tcp,
     tcpSequence,
     line,

@@ -30,7 +30,17 @@ const openApiText = JSON.stringify(openApiDocument);
 /** Options of the public HTTP API. */
 export interface HttpApiOptions {
   readonly stats?: ProtocolStats | undefined;
+  /**
+   * Leader mode: the leader's public URL while this server follows (undefined
+   * while it leads or no leader is known). Ticket routes then answer
+   * `307 Temporary Redirect` to that URL plus the original path and query,
+   * which clients follow with the same method and body.
+   */
+  readonly redirectTo?: (() => string | undefined) | undefined;
 }
+
+/** Routes a follower redirects: every route that issues or reports tickets. */
+const LEADER_ROUTES = new Set(['/', '/tickets/create', '/tickets/create/:count', '/status', '/v1/sequences/:name/next']);
 
 /** Builds the fastify app (not listening). */
 export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}): FastifyInstance {
@@ -42,6 +52,17 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
     stats?.countError('http', ticketError.code);
     return sendError(reply, ticketError);
   };
+
+  const redirectTo = options.redirectTo;
+  if (redirectTo) {
+    // Only in leader mode: the hook costs a call per request.
+    app.addHook('onRequest', async (request, reply) => {
+      if (!LEADER_ROUTES.has(request.routeOptions.url ?? '')) return;
+      const base = redirectTo();
+      if (base === undefined) return;
+      return reply.code(307).header('location', `${base}${request.url}`).header('cache-control', 'no-store').send();
+    });
+  }
 
   app.post('/', async (_request, reply) => {
     try {

@@ -20,8 +20,19 @@ import type { TicketSource } from '../core/ticket-source.js';
 import { UpstreamPool, type PoolOptions, type UpstreamStats } from '../client/pool.js';
 
 interface Waiting {
+  readonly last: bigint | undefined;
   resolve(value: bigint): void;
   reject(error: unknown): void;
+}
+
+/** Settings of a proxy source: the pool's, plus whether `last` goes upstream. */
+export interface ProxyOptions extends PoolOptions {
+  /**
+   * Forward clients' `last`. Off for proxy mode (a client of a proxy cannot
+   * move an upstream); on for leader mode's followers, which are servers of the
+   * same cluster answering for their leader. Default false.
+   */
+  readonly forwardLast?: boolean;
 }
 
 /** Forwards to upstream ZeroMQ servers with failover. */
@@ -33,17 +44,20 @@ export class ProxySource implements TicketSource {
   private readonly inflight = new Map<string, number>();
   /** Highest value handed out of sequence `default`, for Tickr's `last_ticket`. */
   private lastDefault: bigint | undefined;
+  private readonly forwardLast: boolean;
 
   /** @throws TypeError for no upstreams or an unsupported URI */
-  constructor(upstreams: readonly string[], options: PoolOptions = {}) {
+  constructor(upstreams: readonly string[], options: ProxyOptions = {}) {
     this.pool = new UpstreamPool(upstreams, options);
+    this.forwardLast = options.forwardLast ?? false;
   }
 
-  nextValue(name: string, _last?: bigint): Promise<bigint> {
+  nextValue(name: string, last?: bigint): Promise<bigint> {
     validateSequenceName(name);
+    const sent = this.forwardLast ? last : undefined;
     return new Promise((resolve, reject) => {
       if (!this.inflight.has(name)) {
-        this.forward(name, [{ resolve, reject }]);
+        this.forward(name, [{ last: sent, resolve, reject }]);
         return;
       }
       let waiting = this.gathering.get(name);
@@ -53,13 +67,13 @@ export class ProxySource implements TicketSource {
         const batch = waiting;
         setImmediate(() => this.forward(name, batch));
       }
-      waiting.push({ resolve, reject });
+      waiting.push({ last: sent, resolve, reject });
     });
   }
 
-  async next(name: string, count: number, _last?: bigint): Promise<bigint[]> {
+  async next(name: string, count: number, last?: bigint): Promise<bigint[]> {
     validateSequenceName(name);
-    const result = await this.pool.request({ name, count, last: undefined });
+    const result = await this.pool.request({ name, count, last: this.forwardLast ? last : undefined });
     const values = typeof result === 'bigint' ? [result] : result;
     if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);
     return values;
@@ -78,12 +92,15 @@ export class ProxySource implements TicketSource {
     if (this.gathering.get(name) === batch) this.gathering.delete(name);
     this.inflight.set(name, (this.inflight.get(name) ?? 0) + 1);
     const count = batch.length === 1 ? undefined : batch.length;
+    // One upstream request for the batch carries the highest `last` among them: a jump one needs is made for all.
+    let last: bigint | undefined;
+    for (const waiting of batch) if (waiting.last !== undefined && (last === undefined || waiting.last > last)) last = waiting.last;
     const done = (): void => {
       const left = (this.inflight.get(name) ?? 1) - 1;
       if (left === 0) this.inflight.delete(name);
       else this.inflight.set(name, left);
     };
-    this.pool.request({ name, count, last: undefined }).finally(done).then(
+    this.pool.request({ name, count, last }).finally(done).then(
       (result) => {
         const values = typeof result === 'bigint' ? [result] : result;
         if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);

@@ -36,6 +36,14 @@ export interface ServiceObserver {
   jumped(): void;
 }
 
+/**
+ * Leader mode: asked at the moment of issuing whether this server may still
+ * issue (it leads and its leadership cannot have expired). Must be cheap.
+ */
+export interface IssuingGate {
+  mayIssue(): boolean;
+}
+
 /** Settings of a TicketService; every field but `store` and `numbering` has a default. */
 export interface TicketServiceOptions {
   readonly store: Store;
@@ -56,6 +64,8 @@ export interface TicketServiceOptions {
   readonly now?: () => number;
   readonly logger?: ServiceLogger;
   readonly observer?: ServiceObserver;
+  /** Leader mode: nothing is issued while the gate is closed (EUNAVAILABLE). Default: always open. */
+  readonly gate?: IssuingGate;
 }
 
 /** Defaults of SPEC §3–§4. */
@@ -156,6 +166,9 @@ export class TicketService implements TicketSource {
   private readonly now: () => number;
   private readonly logger: ServiceLogger;
   private readonly observer: ServiceObserver | undefined;
+  private readonly gate: IssuingGate | undefined;
+  /** Bumped by `suspend()`: a reservation started in an earlier epoch is handed back when it lands, never used. */
+  private epoch = 0;
   private readonly step: bigint;
   private readonly sequences = new Map<string, SequenceState>();
   /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
@@ -186,6 +199,7 @@ export class TicketService implements TicketSource {
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger;
     this.observer = options.observer;
+    this.gate = options.gate;
     if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
     if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
   }
@@ -212,7 +226,7 @@ export class TicketService implements TicketSource {
       (last === undefined || this.drift <= 0n || last - seq.nextValue <= this.drift)
     ) {
       const value = seq.nextValue;
-      if (value < seq.endValue) {
+      if (value < seq.endValue && (this.gate === undefined || this.gate.mayIssue())) {
         seq.nextValue = value + this.step;
         seq.issued++;
         seq.issuedSinceReserve++;
@@ -390,6 +404,29 @@ export class TicketService implements TicketSource {
     for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
     this.state = 'closed';
     this.logger.info({ releasedSlots: released.toString() }, 'leases handed back');
+  }
+
+  /**
+   * Leader mode, leadership lost: takes every lease out of service at once
+   * (nothing more is issued from them), fails waiting requests with
+   * EUNAVAILABLE, forgets the sequences' positions, and hands the leases back
+   * where the store still allows it (only when nobody reserved after them, so
+   * a new leader's values stay above everything issued here). A reservation
+   * still in flight is handed back when it lands.
+   */
+  async suspend(): Promise<void> {
+    this.epoch++;
+    const lost = new TicketError('EUNAVAILABLE', 'this server no longer leads; retry');
+    const handBack: Array<{ name: string; leases: Lease[] }> = [];
+    for (const seq of this.sequences.values()) {
+      this.failWaiters(seq, lost);
+      const leases = this.withdrawLeases(seq);
+      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
+    }
+    this.sequences.clear();
+    let released = 0n;
+    for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
+    this.logger.info({ releasedSlots: released.toString() }, 'leases dropped: not the leader');
   }
 
   /** Empties a sequence's held leases and returns them, oldest first. */
@@ -574,6 +611,9 @@ export class TicketService implements TicketSource {
     last: bigint | undefined,
     floor: bigint | undefined,
   ): bigint[] | Shortfall {
+    if (this.gate !== undefined && !this.gate.mayIssue()) {
+      throw new TicketError('EUNAVAILABLE', 'this server does not lead (or cannot renew its leadership); retry');
+    }
     if (!seq.known) return { slots: count, atLeast: undefined };
     let target = floor;
     if (last !== undefined) {
@@ -670,6 +710,7 @@ export class TicketService implements TicketSource {
     timer.unref();
 
     const startedAt = performance.now();
+    const epoch = this.epoch;
     seq.reserving = this.store.reserve(seq.name, count, atLeast).then(
       (lease) => {
         clearTimeout(timer);
@@ -681,7 +722,7 @@ export class TicketService implements TicketSource {
         seq.stalled = false;
         seq.failures = 0;
         seq.retryAt = 0;
-        if (this.withdrawn) {
+        if (this.withdrawn || epoch !== this.epoch) {
           // Leases were already handed back: this late one goes back too, and nothing is issued from it.
           void this.releaseLeases(seq.name, [lease]);
           return;

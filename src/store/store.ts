@@ -4,6 +4,7 @@
  * atomically and durably. Stores know nothing of values or protocols.
  */
 import type { Numbering } from '../core/numbering.js';
+import type { ElectionOptions, LeaderElection } from '../leader/election.js';
 
 /** A block of slots `[start, end)` that a store has durably handed to its caller. */
 export interface Lease {
@@ -106,6 +107,12 @@ export interface Store {
 
   /** Releases connections, files and locks. Safe to call twice. */
   close(): Promise<void>;
+
+  /**
+   * Leader mode: an election through this store, on its connection (only
+   * stores that can hold a leadership lease have it: etcd). The store must be open.
+   */
+  createElection?(options: ElectionOptions): LeaderElection;
 }
 
 /** Raised when a command that only reads finds no store where it was pointed. */
