@@ -343,6 +343,44 @@ describe('HttpTransport: connections', () => {
     expect(leader.received[0]).toMatchObject({ method: 'POST', url: '/v1/sequences/a%20b/next', body: '{"count":2,"last":"41"}' });
   });
 
+  it('asks the server a redirect led to (the leader) first on the next requests', async () => {
+    const leader = await startApi();
+    const follower = await startApi((req, res) => {
+      res.writeHead(307, { location: `${leader.uri}${req.url ?? ''}` });
+      res.end();
+    });
+    const transport = open(follower.uri);
+    await expect(transport.request(single('orders'), 1000)).resolves.toBe(1n);
+    await expect(transport.request(single('orders'), 1000)).resolves.toBe(2n);
+    await expect(transport.request(counted('orders', 2), 1000)).resolves.toEqual([3n, 4n]);
+    expect(follower.received).toHaveLength(1);
+    expect(leader.received).toHaveLength(3);
+  });
+
+  it('when the remembered leader is gone, asks the configured server again within the same request', async () => {
+    const oldLeader = await startApi();
+    const newLeader = await startApi();
+    let leaderUri = oldLeader.uri;
+    const follower = await startApi((req, res) => {
+      res.writeHead(307, { location: `${leaderUri}${req.url ?? ''}` });
+      res.end();
+    });
+    const transport = open(follower.uri);
+    await expect(transport.request(single('orders'), 1000)).resolves.toBe(1n);
+    // The old leader dies; the follower now redirects to the new one.
+    await new Promise<void>((resolve) => {
+      oldLeader.server.closeAllConnections();
+      oldLeader.server.close(() => resolve());
+    });
+    leaderUri = newLeader.uri;
+    await expect(transport.request(single('orders'), 1000)).resolves.toBe(1n);
+    expect(newLeader.received).toHaveLength(1);
+    expect(follower.received).toHaveLength(2);
+    // And the new leader is asked directly from then on.
+    await expect(transport.request(single('orders'), 1000)).resolves.toBe(2n);
+    expect(follower.received).toHaveLength(2);
+  });
+
   it('a redirect loop fails with EINTERNAL', async () => {
     const api = await startApi((req, res) => {
       res.writeHead(307, { location: req.url ?? '/' });

@@ -47,6 +47,24 @@ describe('ProxySource', () => {
     expect(upstream.requests.map((request) => request.last)).toEqual([undefined, undefined]);
   });
 
+  it('forwards last when told to (a leader-mode follower), the highest of a gathered batch', async () => {
+    const upstream = new FakeUpstream();
+    const proxy = new ProxySource(['tcp://fake:1'], { connect: () => upstream, forwardLast: true });
+    const first = proxy.nextValue('a', 10n);
+    const gathered = [proxy.nextValue('a', 50n), proxy.nextValue('a', 70n), proxy.nextValue('a')];
+    const counted = proxy.next('a', 2, 99n);
+    upstream.answerAll();
+    await first;
+    await turn();
+    upstream.answerAll();
+    await Promise.all([...gathered, counted]);
+    expect(upstream.requests.map((request) => [request.count, request.last])).toEqual([
+      [undefined, 10n],
+      [2, 99n],
+      [3, 70n],
+    ]);
+  });
+
   it('sends a lone request at once, without waiting for the end of the turn', () => {
     const upstream = new FakeUpstream();
     void proxyOver(upstream).nextValue('a');
