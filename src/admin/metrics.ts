@@ -50,7 +50,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   new Counter({
     name: 'ticket_errors_total',
-    help: 'Requests answered with an error, by protocol and SPEC §7 code.',
+    help: 'Requests answered with an error, by protocol and error code.',
     labelNames: ['protocol', 'code'],
     registers: [registry],
     collect() {
@@ -70,7 +70,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const jumps = new Counter({ name: 'ticket_jumps_total', help: 'Drift jumps applied (SPEC §3).', registers: [registry] });
+  const jumps = new Counter({ name: 'ticket_jumps_total', help: 'Drift jumps applied: this server jumped ahead to a value a client had seen.', registers: [registry] });
 
   const watchSequences = (sampler: Sampler, sequenceCount: () => number): void => {
     new Gauge({

@@ -50,7 +50,7 @@ export type Callback<T> = (error: Error | null, value?: T) => void;
 
 /** A client bound to a set of servers. */
 export interface TicketClient {
-  /** Next value of `name`. Errors are `Error`s with `.code` from SPEC §7. */
+  /** Next value of `name`. Errors are `Error`s with `.code`: EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE, ETIMEOUT, … */
   next(name: string): Promise<bigint>;
   next(name: string, callback: Callback<bigint>): void;
   /** `count` values of `name`, increasing. */

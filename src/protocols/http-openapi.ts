@@ -69,7 +69,7 @@ const errorResponses = (...statuses: number[]): Record<string, unknown> =>
   Object.fromEntries(
     statuses.map((status) => [
       String(status),
-      { description: 'Error (SPEC §7)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
     ]),
   );
 
@@ -79,7 +79,7 @@ export const openApiDocument = {
   info: {
     title: 'ticket-server public API',
     version: '1',
-    description: 'Short, unique, roughly increasing 64-bit numbers from named sequences (SPEC §6.2).',
+    description: 'Short, unique, roughly increasing 64-bit numbers from named sequences.',
   },
   paths: {
     '/': {
