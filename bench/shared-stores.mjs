@@ -491,7 +491,7 @@ class ValueSet {
  * of them (reservoir) in `latencies`. Checks that each loop's values increase and that no value
  * comes twice.
  */
-async function clientLoops({ client, sequence, concurrency, durationMs, latencies }) {
+export async function clientLoops({ client, sequence, concurrency, durationMs, latencies }) {
   const start = performance.now();
   const end = start + durationMs;
   const capacity = latencies.length;
