@@ -4,6 +4,7 @@
  * atomically and durably. Stores know nothing of values or protocols.
  */
 import type { Numbering } from '../core/numbering.js';
+import type { LeaderElection, LeaderElectionOptions } from '../leader/election.js';
 
 /** A block of slots `[start, end)` that a store has durably handed to its caller. */
 export interface Lease {
@@ -106,6 +107,14 @@ export interface Store {
 
   /** Releases connections, files and locks. Safe to call twice. */
   close(): Promise<void>;
+
+  /**
+   * Leader mode: an election among the servers sharing this store, on the
+   * store's own connection and key prefix. Only stores that support leader
+   * mode have it (etcd). Call after `open()`; close the election before the store.
+   * @throws LeaderElectionOptionsError for invalid options; Error when the store is not open
+   */
+  createElection?(options: LeaderElectionOptions): LeaderElection;
 }
 
 /** Raised when a command that only reads finds no store where it was pointed. */
