@@ -124,12 +124,17 @@ describe.skipIf(!dbAvailable('etcd'))('etcd leader election', () => {
     await waitFor('a leader', () => leaders(three).length === 1);
     const old = leaders(three)[0] as LeaderElection;
     const others = three.filter((e) => e !== old);
+    const otherTimelines = others.map(track);
+    // Without the revoke its lease (and key) would outlive this deadline; with it another leads well before.
+    const heldUntil = old.issuingDeadline;
     const resignedAt = performance.now();
     await old.resign();
     expect(old.mayIssue()).toBe(false);
     await waitFor('another leader', () => leaders(others).length === 1);
     const next = leaders(others)[0] as LeaderElection;
-    console.log(`resign hand-over took ${(performance.now() - resignedAt).toFixed(0)} ms`);
+    const gainedAt = Math.min(...otherTimelines.flatMap((t) => t.gained));
+    console.log(`resign hand-over took ${(gainedAt - resignedAt).toFixed(0)} ms; the old lease would have lasted beyond +${(heldUntil - resignedAt).toFixed(0)} ms`);
+    expect(gainedAt).toBeLessThan(heldUntil);
     expect(old.role).toBe('follower');
     expect(old.mayIssue()).toBe(false);
     expect(next.mayIssue()).toBe(true);
@@ -140,32 +145,75 @@ describe.skipIf(!dbAvailable('etcd'))('etcd leader election', () => {
     expect(leaders(three)).toEqual([next]);
   });
 
-  it('replaces a leader whose client went away without resigning, only after it stopped issuing', async () => {
-    const prefix = freshPrefix();
-    const first = await electionOn(cluster.uri, prefix, { id: 'first' });
-    await first.election.start();
-    await waitFor('the first to lead', () => first.election.role === 'leader');
-    const firstTimeline = track(first.election);
+  /**
+   * A leader goes silent (`silence`), two followers wait: one of them takes
+   * over after the TTL, and the old one may not issue by then.
+   */
+  async function replaceSilentLeader(first: LeaderElection, silence: () => Promise<void>, prefix: string): Promise<void> {
+    await first.start();
+    await waitFor('the first to lead', () => first.role === 'leader');
+    const firstTimeline = track(first);
     const others = await Promise.all(['b', 'c'].map(async (id) => (await electionOn(cluster.uri, prefix, { id })).election));
     let mayIssueWhenReplaced: boolean | undefined;
     const otherTimelines = others.map((election) => {
       election.onChange((role) => {
-        if (role === 'leader') mayIssueWhenReplaced ??= first.election.mayIssue();
+        if (role === 'leader') mayIssueWhenReplaced ??= first.mayIssue();
       });
       return track(election);
     });
     await Promise.all(others.map((election) => election.start()));
     await waitFor('followers', () => others.every((e) => e.role === 'follower'));
 
-    const closedAt = performance.now();
-    await first.store.close(); // the etcd client is gone: no renewal, no revoke
+    const silencedAt = performance.now();
+    await silence();
     await waitFor('a new leader', () => leaders(others).length === 1);
     const gainedAt = Math.min(...otherTimelines.flatMap((t) => t.gained));
-    console.log(`silent leader replaced after ${(gainedAt - closedAt).toFixed(0)} ms`);
+    console.log(`silent leader told at +${((firstTimeline.lost[0] ?? NaN) - silencedAt).toFixed(0)} ms, replaced at +${(gainedAt - silencedAt).toFixed(0)} ms`);
     expect(mayIssueWhenReplaced).toBe(false);
-    expect(first.election.mayIssue()).toBe(false);
+    expect(first.mayIssue()).toBe(false);
     expect(firstTimeline.lost.length).toBe(1);
     expect(firstTimeline.lost[0]).toBeLessThan(gainedAt);
+  }
+
+  it('replaces a leader whose etcd client was closed without resigning, only after it stopped issuing', async () => {
+    const prefix = freshPrefix();
+    const first = await electionOn(cluster.uri, prefix, { id: 'first' });
+    // No renewal, no revoke; etcd3 still delivers the watch's events, so it may learn of the key's expiry that way.
+    await replaceSilentLeader(first.election, () => first.store.close(), prefix);
+  });
+
+  it('replaces a leader cut off from etcd entirely (calls and watch) only after its own deadline stopped it', async () => {
+    const prefix = freshPrefix();
+    const client = new Etcd3({ hosts: cluster.uri.replace('etcd://', '').split(',') });
+    clients.push(client);
+    const real = etcdElectionCalls(client.namespace(prefix));
+    let cut = false;
+    const check = (): void => {
+      if (cut) throw new Error('cut off from etcd');
+    };
+    const calls: EtcdElectionCalls = {
+      grant: async (ttl) => (check(), real.grant(ttl)),
+      keepAlive: async (id) => (check(), real.keepAlive(id)),
+      revoke: async (id) => (check(), real.revoke(id)),
+      campaign: async (id, value) => (check(), real.campaign(id, value)),
+      read: async () => (check(), real.read()),
+      watch: (onEvent, onError) =>
+        real.watch(
+          (event) => {
+            if (!cut) onEvent(event);
+          },
+          onError,
+        ),
+    };
+    const first = new EtcdElection(calls, { id: 'first', ttlSeconds: TTL_SECONDS });
+    elections.push(first);
+    await replaceSilentLeader(
+      first,
+      async () => {
+        cut = true;
+      },
+      prefix,
+    );
   });
 
   it('stops an isolated leader from issuing before any other is elected', async () => {
