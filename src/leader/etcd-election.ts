@@ -95,6 +95,7 @@ export function etcdElectionCalls(keys: Namespace, keepAliveTimeoutMs = MAX_CALL
           stream.cancel();
           reject(new Error(`etcd did not answer a lease renewal within ${keepAliveTimeoutMs} ms`));
         }, keepAliveTimeoutMs);
+        timer.unref();
         const finish = (): void => {
           clearTimeout(timer);
           stream.end();
@@ -230,7 +231,10 @@ export class EtcdElection implements LeaderElection {
   async start(): Promise<void> {
     if (this.started || this.closed) return;
     this.started = true;
-    await this.bounded(this.ensureWatch(), 'watching the leader key');
+    // Without the watch it still learns of changes from its periodic reads, only later.
+    await this.bounded(this.ensureWatch(), 'watching the leader key').catch((error: unknown) =>
+      this.warn(`cannot watch the leader key yet: ${String(error instanceof Error ? error.message : error)}`),
+    );
     const first = this.step();
     this.scheduleTick();
     let bound: NodeJS.Timeout | undefined;
@@ -366,6 +370,13 @@ export class EtcdElection implements LeaderElection {
       if (!this.leading || term !== this.term) return;
       if (record === undefined) this.endTerm('the leader key disappeared from etcd', undefined);
       else if (record.lease !== term?.leaseId) this.endTerm('another process owns the leader key', record);
+      return;
+    }
+    // A read is cheaper for etcd than the campaign's transaction (which goes through its log): campaign only when nobody leads.
+    const current = await this.bounded(this.calls.read(), 'reading the leader key');
+    if (this.leading || this.resigned || this.closed) return;
+    if (current !== undefined && current.lease !== this.term?.leaseId) {
+      this.setRole('follower', parseLeaderInfo(current.value));
       return;
     }
     const term = this.term ?? (await this.newTerm());
