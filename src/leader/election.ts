@@ -93,6 +93,12 @@ export interface LeaderElection {
    * under its current leadership; -Infinity when it has none. For status and tests.
    */
   readonly issuingDeadline: number;
+  /**
+   * How many times this process has become leader (0 before the first time).
+   * A lease reservation started under one epoch and answered under another
+   * must be discarded: another leader may have issued higher values in between.
+   */
+  readonly epoch: number;
   /** Adds a listener for every change of role or leader (gained, lost, another leader seen). */
   onChange(listener: LeaderListener): void;
   /**

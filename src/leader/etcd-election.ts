@@ -199,6 +199,7 @@ export class EtcdElection implements LeaderElection {
   private resigned = false;
   private closed = false;
   private renewalFailing = false;
+  private epochValue = 0;
 
   /** @throws LeaderElectionOptionsError for invalid options */
   constructor(calls: EtcdElectionCalls, options: LeaderElectionOptions = {}) {
@@ -218,6 +219,10 @@ export class EtcdElection implements LeaderElection {
 
   get issuingDeadline(): number {
     return this.leading ? this.deadline : -Infinity;
+  }
+
+  get epoch(): number {
+    return this.epochValue;
   }
 
   mayIssue(): boolean {
@@ -395,6 +400,7 @@ export class EtcdElection implements LeaderElection {
     if (record !== undefined && record.lease === term.leaseId) {
       if (this.now() >= this.deadline) return;
       this.leading = true;
+      this.epochValue++;
       this.setRole('leader', result.created ? mine : (parseLeaderInfo(record.value) ?? mine));
       return;
     }

@@ -107,6 +107,7 @@ describe.skipIf(!dbAvailable('etcd'))('etcd leader election', () => {
     });
     const leader = leaders(three)[0] as LeaderElection;
     expect(leader.mayIssue()).toBe(true);
+    expect(three.map((e) => e.epoch).sort()).toEqual([0, 0, 1]);
     expect(leader.leader?.http).toBe(`http://${leader.leader?.id ?? ""}.test:6412/`);
     for (const other of three.filter((e) => e !== leader)) {
       expect(other.role).toBe('follower');
