@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { createAdminApi, type LeaderStatus } from './admin/admin-server.js';
@@ -159,7 +158,12 @@ function leaderBackend(config: ServerConfig, logger: Logger, store: Store, servi
       if (!store.createElection) throw new Error(`${store.description} cannot elect a leader`);
       const http = config.advertiseHttp ?? (endpoints.http === undefined ? undefined : reachable(endpoints.http));
       const zmq = config.advertiseZmq ?? (endpoints.zmq === undefined ? undefined : reachable(endpoints.zmq));
-      const election = store.createElection({ ttlSeconds: config.leaderTtl, self: { id: randomUUID(), http, zmq } });
+      const election = store.createElection({
+        ttlSeconds: config.leaderTtl,
+        ...(http !== undefined ? { http } : {}),
+        ...(zmq !== undefined ? { zmq } : {}),
+        onWarning: (message) => logger.warn({}, message),
+      });
       let leading = false;
       election.onChange((role, leader) => {
         logger.info({ role, leader: leader ?? null }, role === 'leader' ? 'leading' : leader ? 'following' : 'no leader known');

@@ -9,6 +9,8 @@
  */
 import { Etcd3, type Namespace } from 'etcd3';
 import type { Numbering } from '../core/numbering.js';
+import type { LeaderElection, LeaderElectionOptions } from '../leader/election.js';
+import { EtcdElection, etcdElectionCalls } from '../leader/etcd-election.js';
 import {
   StoreMissingError,
   encodeNumbering,
@@ -183,6 +185,11 @@ export class EtcdStore implements Store {
 
   health(): Promise<StoreHealth> {
     return probeHealth(this.description, () => this.call(this.namespace().get(`${META_PREFIX}${NUMBERING_KEY}`).string(), HEALTH_TIMEOUT_MS));
+  }
+
+  /** Leader mode on this store's client: the leader key is `<prefix>leader` (docs/stores.md). */
+  createElection(options: LeaderElectionOptions): LeaderElection {
+    return new EtcdElection(etcdElectionCalls(this.namespace()), options);
   }
 
   async close(): Promise<void> {

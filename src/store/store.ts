@@ -4,7 +4,7 @@
  * atomically and durably. Stores know nothing of values or protocols.
  */
 import type { Numbering } from '../core/numbering.js';
-import type { ElectionOptions, LeaderElection } from '../leader/election.js';
+import type { LeaderElection, LeaderElectionOptions } from '../leader/election.js';
 
 /** A block of slots `[start, end)` that a store has durably handed to its caller. */
 export interface Lease {
@@ -109,10 +109,12 @@ export interface Store {
   close(): Promise<void>;
 
   /**
-   * Leader mode: an election through this store, on its connection (only
-   * stores that can hold a leadership lease have it: etcd). The store must be open.
+   * Leader mode: an election among the servers sharing this store, on the
+   * store's own connection and key prefix. Only stores that support leader
+   * mode have it (etcd). Call after `open()`; close the election before the store.
+   * @throws LeaderElectionOptionsError for invalid options; Error when the store is not open
    */
-  createElection?(options: ElectionOptions): LeaderElection;
+  createElection?(options: LeaderElectionOptions): LeaderElection;
 }
 
 /** Raised when a command that only reads finds no store where it was pointed. */
