@@ -7,8 +7,8 @@
 //    every request to the leader over ZeroMQ). Reported: values/s, latency, the follower ÷ direct
 //    ratio, and the CPU seconds of the leader and the follower per 1000 values.
 // 2. Failover: K times, kill -9 the leader under load (two closed loops: an http:// client and a
-//    line:// client, each knowing all three servers) and measure the pause each loop sees — from the
-//    kill to its first value after it — and the time until a new leader is known; then start the
+//    line:// client, each knowing all three servers) and measure the pause each loop sees — its
+//    longest silence after the kill — and the time until a new leader is known; then start the
 //    killed server again so the cluster keeps three. Values of each loop must increase strictly
 //    (one issuer), across every change.
 //
@@ -34,6 +34,8 @@ export function leaderSettings(quick = process.env.BENCH_QUICK === '1') {
     durationMs: Math.round(envNumber('BENCH_LEADER_SECONDS', quick ? 1 : 3, 0.5, 10) * 1000),
     warmupMs: quick ? 300 : 1000,
     kills: Math.round(envNumber('BENCH_LEADER_KILLS', quick ? 3 : 10, 1, 20)),
+    /** Rounds of each direct / via-follower pair, the order alternating (direct first, then follower first, …). */
+    repeats: Math.round(envNumber('BENCH_LEADER_REPEATS', quick ? 1 : 3, 1, 9)),
     ttlSeconds: 2,
     sequence: 'leader-bench',
   };
@@ -41,7 +43,7 @@ export function leaderSettings(quick = process.env.BENCH_QUICK === '1') {
 
 /** Upper bound of the section, for watchdogs. */
 export function leaderPlannedMs(s) {
-  return 90_000 + 4 * (s.warmupMs + s.durationMs + 5_000) + s.kills * (4 * s.ttlSeconds * 1000 + 20_000);
+  return 90_000 + 4 * s.repeats * (s.warmupMs + s.durationMs + 5_000) + s.kills * (4 * s.ttlSeconds * 1000 + 20_000);
 }
 
 async function status(server) {
@@ -108,10 +110,21 @@ function failoverLoop(uris, sequence) {
   return loop;
 }
 
-/** Time from `at` to the loop's first value after it, or null when none came. */
-function pauseAfter(loop, at) {
-  const index = loop.times.findIndex((time) => time > at);
-  return index === -1 ? null : round(loop.times[index] - at, 1);
+/**
+ * The pause a loop saw around a kill: the longest time between two consecutive values among those
+ * that came from `from` to `to` (a reply already on its way when the leader died may still arrive
+ * just after the kill; the pause is the silence that follows), or null when no value came after `from`.
+ */
+function pauseAround(loop, from, to) {
+  let longest = null;
+  let previous = from;
+  for (const time of loop.times) {
+    if (time <= from) continue;
+    if (time > to) break;
+    longest = Math.max(longest ?? 0, time - previous);
+    previous = time;
+  }
+  return longest === null ? null : round(longest, 1);
 }
 
 export async function runLeader(options) {
@@ -128,21 +141,30 @@ export async function runLeader(options) {
     const follower = servers.find((server) => server !== leader);
     const latencies = new Float64Array(200_000);
     const rows = [];
-    const plan = [
-      { row: 'http direct', uris: [leader.urls.http] },
-      { row: 'http via follower', uris: [follower.urls.http] },
-      { row: 'line direct', uris: [`line://${leader.addresses.line}`] },
-      { row: 'line via follower', uris: [`line://${follower.addresses.line}`] },
-    ];
-    for (const { row, uris } of plan) {
-      log(`(h) ${row} …`);
-      rows.push(await throughputRow({ row, uris, leader, follower, s, latencies }));
-    }
-    const rate = (name) => rows.find((row) => row.row === name)?.valuesPerSecond ?? 0;
-    const ratios = {
-      httpFollowerOverDirect: rate('http direct') > 0 ? round(rate('http via follower') / rate('http direct'), 3) : null,
-      lineFollowerOverDirect: rate('line direct') > 0 ? round(rate('line via follower') / rate('line direct'), 3) : null,
+    const targets = {
+      http: { direct: [leader.urls.http], follower: [follower.urls.http] },
+      line: { direct: [`line://${leader.addresses.line}`], follower: [`line://${follower.addresses.line}`] },
     };
+    const ratios = {};
+    for (const protocol of ['http', 'line']) {
+      const runs = { direct: [], follower: [] };
+      for (let repeat = 0; repeat < s.repeats; repeat++) {
+        // Alternate which goes first, so warming (leases growing, JIT) favours neither.
+        const order = repeat % 2 === 0 ? ['direct', 'follower'] : ['follower', 'direct'];
+        for (const way of order) {
+          log(`(h) ${protocol} ${way} (${repeat + 1}/${s.repeats}) …`);
+          runs[way].push(await throughputRow({ row: `${protocol} ${way}`, uris: targets[protocol][way], leader, follower, s, latencies }));
+        }
+      }
+      for (const way of ['direct', 'follower']) {
+        const rates = runs[way].map((run) => run.valuesPerSecond);
+        const middle = median(rates);
+        const chosen = runs[way].find((run) => run.valuesPerSecond === middle) ?? runs[way][0];
+        rows.push({ ...chosen, row: `${protocol} ${way === 'direct' ? 'direct' : 'via follower'}`, valuesPerSecond: middle, spread: middle > 0 ? round((Math.max(...rates) - Math.min(...rates)) / middle, 3) : null, repeats: runs[way] });
+      }
+      const direct = median(runs.direct.map((run) => run.valuesPerSecond));
+      ratios[`${protocol}FollowerOverDirect`] = direct > 0 ? round(median(runs.follower.map((run) => run.valuesPerSecond)) / direct, 3) : null;
+    }
 
     log(`(h) failover: ${s.kills} kills …`);
     const allHttp = () => servers.map((server) => server.urls.http);
@@ -159,8 +181,9 @@ export async function runLeader(options) {
         const others = servers.filter((server) => server !== leader);
         leader = await waitForLeader(others);
         const electedMs = round(performance.now() - killedAt, 1);
-        await sleep(300);
-        kills.push({ electedMs, httpPauseMs: pauseAfter(loops[0], killedAt), linePauseMs: pauseAfter(loops[1], killedAt) });
+        await sleep(1_000);
+        const to = performance.now();
+        kills.push({ electedMs, httpPauseMs: pauseAround(loops[0], killedAt, to), linePauseMs: pauseAround(loops[1], killedAt, to) });
         // Back to three servers (on the same addresses is not needed: the loops' clients skip the dead one).
         servers[index] = await startNode(`n${index + 1}r${kill + 1}`, store, s);
         await waitForLeader(servers);
@@ -191,17 +214,19 @@ export async function runLeader(options) {
 }
 
 export function printLeader(result) {
-  console.log(`\n(h) Leader mode: 3 servers, --leader on a 3-node etcd, ${result.settings.concurrency} concurrent callers each waiting for one value`);
+  console.log(`\n(h) Leader mode: 3 servers, --leader on a 3-node etcd, ${result.settings.concurrency} concurrent callers each waiting for one value;`);
+  console.log(`    ${result.settings.durationMs / 1000} s per run, median of ${result.settings.repeats} runs per row, direct and via-follower runs alternating`);
   if (result.skipped) {
     console.log(`  skipped: ${result.skipped}`);
     return;
   }
   console.log(
     renderTable(
-      ['row', 'values/s', 'p50', 'p99', 'leader CPU ms/1000', 'follower CPU ms/1000', 'order', 'dups'],
+      ['row', 'values/s', 'spread', 'p50', 'p99', 'leader CPU ms/1000', 'follower CPU ms/1000', 'order', 'dups'],
       result.rows.map((row) => [
         row.row,
         formatRate(row.valuesPerSecond),
+        row.spread === null ? '–' : `${(row.spread * 100).toFixed(0)} %`,
         formatLatency(row.latencyUs.p50 / 1000),
         formatLatency(row.latencyUs.p99 / 1000),
         String(row.cpuMsPer1000.leader ?? '–'),

@@ -39,6 +39,7 @@ import { runPrefetch } from './prefetch.mjs';
 import { TARGET_LINE_OVER_REDIS, printTcp, runTcp, tcpSettings } from './tcp-load.mjs';
 // shared-stores.mjs imports the TypeScript harness test/helpers/db-servers.ts: run with `node --import tsx`.
 import { TARGET_SHARED_OVER_NAIVE, killAllDbServersSync, printSharedStores, runSharedStores, sharedStoresPlannedMs, sharedStoresSettings } from './shared-stores.mjs';
+import { TARGET_FOLLOWER_HTTP_OVER_DIRECT, leaderPlannedMs, leaderSettings, printLeader, runLeader } from './leader.mjs';
 import { envNumber, formatLatency, formatRate, formatRatio, median, pooledLatencyUs, renderTable, round } from './stats.mjs';
 import { killAllChildren, processCpuSeconds, runLoad, startServer } from './zmq-load.mjs';
 
@@ -99,6 +100,7 @@ settings.prefetch = {
   sequence: 'pf',
 };
 settings.sharedStores = sharedStoresSettings(quick);
+settings.leader = leaderSettings(quick);
 
 /**
  * Whole run is killed after this, whatever happens: 6 minutes for the defaults,
@@ -107,7 +109,9 @@ settings.sharedStores = sharedStoresSettings(quick);
 const httpPlannedMs = HTTP_TARGETS.length * (settings.http.warmupMs + settings.http.repeats * (settings.http.durationMs + 500));
 const WATCHDOG_MS = 6 * 60_000 + Math.max(0, httpPlannedMs - HTTP_TARGETS.length * (1500 + 5 * 3500)) +
   // (g) starts databases: its own bound (measurements plus generous start/stop times).
-  sharedStoresPlannedMs(settings.sharedStores);
+  sharedStoresPlannedMs(settings.sharedStores) +
+  // (h) starts an etcd cluster and kills leaders: its own bound too.
+  leaderPlannedMs(settings.leader);
 
 // ---- cleanup: children and temp dirs go away on every exit path -------------
 const tempDirs = new Set();
@@ -658,6 +662,10 @@ async function main() {
   const sharedStores = await runSharedStores({ ...settings.sharedStores, log });
   printSharedStores(sharedStores);
 
+  log('leader mode benchmark …');
+  const leader = await runLeader({ ...settings.leader, log });
+  printLeader(leader);
+
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   machine.loadAverageAtEnd = os.loadavg().map((value) => round(value, 3));
   const results = {
@@ -673,6 +681,7 @@ async function main() {
       httpOverConstant: TARGET_HTTP_OVER_CONSTANT,
       tcpLineOverRedis: TARGET_LINE_OVER_REDIS,
       sharedOverNaive: TARGET_SHARED_OVER_NAIVE,
+      leaderFollowerHttpOverDirect: TARGET_FOLLOWER_HTTP_OVER_DIRECT,
     },
     inProcess,
     zmq,
@@ -681,6 +690,7 @@ async function main() {
     http,
     tcp,
     sharedStores,
+    leader,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
