@@ -64,7 +64,10 @@ function helpText(): string {
     '         TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → --data,',
     '         TXNID_SERVER_VERBOSE=1 → --log-level debug.',
     'Proxy mode: one or more --host URI make the process forward ticket requests (never last, never admin).',
-    'Logs are JSON lines on stdout. Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.',
+    'Earlier command lines: seqgen, txn-id-server, ticketd and tickr run this server with their flags,',
+    '         variables and defaults (see each one\'s --help).',
+    'Logs are JSON lines on stdout; a "ready" line names every bound listener once all are up.',
+    'Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.',
     '',
   ].join('\n');
 }

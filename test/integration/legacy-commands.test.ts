@@ -243,6 +243,15 @@ describe('tickr without a database', () => {
 });
 
 describe('every command', () => {
+  it('refuses a start with every listener off (exit 2), as ticket-server does', async () => {
+    const legacy = await runCli(['--tcp', 'off', '--store', 'memory:'], { command: 'txn-id-server' });
+    expect(legacy.code).toBe(2);
+    expect(legacy.stderr).toContain('txn-id-server: nothing to serve');
+    const native = await runCli(['--bind', 'off', '--http', 'off', '--admin', 'off', '--store', 'memory:']);
+    expect(native.code).toBe(2);
+    expect(native.stderr).toContain('ticket-server: nothing to serve');
+  });
+
   it.each(['seqgen', 'txn-id-server', 'ticketd', 'tickr'] as const)('%s --help and --version', async (command) => {
     const help = await runCli(['--help'], { command });
     expect(help.code).toBe(0);
