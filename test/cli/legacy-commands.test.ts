@@ -233,6 +233,11 @@ describe('ticketd', () => {
     expect(configError(() => mapTicketd(['a:1,b', '--store', 'etcd://h:1'], {})).message).toContain('PEERS');
     expect(configError(() => mapTicketd(['a:1', 'b:2'], {})).message).toContain('"b:2"');
     expect(configError(() => mapTicketd(['--http-port', '8001'], {})).message).toContain('--http-port');
+    expect(configError(() => mapTicketd(['a:1', '--peer_port', '1', '--http_port', '0', '--store', 'etcd://h:1'], {})).message).toContain('--http_port 0');
+    // An advertised URL given by the operator (the leader-mode option's variable) makes port 0 fine.
+    const advertised = plan(mapTicketd(['a:1', '--http_port', '0', '--store', 'etcd://h:1'], { TICKET_SERVER_ADVERTISE_HTTP: 'http://a:8001' }));
+    expect(advertised.argv).toContain('--leader');
+    expect(defaultsOf(advertised)).not.toHaveProperty('advertise-http');
   });
 });
 

@@ -115,7 +115,12 @@ export function mapTicketd(argv: readonly string[], env: NodeJS.ProcessEnv): Leg
             'entry in PEERS, or --advertise-http http://HOST:PORT',
         );
       }
-      defaults.push({ name: 'advertise-http', value: `http://${host}:${http?.port ?? TICKETD_DEFAULT_HTTP_PORT}` });
+      const port = http?.port ?? TICKETD_DEFAULT_HTTP_PORT;
+      if (port === 0) {
+        // A free port is only known once bound; followers would redirect to :0.
+        throw new ConfigError('http_port', '--http_port 0 cannot be advertised to followers: give a port, or --advertise-http http://HOST:PORT');
+      }
+      defaults.push({ name: 'advertise-http', value: `http://${host}:${port}` });
     }
     remarks.push('PEERS and --peer_port: etcd is the consensus, no peer port is opened');
   }
