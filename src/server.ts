@@ -40,7 +40,11 @@ export interface TicketServer {
   readonly election: LeaderElection | undefined;
   /** Request counters per protocol (also behind /metrics). */
   readonly stats: ProtocolStats;
-  /** Endpoints actually bound, filled by `start()`: `{ zmq: 'tcp://127.0.0.1:40123', http: 'http://…', admin: 'http://…' }`. */
+  /**
+   * Endpoints actually bound, filled by `start()`: `{ zmq: 'tcp://127.0.0.1:40123', http: 'http://…',
+   * admin: 'http://…', tcp: '127.0.0.1:8963', line: '…' }`; a listener that is off has no key.
+   * `start()` ends by logging them in one `ready` line.
+   */
   readonly endpoints: Readonly<Record<string, string>>;
   /** Opens the store and checks its numbering (not in proxy mode), binds every protocol. */
   start(): Promise<void>;
@@ -240,7 +244,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   const stats = new ProtocolStats();
   const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
-  const zmq = new ZmqServer(backend.source, logger, stats);
+  const zmq = config.bind !== undefined ? new ZmqServer(backend.source, logger, stats) : undefined;
   const endpoints: Record<string, string> = {};
   const leader = backend.leader;
   // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
@@ -299,16 +303,18 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         endpoints.line = await line.listen(config.line.host, config.line.port);
         logger.info({ protocol: 'line', address: endpoints.line }, 'listening');
       }
-      // ZeroMQ last: its listening line tells scripts that every protocol is up.
-      endpoints.zmq = await zmq.listen(config.bind);
+      // ZeroMQ last, as before `ready` existed: older scripts wait for its listening line.
+      if (zmq && config.bind !== undefined) endpoints.zmq = await zmq.listen(config.bind);
       // Leader mode: campaign once every endpoint the leader advertises is bound.
       await leader?.start(endpoints);
-      logger.info({ protocol: 'zmq', endpoint: endpoints.zmq }, 'listening');
+      if (endpoints.zmq !== undefined) logger.info({ protocol: 'zmq', endpoint: endpoints.zmq }, 'listening');
+      // Logged once every listener is bound, whichever are on: what scripts and tests wait for.
+      logger.info({ endpoints: { ...endpoints } }, 'ready');
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([zmq.close(), http?.close(), admin?.close(), tcp?.close(), line?.close()]);
+      await Promise.all([zmq?.close(), http?.close(), admin?.close(), tcp?.close(), line?.close()]);
       await backend.close();
       logger.info({}, 'stopped');
     },

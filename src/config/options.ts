@@ -41,8 +41,8 @@ export interface ServerConfig {
   readonly data: string;
   /** Store URI; `lmdb:<data>` unless given. */
   readonly store: string;
-  /** ZeroMQ endpoint (SPEC §6.1). */
-  readonly bind: string;
+  /** ZeroMQ endpoint (SPEC §6.1), or undefined when off (`--bind off`). */
+  readonly bind: string | undefined;
   readonly storeTimeout: number;
   /** Shared stores: database connections. */
   readonly poolSize: number;
@@ -114,11 +114,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'store', kind: 'string', placeholder: 'URI', defaultText: 'lmdb:DIR', description: 'lmdb:DIR (embedded), postgres://USER:PASS@HOST:PORT/DB, mysql://USER:PASS@HOST:PORT/DB, etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (shared), or memory: (tests only)' },
   { name: 'pool-size', kind: 'integer', placeholder: 'N', defaultText: '4', description: 'shared stores: connections to the database, 1-1000' },
   { name: 'pool-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'shared stores: give up connecting to the database after this' },
-  { name: 'bind', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://0.0.0.0:6410', description: 'ZeroMQ endpoint to serve; port 0 or * picks a free port' },
+  { name: 'bind', kind: 'string', placeholder: 'ENDPOINT', defaultText: 'tcp://0.0.0.0:6410', description: 'ZeroMQ endpoint to serve (port 0 or * picks a free port), or off' },
   { name: 'store-timeout', kind: 'integer', placeholder: 'MS', defaultText: '5000', description: 'a reservation slower than this fails waiting requests with EUNAVAILABLE' },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', defaultText: 'info', description: LOG_LEVELS.join(', ') },
-  { name: 'http', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6412', description: 'public HTTP API (HOST:PORT, PORT, or off)' },
-  { name: 'admin', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6411', description: 'admin, status, metrics and dashboard HTTP (HOST:PORT, PORT, or off)' },
+  { name: 'http', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6412', description: 'public HTTP API (HOST:PORT, http://HOST:PORT, PORT, or off)' },
+  { name: 'admin', kind: 'string', placeholder: 'ADDR', defaultText: '0.0.0.0:6411', description: 'admin, status, metrics and dashboard HTTP (HOST:PORT, http://HOST:PORT, PORT, or off)' },
   { name: 'admin-token', kind: 'string', placeholder: 'TOKEN', defaultText: 'none (admin mutations off)', description: 'Bearer token for admin mutations, 16-256 characters' },
   { name: 'tcp', kind: 'string', placeholder: 'ADDR', defaultText: 'off', description: 'TCP, one number per connection: writes <value>\\n and closes (HOST:PORT or PORT; txn-id-server used 8963)' },
   { name: 'tcp-sequence', kind: 'string', placeholder: 'NAME', defaultText: 'default', description: 'sequence the one-shot TCP protocol issues from' },
@@ -283,15 +283,33 @@ function boolean(option: string, raw: { value: string | boolean; source: string 
   throw new ConfigError(option, `invalid ${describe(option, raw.source)}: expected true or false, got "${raw.value}"`);
 }
 
-/** Reads HOST:PORT, [IPv6]:PORT, PORT or `off`. */
+/** Words that turn a listener off. */
+const OFF_WORDS = ['off', 'false', 'none'];
+
+/**
+ * Reads HOST:PORT, [IPv6]:PORT, PORT or `off`; for the HTTP listeners
+ * (`allowHttpUrl`) also `http://HOST:PORT[/]`, the form seqgen's `--admin` took.
+ * TLS is not served, so `https://` is refused rather than served as plain HTTP.
+ */
 function listenAddress(
   option: string,
   raw: { value: string | boolean; source: string } | undefined,
   fallback: ListenAddress | undefined,
+  allowHttpUrl = false,
 ): ListenAddress | undefined {
   if (!raw) return fallback;
-  const text = String(raw.value).trim();
-  if (text === 'off' || text === 'false' || text === 'none') return undefined;
+  let text = String(raw.value).trim();
+  if (OFF_WORDS.includes(text)) return undefined;
+  if (allowHttpUrl) {
+    if (/^https:\/\//i.test(text)) {
+      throw new ConfigError(
+        option,
+        `invalid ${describe(option, raw.source)}: https is not served here; give http://HOST:PORT or HOST:PORT and put a TLS proxy in front, got "${text.slice(0, 80)}"`,
+      );
+    }
+    const url = /^http:\/\/([^/]*)\/?$/i.exec(text);
+    if (url) text = url[1] as string;
+  }
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):)?([0-9]{1,5})$/.exec(text);
   const port = match ? Number(match[2]) : NaN;
   if (!match || port > 65535) {
@@ -376,8 +394,10 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
   }
 
   const bindRaw = get('bind');
-  let bind = 'tcp://0.0.0.0:6410';
-  if (bindRaw) {
+  let bind: string | undefined = 'tcp://0.0.0.0:6410';
+  if (bindRaw && OFF_WORDS.includes(String(bindRaw.value).trim())) {
+    bind = undefined;
+  } else if (bindRaw) {
     try {
       bind = validateZmqEndpoint(String(bindRaw.value));
     } catch (error) {
@@ -399,8 +419,8 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
       throw new ConfigError('host', `invalid ${describe('host', hostRaw?.source ?? '--host')}: expected tcp://HOST:PORT, got "${host}"`);
     }
   }
-  const http = listenAddress('http', get('http'), { host: '0.0.0.0', port: 6412 });
-  const admin = listenAddress('admin', get('admin'), { host: '0.0.0.0', port: 6411 });
+  const http = listenAddress('http', get('http'), { host: '0.0.0.0', port: 6412 }, true);
+  const admin = listenAddress('admin', get('admin'), { host: '0.0.0.0', port: 6411 }, true);
   const adminTokenRaw = get('admin-token');
   const adminToken = adminTokenRaw ? String(adminTokenRaw.value) : undefined;
   if (adminToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(adminToken)) {
@@ -490,13 +510,17 @@ export function resolveConfig(layers: readonly RawOptions[]): ServerConfig {
 /**
  * Loads the configuration from all sources.
  * @param flags options given on the command line (already parsed), keyed by flag name
+ * @param env environment to read `TICKET_SERVER_*` and the aliases from; default `process.env`
+ * @param defaults a command's own defaults (the earlier systems' commands), below every other layer;
+ *   default none
+ * @throws ConfigError naming the first invalid option
  */
-export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.env, defaults: RawOptions = new Map()): ServerConfig {
   const nativeEnv = readNativeEnvironment(env);
   const configPath = flags.get('config') ?? nativeEnv.get('config');
   const fileLayer = configPath ? readConfigFile(String(configPath.value)) : new Map();
   const flagLayer: RawOptions = new Map(flags);
   nativeEnv.delete('config');
   flagLayer.delete('config');
-  return resolveConfig([fileLayer, readAliasEnvironment(env), nativeEnv, flagLayer]);
+  return resolveConfig([defaults, fileLayer, readAliasEnvironment(env), nativeEnv, flagLayer]);
 }

@@ -278,3 +278,48 @@ describe('HTTP and admin options', () => {
     expect(resolveConfig([flags({ 'admin-token': 'abcdefghijklmnop' })]).adminToken).toBe('abcdefghijklmnop');
   });
 });
+
+describe('listeners as the earlier systems wrote them', () => {
+  it('--bind off turns ZeroMQ off; other words are still checked', () => {
+    expect(resolveConfig([flags({ bind: 'off' })]).bind).toBeUndefined();
+    expect(resolveConfig([]).bind).toBe('tcp://0.0.0.0:6410');
+    expect(configError(() => resolveConfig([flags({ bind: 'of' })])).option).toBe('bind');
+  });
+
+  it.each(['admin', 'http'] as const)('--%s http://HOST:PORT (seqgen\'s form) is HOST:PORT', (option) => {
+    expect(resolveConfig([flags({ [option]: 'http://127.0.0.1:6411' })])[option]).toEqual({ host: '127.0.0.1', port: 6411 });
+    expect(resolveConfig([flags({ [option]: 'http://0.0.0.0:7000/' })])[option]).toEqual({ host: '0.0.0.0', port: 7000 });
+    expect(resolveConfig([flags({ [option]: 'HTTP://[::1]:7000' })])[option]).toEqual({ host: '::1', port: 7000 });
+  });
+
+  it.each(['admin', 'http'] as const)('--%s https://… is refused with a message saying TLS is not served', (option) => {
+    const error = configError(() => resolveConfig([flags({ [option]: 'https://0.0.0.0:6411' })]));
+    expect(error.option).toBe(option);
+    expect(error.message).toContain(`--${option}`);
+    expect(error.message).toContain('https is not served');
+  });
+
+  it('refuses a URL with a path, and the URL form on listeners that are not HTTP', () => {
+    expect(configError(() => resolveConfig([flags({ admin: 'http://0.0.0.0:6411/admin' })])).option).toBe('admin');
+    expect(configError(() => resolveConfig([flags({ tcp: 'http://0.0.0.0:8963' })])).option).toBe('tcp');
+  });
+});
+
+describe('a command\'s own defaults (the earlier systems\' commands)', () => {
+  const defaults = flags({ drift: '100', http: 'off' });
+
+  it('apply when nothing else sets the option', () => {
+    const config = loadConfig(new Map(), {}, defaults);
+    expect(config.drift).toBe(100n);
+    expect(config.http).toBeUndefined();
+  });
+
+  it('lose to a config file, the aliases, TICKET_SERVER_* and flags', () => {
+    const file = join(dir, 'drift.json');
+    writeFileSync(file, JSON.stringify({ drift: 7 }));
+    expect(loadConfig(flags({ config: file }), {}, defaults).drift).toBe(7n);
+    expect(loadConfig(new Map(), { TICKET_SERVER_DRIFT: '8' }, defaults).drift).toBe(8n);
+    expect(loadConfig(flags({ drift: '9' }), {}, defaults).drift).toBe(9n);
+    expect(loadConfig(new Map(), { TICKR_MAX_NODES: '3' }, flags({ instances: '2' })).instances).toBe(3);
+  });
+});

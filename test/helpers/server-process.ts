@@ -20,7 +20,14 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 /** The compiled CLI entry point; `npm test` builds it before vitest runs. */
 export const CLI_PATH = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
 
-/** How long a server may take to print its `listening` line. */
+/** The commands the package installs: `ticket-server` and the earlier systems' command lines. */
+export type CommandName = 'ticket-server' | 'seqgen' | 'txn-id-server' | 'ticketd' | 'tickr';
+
+function commandPath(command: CommandName): string {
+  return command === 'ticket-server' ? CLI_PATH : join(PROJECT_ROOT, 'dist', 'cli', `${command}.js`);
+}
+
+/** How long a server may take to print its `ready` line. */
 const START_TIMEOUT_MS = 15_000;
 /** How long a graceful stop may take before the child is SIGKILLed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -46,12 +53,22 @@ export interface ProcessOptions {
   readonly dataDir?: string;
   /** Working directory of the child; default the OS temp directory, so a stray `./data` lands nowhere near the project. */
   readonly cwd?: string;
+  /**
+   * The installed command to run; default `ticket-server`. `startServer` adds its loopback
+   * defaults only to `ticket-server`: the other commands' tests give every address themselves.
+   */
+  readonly command?: CommandName;
 }
 
 /** A running server started by `startServer`. */
 export interface ServerProcess {
-  /** The ZeroMQ endpoint from the `listening` log line, e.g. `tcp://127.0.0.1:40123`. */
+  /**
+   * The ZeroMQ endpoint from the `ready` log line, e.g. `tcp://127.0.0.1:40123`.
+   * @throws Error when ZeroMQ is off (`--bind off`); use `endpoints` then
+   */
   readonly endpoint: string;
+  /** Every bound listener from the `ready` log line: `zmq`, `http`, `admin`, `tcp`, `line` (those that are on). */
+  readonly endpoints: Readonly<Record<string, string>>;
   readonly child: ChildProcess;
   /** Everything the server wrote to stdout so far (JSON log lines). */
   stdout(): string;
@@ -98,7 +115,7 @@ export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.Pro
 }
 
 function spawnCli(args: readonly string[], options: ProcessOptions): TrackedChild & { out: () => string; err: () => string } {
-  const fullArgs = [CLI_PATH, ...args];
+  const fullArgs = [commandPath(options.command ?? 'ticket-server'), ...args];
   if (options.dataDir !== undefined) fullArgs.push('--data', options.dataDir);
   const child = spawn(process.execPath, fullArgs, {
     cwd: options.cwd ?? tmpdir(),
@@ -152,18 +169,21 @@ export function parseLogLines(text: string): Array<Record<string, unknown>> {
   return lines;
 }
 
-function findEndpoint(stdout: string): string | undefined {
+function findReadyEndpoints(stdout: string): Record<string, string> | undefined {
   for (const line of parseLogLines(stdout)) {
-    if (line.msg === 'listening' && line.protocol === 'zmq' && typeof line.endpoint === 'string') return line.endpoint;
+    if (line.msg === 'ready' && typeof line.endpoints === 'object' && line.endpoints !== null) {
+      return line.endpoints as Record<string, string>;
+    }
   }
   return undefined;
 }
 
 /**
- * Starts `ticket-server` with `args` and resolves once its `listening` line
- * has been printed. Adds `--bind tcp://127.0.0.1:0`, `--http 127.0.0.1:0` and
+ * Starts `ticket-server` (or `options.command`) with `args` and resolves once
+ * its `ready` line, logged after every listener is bound, has been printed.
+ * For `ticket-server`, adds `--bind tcp://127.0.0.1:0`, `--http 127.0.0.1:0` and
  * `--admin 127.0.0.1:0` unless `args` has them, so servers listen on free
- * loopback ports only. The ZeroMQ `listening` line comes last, after HTTP and admin.
+ * loopback ports only.
  *
  * @throws Error with the collected stdout and stderr when the process exits
  *   first or does not listen within 15 s (it is then SIGKILLed).
@@ -171,26 +191,28 @@ function findEndpoint(stdout: string): string | undefined {
 export async function startServer(args: readonly string[], options: ProcessOptions = {}): Promise<ServerProcess> {
   const has = (flag: string): boolean => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
   const fullArgs = [...args];
-  if (!has('--bind')) fullArgs.push('--bind', 'tcp://127.0.0.1:0');
-  // The HTTP API and the admin port are on by default (0.0.0.0:6412/6411): keep them on free loopback ports.
-  if (!has('--http') && options.env?.TICKET_SERVER_HTTP === undefined) fullArgs.push('--http', '127.0.0.1:0');
-  if (!has('--admin') && options.env?.TICKET_SERVER_ADMIN === undefined) fullArgs.push('--admin', '127.0.0.1:0');
+  if ((options.command ?? 'ticket-server') === 'ticket-server') {
+    if (!has('--bind')) fullArgs.push('--bind', 'tcp://127.0.0.1:0');
+    // The HTTP API and the admin port are on by default (0.0.0.0:6412/6411): keep them on free loopback ports.
+    if (!has('--http') && options.env?.TICKET_SERVER_HTTP === undefined) fullArgs.push('--http', '127.0.0.1:0');
+    if (!has('--admin') && options.env?.TICKET_SERVER_ADMIN === undefined) fullArgs.push('--admin', '127.0.0.1:0');
+  }
   const tracked = spawnCli(fullArgs, options);
   const { child, exited, out, err } = tracked;
 
-  const endpoint = await new Promise<string>((resolveEndpoint, reject) => {
+  const endpoints = await new Promise<Record<string, string>>((resolveEndpoints, reject) => {
     const describe = (why: string): Error =>
-      new Error(`ticket-server ${fullArgs.join(' ')} ${why}\n--- stdout ---\n${out()}\n--- stderr ---\n${err()}`);
+      new Error(`${options.command ?? 'ticket-server'} ${fullArgs.join(' ')} ${why}\n--- stdout ---\n${out()}\n--- stderr ---\n${err()}`);
     const timer = setTimeout(() => {
       cleanup();
       child.kill('SIGKILL');
-      reject(describe(`did not listen within ${START_TIMEOUT_MS} ms`));
+      reject(describe(`was not ready within ${START_TIMEOUT_MS} ms`));
     }, START_TIMEOUT_MS);
     const onData = (): void => {
-      const found = findEndpoint(out());
+      const found = findReadyEndpoints(out());
       if (found === undefined) return;
       cleanup();
-      resolveEndpoint(found);
+      resolveEndpoints(found);
     };
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -199,12 +221,16 @@ export async function startServer(args: readonly string[], options: ProcessOptio
     child.stdout?.on('data', onData);
     void exited.then((status) => {
       cleanup();
-      reject(describe(`exited before listening (code ${status.code}, signal ${status.signal})`));
+      reject(describe(`exited before ready (code ${status.code}, signal ${status.signal})`));
     });
   });
 
   return {
-    endpoint,
+    get endpoint(): string {
+      if (endpoints.zmq === undefined) throw new Error(`ZeroMQ is off; endpoints: ${JSON.stringify(endpoints)}`);
+      return endpoints.zmq;
+    },
+    endpoints,
     child,
     exited,
     stdout: out,

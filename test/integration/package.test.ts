@@ -345,6 +345,10 @@ describe('the packed tarball', () => {
       'dist/index.js',
       'dist/index.d.ts',
       'dist/cli/main.js',
+      'dist/cli/seqgen.js',
+      'dist/cli/txn-id-server.js',
+      'dist/cli/ticketd.js',
+      'dist/cli/tickr.js',
       'dist/cjs/package.json',
       'dist/cjs/client/require-entry.js',
       'dist/cjs/client/require-entry.d.ts',
@@ -357,6 +361,12 @@ describe('the packed tarball', () => {
   it('installs the ticket-server command', async () => {
     const result = await run(join(consumer, 'node_modules', '.bin', 'ticket-server'), ['--version'], consumer, CHILD_TIMEOUT_MS, cleanEnvironment());
     expect(result.code, describeRun('node_modules/.bin/ticket-server --version', result, CHILD_TIMEOUT_MS)).toBe(0);
+    expect(result.stdout.trim()).toBe(packageVersion);
+  });
+
+  it.each(['seqgen', 'txn-id-server', 'ticketd', 'tickr'])('installs the %s command (an earlier system\'s command line)', async (command) => {
+    const result = await run(join(consumer, 'node_modules', '.bin', command), ['--version'], consumer, CHILD_TIMEOUT_MS, cleanEnvironment());
+    expect(result.code, describeRun(`node_modules/.bin/${command} --version`, result, CHILD_TIMEOUT_MS)).toBe(0);
     expect(result.stdout.trim()).toBe(packageVersion);
   });
 });

@@ -1,0 +1,411 @@
+/**
+ * `ticket-server [serve] [options]`, `dump`, `restore FILE…`, `--help`, `--version`
+ * (SPEC §10). Wiring only: every rule lives in config/, service/ or store/.
+ * Importing this module runs nothing: `dist/cli/main.js` (the `ticket-server`
+ * bin) and the earlier systems' commands (`cli/legacy/`) call `runMain` or `main`.
+ *
+ * Exit codes: 0 success; 1 runtime failure (store locked or failing);
+ * 2 invalid option, usage or input file, or a store used with another numbering.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, OPTIONS, envName, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
+import { SlotMap } from '../core/numbering.js';
+import { parseValue } from '../core/request.js';
+import { validateSequenceName } from '../core/names.js';
+import { createClient, type TicketClient } from '../client/client.js';
+import { createServer } from '../server.js';
+import { createStore } from '../store/open-store.js';
+import { NumberingMismatchError, StoreLockedError, StoreMissingError, type Store } from '../store/store.js';
+
+const COMMANDS = ['serve', 'dump', 'restore'] as const;
+type Command = (typeof COMMANDS)[number];
+
+/** Largest restore file read, so a wrong path cannot exhaust memory. */
+const MAX_RESTORE_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Exit with a message on stderr. */
+class ExitError extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** The package's version, as `--version` prints it. */
+export function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+function helpText(): string {
+  const width = 28;
+  const lines = OPTIONS.map((spec) => {
+    const flag = `--${spec.name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`;
+    return `  ${flag.padEnd(width)}${spec.description} (default ${spec.defaultText}; env ${envName(spec.name)})`;
+  });
+  return [
+    'ticket-server — short, unique, roughly increasing 64-bit numbers that never repeat',
+    '',
+    'Usage:',
+    '  ticket-server [serve] [options]        serve tickets (ZeroMQ REQ/REP, SPEC §6.1)',
+    '  ticket-server dump [options]           print every sequence\'s state as JSON',
+    '  ticket-server restore FILE… [options]  raise sequences above the floors in dump FILEs (never lowers)',
+    '  ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
+    '                                         print tickets, one per line (default server tcp://127.0.0.1:6410)',
+    '  ticket-server --help | --version',
+    '',
+    'Options:',
+    ...lines,
+    '',
+    'Precedence: defaults < --config FILE < TICKR_*/TXNID_SERVER_* aliases < TICKET_SERVER_* < flags.',
+    'Aliases: TICKR_MAX_NODES → --instances, TICKR_NODE_NUMBER (0-based) → --instance, TICKR_STARTING_OFFSET → --offset,',
+    '         TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → --data,',
+    '         TXNID_SERVER_VERBOSE=1 → --log-level debug.',
+    'Proxy mode: one or more --host URI make the process forward ticket requests (never last, never admin).',
+    'Earlier command lines: seqgen, txn-id-server, ticketd and tickr run this server with their flags,',
+    '         variables and defaults (see each one\'s --help).',
+    'Logs are JSON lines on stdout; a "ready" line names every bound listener once all are up.',
+    'Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.',
+    '',
+  ].join('\n');
+}
+
+interface ParsedCommandLine {
+  readonly command: Command | 'help' | 'version';
+  readonly flags: RawOptions;
+  readonly positionals: string[];
+}
+
+function parseCommandLine(argv: string[]): ParsedCommandLine {
+  const optionTypes: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
+  };
+  for (const spec of OPTIONS) {
+    optionTypes[spec.name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string', ...(spec.kind === 'list' ? { multiple: true } : {}) };
+  }
+  // `--drift -1` would look like an option to parseArgs; join negative numbers to their flag.
+  const valued = new Set(OPTIONS.filter((spec) => spec.kind !== 'boolean').map((spec) => `--${spec.name}`));
+  const args: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const following = argv[index + 1];
+    if (valued.has(arg) && following !== undefined && /^-[0-9]+$/.test(following)) {
+      args.push(`${arg}=${following}`);
+      index++;
+    } else {
+      args.push(arg);
+    }
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args, options: optionTypes, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? 'option';
+    throw new ConfigError(option.replace(/^-+/, ''), `invalid ${option}: ${message}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { command: 'help', flags: new Map(), positionals: [] };
+  if (values.version) return { command: 'version', flags: new Map(), positionals: [] };
+  const flags: RawOptions = new Map();
+  for (const spec of OPTIONS) {
+    const value = (parsed.values as Record<string, string | boolean | string[] | undefined>)[spec.name];
+    if (value === undefined) continue;
+    flags.set(spec.name, { value: Array.isArray(value) ? value.join(',') : value, source: `--${spec.name}` });
+  }
+  const positionals = [...parsed.positionals];
+  let command: Command = 'serve';
+  if (positionals.length > 0) {
+    const first = positionals.shift() as string;
+    if (!(COMMANDS as readonly string[]).includes(first)) {
+      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump or restore (see --help)`);
+    }
+    command = first as Command;
+  }
+  if (command !== 'restore' && positionals.length > 0) {
+    throw new ConfigError('command', `unexpected argument "${positionals[0]}" (see --help)`);
+  }
+  if (command === 'restore' && positionals.length === 0) {
+    throw new ConfigError('command', 'restore needs at least one FILE written by `ticket-server dump`');
+  }
+  return { command, flags, positionals };
+}
+
+async function serve(config: ServerConfig, programName: string): Promise<void> {
+  if (config.bind === undefined && !config.http && !config.admin && !config.tcp && !config.line) {
+    throw new ConfigError('bind', 'nothing to serve: --bind, --http, --admin, --tcp and --line are all off; turn one on');
+  }
+  const server = await createServer(config);
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`${programName}: ${signal} again, exiting at once\n`);
+      process.exit(1);
+    }
+    // If the store hangs, do not hang with it: exiting is a crash, which leases make safe.
+    setTimeout(() => {
+      process.stderr.write(`${programName}: graceful stop took too long, exiting\n`);
+      process.exit(1);
+    }, config.storeTimeout + 5_000).unref();
+    stopping = server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`${programName}: graceful stop failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await server.start();
+  } catch (error) {
+    await server.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function withStore<T>(
+  config: ServerConfig,
+  mustExist: boolean,
+  action: (store: Store, map: SlotMap) => Promise<T>,
+): Promise<T> {
+  const store = await createStore(config.store, {
+    mustExist,
+    poolSize: config.poolSize,
+    poolTimeoutMs: config.poolTimeout,
+    operationTimeoutMs: Math.max(2 * config.storeTimeout, 2_000),
+    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+  });
+  await store.open();
+  try {
+    const map = new SlotMap({ instance: config.instance, instances: config.instances, offset: config.offset });
+    await store.fence(map.numbering);
+    return await action(store, map);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The dump format `restore` reads. */
+interface DumpFile {
+  format: 'ticket-server-dump';
+  version: 1;
+  store: string;
+  numbering: { instance: number; instances: number; offset: string };
+  sequences: Array<{ name: string; next_slot: string; floor: string }>;
+}
+
+async function dump(config: ServerConfig): Promise<void> {
+  const document = await withStore(config, true, async (store, map) => {
+    const sequences: DumpFile['sequences'] = [];
+    for await (const { name, next } of store.list()) {
+      sequences.push({ name, next_slot: next.toString(), floor: map.floorBelow(next).toString() });
+    }
+    const result: DumpFile = {
+      format: 'ticket-server-dump',
+      version: 1,
+      store: store.description,
+      numbering: { instance: config.instance, instances: config.instances, offset: config.offset.toString() },
+      sequences,
+    };
+    return result;
+  });
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+}
+
+/** Reads dump files and keeps, per sequence, the highest floor. @throws ExitError(2) on a bad file. */
+function readFloors(files: readonly string[]): Map<string, bigint> {
+  const floors = new Map<string, bigint>();
+  for (const file of files) {
+    const bad = (why: string): ExitError => new ExitError(2, `invalid restore FILE ${file}: ${why}`);
+    let parsed: unknown;
+    try {
+      const buffer = readFileSync(file);
+      if (buffer.length > MAX_RESTORE_FILE_BYTES) throw bad(`larger than ${MAX_RESTORE_FILE_BYTES} bytes`);
+      parsed = JSON.parse(buffer.toString('utf8'));
+    } catch (error) {
+      if (error instanceof ExitError) throw error;
+      throw bad((error as Error).message);
+    }
+    const document = parsed as Partial<DumpFile> | null;
+    if (typeof document !== 'object' || document === null || document.format !== 'ticket-server-dump' || !Array.isArray(document.sequences)) {
+      throw bad('not a file written by `ticket-server dump`');
+    }
+    for (const [index, entry] of document.sequences.entries()) {
+      const item = entry as { name?: unknown; floor?: unknown } | null;
+      try {
+        validateSequenceName(item?.name);
+      } catch (error) {
+        throw bad(`sequences[${index}].name: ${(error as Error).message}`);
+      }
+      let floor: bigint;
+      try {
+        floor = parseValue(item?.floor, `sequences[${index}].floor`);
+      } catch (error) {
+        throw bad((error as Error).message);
+      }
+      const name = item?.name as string;
+      const known = floors.get(name);
+      if (known === undefined || floor > known) floors.set(name, floor);
+    }
+  }
+  return floors;
+}
+
+async function restore(config: ServerConfig, files: readonly string[]): Promise<void> {
+  const floors = readFloors(files);
+  const summary = await withStore(config, false, async (store, map) => {
+    const before = new Map<string, bigint>();
+    for await (const { name, next } of store.list()) before.set(name, next);
+    let raised = 0;
+    for (const [name, floor] of floors) {
+      const target = map.slotAbove(floor);
+      await store.reserve(name, 0n, target);
+      if ((before.get(name) ?? 0n) < target) raised++;
+    }
+    return { sequences: floors.size, raised };
+  });
+  process.stdout.write(`${JSON.stringify({ restored: summary.sequences, raised: summary.raised })}\n`);
+}
+
+/** `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line. */
+async function next(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        count: { type: 'string' },
+        server: { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new ConfigError('next', `invalid next arguments: ${(error as Error).message}`);
+  }
+  const values = parsed.values as { count?: string; server?: string[]; timeout?: string };
+  if (parsed.positionals.length !== 1) throw new ConfigError('next', 'next needs exactly one sequence NAME (see --help)');
+  const name = parsed.positionals[0] as string;
+  try {
+    validateSequenceName(name);
+  } catch (error) {
+    throw new ConfigError('next', `invalid NAME: ${(error as Error).message}`);
+  }
+  let count: number | undefined;
+  if (values.count !== undefined) {
+    if (!/^[0-9]{1,4}$/.test(values.count) || Number(values.count) < 1 || Number(values.count) > 1000) {
+      throw new ConfigError('count', `invalid --count: expected an integer from 1 to 1000, got "${values.count}"`);
+    }
+    count = Number(values.count);
+  }
+  let timeout = 1000;
+  if (values.timeout !== undefined) {
+    if (!/^[0-9]{1,6}$/.test(values.timeout) || Number(values.timeout) < 1) {
+      throw new ConfigError('timeout', `invalid --timeout: expected milliseconds from 1 to 999999, got "${values.timeout}"`);
+    }
+    timeout = Number(values.timeout);
+  }
+  const servers = values.server && values.server.length > 0 ? values.server : ['tcp://127.0.0.1:6410'];
+  let client: TicketClient;
+  try {
+    client = createClient(servers, { timeout });
+  } catch (error) {
+    throw new ConfigError('server', `invalid --server: ${(error as Error).message}`);
+  }
+  try {
+    const result = count === undefined ? [await client.next(name)] : await client.next(name, { count });
+    process.stdout.write(`${result.join('\n')}\n`);
+    return 0;
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'EINTERNAL';
+    process.stderr.write(`ticket-server: ${code}: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+/** How a command that is not `ticket-server` itself runs the native CLI. */
+export interface MainOptions {
+  /** Prefix of error messages on stderr; default `ticket-server`. */
+  readonly programName?: string;
+  /** The command's own defaults, below `--config`, the environment and flags; default none. */
+  readonly defaults?: RawOptions;
+}
+
+/**
+ * Runs the CLI; resolves with the exit code for one-shot commands, and with -1
+ * once `serve` is up (the process then exits on SIGTERM or SIGINT).
+ * @param argv arguments after the program name
+ * @param env environment to read `TICKET_SERVER_*` and the aliases from; default `process.env`
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
+  const programName = options.programName ?? 'ticket-server';
+  try {
+    if (argv[0] === 'next') return await next(argv.slice(1));
+    const commandLine = parseCommandLine(argv);
+    if (commandLine.command === 'help') {
+      process.stdout.write(helpText());
+      return 0;
+    }
+    if (commandLine.command === 'version') {
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    const config = loadConfig(commandLine.flags, env, options.defaults);
+    switch (commandLine.command) {
+      case 'serve':
+        await serve(config, programName);
+        return -1;
+      case 'dump':
+        await dump(config);
+        return 0;
+      case 'restore':
+        await restore(config, commandLine.positionals);
+        return 0;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof NumberingMismatchError) {
+      process.stderr.write(`${programName}: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ExitError) {
+      process.stderr.write(`${programName}: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof StoreLockedError || error instanceof StoreMissingError) {
+      process.stderr.write(`${programName}: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`${programName}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+/**
+ * Runs a command line as a bin does: exits with the code of a one-shot command,
+ * stays up while serving. A thrown bug (never input) stops the process loudly.
+ * @param argv arguments after the program name
+ * @param command what runs them; default the native CLI (`main`)
+ * @param programName prefix of the internal-error message; default `ticket-server`
+ */
+export async function runMain(
+  argv: string[],
+  command: (argv: string[]) => Promise<number> = (args) => main(args),
+  programName = 'ticket-server',
+): Promise<void> {
+  process.on('uncaughtException', (error) => {
+    // A bug, never input: leases make a crash safe, so stop loudly rather than run in an unknown state.
+    process.stderr.write(`${programName}: internal error: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  });
+  const code = await command(argv);
+  // stdout and stderr are synchronous for files, pipes and terminals on Linux, so nothing written is lost.
+  if (code >= 0) process.exit(code);
+}
