@@ -49,7 +49,7 @@ function helpText(): string {
     'ticket-server — short, unique, roughly increasing 64-bit numbers that never repeat',
     '',
     'Usage:',
-    '  ticket-server [serve] [options]        serve tickets (ZeroMQ REQ/REP, SPEC §6.1)',
+    '  ticket-server [serve] [options]        serve tickets (ZeroMQ, HTTP, TCP; see docs/protocols.md)',
     '  ticket-server dump [options]           print every sequence\'s state as JSON',
     '  ticket-server restore FILE… [options]  raise sequences above the floors in dump FILEs (never lowers)',
     '  ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',

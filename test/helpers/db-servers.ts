@@ -236,7 +236,7 @@ function requireAvailable(kind: DbKind): void {
 // ---------------------------------------------------------------------------
 
 /** `count` distinct free loopback ports (all listeners are open at once, so they differ). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers: Server[] = [];
   try {
     const ports: number[] = [];

@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServer, stopAllServers, urlOf, type ServerProcess } from '../helpers/server-process.js';
-import { dbAvailable, destroyAllDbServers, startEtcd, type DbServer, type EtcdCluster } from '../helpers/db-servers.js';
+import { dbAvailable, destroyAllDbServers, freePorts, startEtcd, type DbServer, type EtcdCluster } from '../helpers/db-servers.js';
 import { nextValue as zmqNext } from '../helpers/zmq-client.js';
 
 const TTL_SECONDS = 2;
@@ -275,6 +275,36 @@ describe.skipIf(!dbAvailable('etcd'))('leader mode on a three-node etcd cluster'
     expect(new Set(result.values).size).toBe(result.values.length);
     // Liveness only: issuing resumed after both changes (a generous bound, not a timing claim).
     expect(result.longestPauseMs).toBeLessThan(30_000);
+  });
+
+  it("replaces a ticketd cluster: three ticketd command lines on etcd elect a leader; POST / on any node, following redirects, increases strictly", async () => {
+    const uri = storeUri();
+    const peerPorts = await freePorts(3);
+    const httpPorts = await freePorts(3);
+    const peers = peerPorts.map((port) => `127.0.0.1:${port}`).join(',');
+    const nodes = await Promise.all(
+      [0, 1, 2].map(async (index) => {
+        const server = await startServer(
+          [peers, '--peer_port', String(peerPorts[index]), '--http_port', `127.0.0.1:${httpPorts[index]}`, '--store', uri, '--leader-ttl', String(TTL_SECONDS), '--admin', '127.0.0.1:0'],
+          { command: 'ticketd' },
+        );
+        return { label: `ticketd-${index}`, server, http: `http://127.0.0.1:${httpPorts[index]}`, admin: urlOf(server, 'admin'), line: '', tcp: '' } satisfies Node;
+      }),
+    );
+    const leader = await electedLeader(nodes);
+    const follower = nodes.find((node) => node !== leader) as Node;
+    const redirect = await fetch(`${follower.http}/`, { method: 'POST', redirect: 'manual' });
+    expect(redirect.status).toBe(307);
+    expect(redirect.headers.get('location')).toBe(`${leader.http}/`);
+    const values: bigint[] = [];
+    for (let round = 0; round < 10; round++) {
+      for (const node of nodes) {
+        const response = await fetch(`${node.http}/`, { method: 'POST', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+        expect(response.status).toBe(200);
+        values.push(BigInt(await response.text()));
+      }
+    }
+    expectStrictlyIncreasing(values);
   });
 
   it('an isolated leader stops issuing before another server issues', async () => {
