@@ -124,7 +124,7 @@ function pauseAround(loop, from, to) {
     longest = Math.max(longest ?? 0, time - previous);
     previous = time;
   }
-  return longest === null ? null : round(longest, 1);
+  return longest === null ? null : Math.round(longest);
 }
 
 export async function runLeader(options) {
@@ -180,7 +180,7 @@ export async function runLeader(options) {
         leader.child.kill('SIGKILL');
         const others = servers.filter((server) => server !== leader);
         leader = await waitForLeader(others);
-        const electedMs = round(performance.now() - killedAt, 1);
+        const electedMs = Math.round(performance.now() - killedAt);
         await sleep(1_000);
         const to = performance.now();
         kills.push({ electedMs, httpPauseMs: pauseAround(loops[0], killedAt, to), linePauseMs: pauseAround(loops[1], killedAt, to) });
@@ -194,7 +194,7 @@ export async function runLeader(options) {
       await Promise.all(loops.map((loop) => loop.done));
     }
     const pauses = (key) => kills.map((kill) => kill[key]).filter((value) => value !== null);
-    const summary = (values) => (values.length === 0 ? null : { p50: round(median(values), 1), max: round(Math.max(...values), 1) });
+    const summary = (values) => (values.length === 0 ? null : { p50: Math.round(median(values)), max: Math.round(Math.max(...values)) });
     return {
       settings: { ...s, log: undefined },
       rows,
