@@ -229,13 +229,18 @@ describe.skipIf(!dbAvailable('mariadb'))('takeover from a MySQL/MariaDB ticket t
 
   it("applies Tickr's arithmetic with nodes and offset", async () => {
     const dataDir = await createTempDir();
+    // The new servers keep Tickr's numbering: node 0 of 4 from 1,000,001 is instance 1.
+    const numbering = ['--instances', '4', '--instance', '1', '--offset', '1000001'];
     // Tickr with 4 nodes from 1,000,001 issued (id − 2) × 4 + node + 1,000,001: at most 1,000,016 from id 5.
-    const result = await runCli(['takeover', `${db.uri}?table=tickr_tickets&nodes=4&offset=1000001`, '--sequence', 'tickr'], { dataDir });
+    const result = await runCli(['takeover', `${db.uri}?table=tickr_tickets&nodes=4&offset=1000001`, '--sequence', 'tickr', ...numbering], {
+      dataDir,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe('tickr: 1000016 (raised)\n');
-    const plain = await runCli(['takeover', `${db.uri}?table=tickr_tickets`, '--sequence', 'plain'], { dataDir });
-    expect(plain.stdout).toBe('plain: 5 (raised)\n');
-    const values = await firstValues(dataDir, ['tickr'], ['--instances', '4', '--instance', '1', '--offset', '1000001']);
+    const plain = await runCli(['takeover', `${db.uri}?table=tickr_tickets`, '--sequence', 'plain', ...numbering], { dataDir });
+    // Without nodes/offset the floor is the raw id, already below the first value of this numbering.
+    expect(plain.stdout).toBe('plain: 5 (unchanged)\n');
+    const values = await firstValues(dataDir, ['tickr'], numbering);
     expect(values.get('tickr')).toBe(1_000_017n);
   });
 
