@@ -17,7 +17,7 @@ import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
 import { NumberingMismatchError, StoreLockedError, StoreMissingError, type Store } from '../store/store.js';
 import { TakeoverSourceError } from '../takeover/sources.js';
-import { applyFloors, checkFloorsFit, formatResult, readSources } from '../takeover/takeover.js';
+import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -300,32 +300,6 @@ async function takeover(config: ServerConfig, sources: readonly string[], sequen
     );
   }
   if (results.length > 0) process.stdout.write(`${results.map(formatResult).join('\n')}\n`);
-}
-
-/** Takes `--sequence NAME` out of takeover's arguments: it is takeover's own, not a server option. */
-function takeSequenceOption(argv: readonly string[]): { sequence: string | undefined; rest: string[] } {
-  const rest: string[] = [];
-  let sequence: string | undefined;
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index] as string;
-    let value: string | undefined;
-    if (arg === '--sequence') {
-      value = argv[++index];
-      if (value === undefined) throw new ConfigError('sequence', 'invalid --sequence: expected a sequence NAME');
-    } else if (arg.startsWith('--sequence=')) {
-      value = arg.slice('--sequence='.length);
-    } else {
-      rest.push(arg);
-      continue;
-    }
-    if (sequence !== undefined) throw new ConfigError('sequence', 'invalid --sequence: given twice');
-    try {
-      sequence = validateSequenceName(value);
-    } catch (error) {
-      throw new ConfigError('sequence', `invalid --sequence: ${(error as Error).message}`);
-    }
-  }
-  return { sequence, rest };
 }
 
 /** `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line. */

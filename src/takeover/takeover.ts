@@ -5,7 +5,8 @@
  * Every source is read before anything is written, so a bad source changes nothing.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { DEFAULT_SEQUENCE } from '../core/names.js';
+import { ConfigError } from '../config/options.js';
+import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import type { SlotMap } from '../core/numbering.js';
 import { FIRST_SLOT, type Store } from '../store/store.js';
 import { parseDatabaseSource, readDatabaseSource } from './database-sources.js';
@@ -135,4 +136,35 @@ export async function applyFloors(store: Store, map: SlotMap, floors: readonly T
 /** The line printed for one sequence: `NAME: FLOOR (raised)` or `NAME: FLOOR (unchanged)`. */
 export function formatResult(result: TakeoverResult): string {
   return `${result.name}: ${result.floor} (${result.raised ? 'raised' : 'unchanged'})`;
+}
+
+/**
+ * Takes `--sequence NAME` / `--sequence=NAME` out of takeover's arguments: it
+ * is takeover's own option, not a server option, so the shared option parser never sees it.
+ *
+ * @throws ConfigError for a missing, repeated or invalid NAME
+ */
+export function takeSequenceOption(argv: readonly string[]): { sequence: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let sequence: string | undefined;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    let value: string | undefined;
+    if (arg === '--sequence') {
+      value = argv[++index];
+      if (value === undefined) throw new ConfigError('sequence', 'invalid --sequence: expected a sequence NAME');
+    } else if (arg.startsWith('--sequence=')) {
+      value = arg.slice('--sequence='.length);
+    } else {
+      rest.push(arg);
+      continue;
+    }
+    if (sequence !== undefined) throw new ConfigError('sequence', 'invalid --sequence: given twice');
+    try {
+      sequence = validateSequenceName(value);
+    } catch (error) {
+      throw new ConfigError('sequence', `invalid --sequence: ${(error as Error).message}`);
+    }
+  }
+  return { sequence, rest };
 }

@@ -18,7 +18,8 @@ import {
   txnidFloor,
 } from '../../src/takeover/sources.js';
 import { parseDatabaseSource } from '../../src/takeover/database-sources.js';
-import { checkFloorsFit, readSource } from '../../src/takeover/takeover.js';
+import { ConfigError } from '../../src/config/options.js';
+import { checkFloorsFit, readSource, takeSequenceOption } from '../../src/takeover/takeover.js';
 
 /** The message of the TakeoverSourceError `action` throws. */
 function refusal(action: () => unknown): string {
@@ -322,5 +323,26 @@ describe('parseDatabaseSource', () => {
     const error = refusal(() => parseDatabaseSource(source));
     expect(error).toContain(message);
     expect(error).not.toContain('pw');
+  });
+});
+
+describe('takeSequenceOption', () => {
+  it('takes --sequence NAME and --sequence=NAME out, leaving the rest in order', () => {
+    expect(takeSequenceOption(['takeover', '5', '--sequence', 'orders', '--data', 'd'])).toEqual({
+      sequence: 'orders',
+      rest: ['takeover', '5', '--data', 'd'],
+    });
+    expect(takeSequenceOption(['takeover', '--sequence=a b', 'ticketd'])).toEqual({ sequence: 'a b', rest: ['takeover', 'ticketd'] });
+    expect(takeSequenceOption(['takeover', '5'])).toEqual({ sequence: undefined, rest: ['takeover', '5'] });
+  });
+
+  it.each([
+    [['takeover', '5', '--sequence'], 'expected a sequence NAME'],
+    [['takeover', '--sequence', 'a', '--sequence', 'b'], 'given twice'],
+    [['takeover', '--sequence='], 'must not be empty'],
+    [['takeover', '--sequence', 'a\u0007'], 'control characters'],
+  ])('refuses %j', (argv, message) => {
+    expect(() => takeSequenceOption(argv)).toThrow(ConfigError);
+    expect(() => takeSequenceOption(argv)).toThrow(message);
   });
 });
