@@ -199,24 +199,29 @@ async function readPostgres(source: Extract<DatabaseSource, { kind: 'postgres-ta
   await client.connect();
   try {
     const wanted = source.kind === 'postgres-sequence' ? source.sequence : source.table;
-    // to_regclass resolves the name by PostgreSQL's own rules (search_path, folding of unquoted
-    // names); format('%s', regclass) hands back a correctly quoted name to put into SQL.
-    const found = await client.query<{ name: string | null; kind: string | null }>(
-      `SELECT format('%s', c.oid::regclass) AS name, c.relkind::text AS kind
-         FROM pg_class c WHERE c.oid = to_regclass($1)`,
-      [wanted],
+    // The name as written (case-sensitive, as tools that quote their names create them), else as PostgreSQL
+    // resolves an unquoted name (search_path, upper case folded). Parts are plain identifiers, so quoting is safe.
+    const exact = wanted
+      .split('.')
+      .map((part) => `"${part}"`)
+      .join('.');
+    // format('%s', regclass) hands back a correctly quoted, qualified-if-needed name to put into SQL.
+    const found = await client.query<{ oid: string; name: string; kind: string }>(
+      `SELECT c.oid::int8 AS oid, format('%s', c.oid::regclass) AS name, c.relkind::text AS kind
+         FROM pg_class c WHERE c.oid = COALESCE(to_regclass($1), to_regclass($2))`,
+      [exact, wanted],
     );
     const relation = found.rows[0];
     if (source.kind === 'postgres-sequence') {
       if (relation?.kind !== 'S') {
         throw new TakeoverSourceError(`${source.label}: ${relation === undefined ? 'no' : 'not a'} sequence ${source.sequence} in ${source.uri.database}`);
       }
-      const step = await client.query<{ increment: string }>('SELECT seqincrement::text AS increment FROM pg_sequence WHERE seqrelid = to_regclass($1)', [wanted]);
+      const step = await client.query<{ increment: string }>('SELECT seqincrement::text AS increment FROM pg_sequence WHERE seqrelid = $1::oid', [relation.oid]);
       if (BigInt(step.rows[0]?.increment ?? '1') < 0n) {
         throw new TakeoverSourceError(`${source.label}: sequence ${source.sequence} counts down; takeover needs an increasing sequence`);
       }
       const rows = await client.query<{ last_value: string; is_called: boolean }>(
-        `SELECT last_value::text AS last_value, is_called FROM ${relation.name as string}`,
+        `SELECT last_value::text AS last_value, is_called FROM ${relation.name}`,
       );
       const row = rows.rows[0];
       const last = integerResult(row?.last_value, source.label, 'last_value');
@@ -226,14 +231,16 @@ async function readPostgres(source: Extract<DatabaseSource, { kind: 'postgres-ta
     if (relation === undefined || !['r', 'p', 'v', 'm', 'f'].includes(relation.kind ?? '')) {
       throw new TakeoverSourceError(`${source.label}: no table ${source.table} in ${source.uri.database}`);
     }
+    // Like the table: the column as written, else folded to lower case as an unquoted name would be.
     const column = await client.query<{ name: string }>(
       `SELECT quote_ident(attname) AS name FROM pg_attribute
-        WHERE attrelid = to_regclass($1) AND attname = $2 AND attnum > 0 AND NOT attisdropped`,
-      [wanted, source.column],
+        WHERE attrelid = $1::oid AND attname IN ($2::text, lower($2::text)) AND attnum > 0 AND NOT attisdropped
+        ORDER BY attname = $2::text DESC LIMIT 1`,
+      [relation.oid, source.column],
     );
     const quotedColumn = column.rows[0]?.name;
     if (quotedColumn === undefined) throw new TakeoverSourceError(`${source.label}: table ${source.table} has no column ${source.column}`);
-    const rows = await client.query<{ maximum: string | null }>(`SELECT MAX(${quotedColumn})::text AS maximum FROM ${relation.name as string}`);
+    const rows = await client.query<{ maximum: string | null }>(`SELECT MAX(${quotedColumn})::text AS maximum FROM ${relation.name}`);
     return integerResult(rows.rows[0]?.maximum, source.label, `MAX(${source.column})`);
   } finally {
     await client.end().catch(() => undefined);

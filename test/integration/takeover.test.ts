@@ -269,9 +269,12 @@ describe.skipIf(!dbAvailable('postgres'))('takeover from PostgreSQL, and onto a 
     const client = new pg.Client({ connectionString: db.uri });
     await client.connect();
     try {
-      await client.query('DROP SEQUENCE IF EXISTS order_numbers; DROP TABLE IF EXISTS invoices');
+      await client.query('DROP SEQUENCE IF EXISTS order_numbers, "Reset_Numbers"; DROP TABLE IF EXISTS invoices');
       await client.query('CREATE SEQUENCE order_numbers');
       await client.query("SELECT setval('order_numbers', 777)");
+      // Reset so that nextval() returns 50 next: 49 is the highest it may have issued. Quoted: mixed case.
+      await client.query('CREATE SEQUENCE "Reset_Numbers"');
+      await client.query(`SELECT setval('"Reset_Numbers"', 50, false)`);
       await client.query('CREATE TABLE invoices (id BIGINT PRIMARY KEY, number BIGINT)');
       await client.query('INSERT INTO invoices VALUES (1, 4242), (2, 17)');
     } finally {
@@ -285,9 +288,18 @@ describe.skipIf(!dbAvailable('postgres'))('takeover from PostgreSQL, and onto a 
     expect(sequence.code, sequence.stderr).toBe(0);
     expect(sequence.stdout).toBe('orders: 777 (raised)\n');
     const table = await runCli(['takeover', `${db.uri}?table=invoices&column=number`, '--sequence', 'invoices'], { dataDir });
-    expect(table.stdout).toBe('invoices: 4242 (raised)\n');
+    expect(table.stdout, table.stderr).toBe('invoices: 4242 (raised)\n');
     const values = await firstValues(dataDir, ['orders', 'invoices']);
     expect(values).toEqual(new Map([['orders', 778n], ['invoices', 4243n]]));
+    // A mixed-case (quoted) name is found as written; an unquoted one is folded as PostgreSQL does.
+    const reset = await runCli(['takeover', `${db.uri}?sequence=Reset_Numbers`, '--sequence', 'reset'], { dataDir });
+    expect(reset.stdout).toBe('reset: 49 (raised)\n');
+    const folded = await runCli(['takeover', `${db.uri}?sequence=ORDER_NUMBERS`, '--sequence', 'folded'], { dataDir });
+    expect(folded.stdout).toBe('folded: 777 (raised)\n');
+    const column = await runCli(['takeover', `${db.uri}?table=Invoices&column=NUMBER`, '--sequence', 'folded2'], { dataDir });
+    expect(column.stdout).toBe('folded2: 4242 (raised)\n');
+    const after = await firstValues(dataDir, ['reset']);
+    expect(after.get('reset')).toBe(50n);
     const missing = await runCli(['takeover', `${db.uri}?sequence=nope`], { dataDir });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no sequence nope');
