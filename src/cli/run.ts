@@ -1,5 +1,5 @@
 /**
- * `ticket-server [serve] [options]`, `dump`, `restore FILE…`, `--help`, `--version`
+ * `ticket-server [serve] [options]`, `dump`, `restore FILE…`, `takeover SOURCE…`, `--help`, `--version`
  * (SPEC §10). Wiring only: every rule lives in config/, service/ or store/.
  * Importing this module runs nothing: `dist/cli/main.js` (the `ticket-server`
  * bin) and the earlier systems' commands (`cli/legacy/`) call `runMain` or `main`.
@@ -17,8 +17,10 @@ import { createClient, type TicketClient } from '../client/client.js';
 import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
 import { NumberingMismatchError, StoreLockedError, StoreMissingError, type Store } from '../store/store.js';
+import { TakeoverSourceError } from '../takeover/sources.js';
+import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
-const COMMANDS = ['serve', 'dump', 'restore'] as const;
+const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** Largest restore file read, so a wrong path cannot exhaust memory. */
@@ -52,6 +54,16 @@ function helpText(): string {
     '  ticket-server [serve] [options]        serve tickets (ZeroMQ, HTTP, TCP; see docs/protocols.md)',
     '  ticket-server dump [options]           print every sequence\'s state as JSON',
     '  ticket-server restore FILE… [options]  raise sequences above the floors in dump FILEs (never lowers)',
+    '  ticket-server takeover SOURCE… [--sequence NAME] [options]',
+    '                                         raise sequences above what an earlier system may have issued (never',
+    '                                         lowers; prints NAME: FLOOR (raised|unchanged)). SOURCE: a decimal value,',
+    '                                         seqgen:FILE or ticket-server:FILE (sequences.json, every entry; only NAME',
+    '                                         with --sequence), txnid:FILE (txn-id-server progress file), ticketd,',
+    '                                         mysql://USER:PASS@HOST:PORT/DB?table=T[&column=C][&nodes=N&offset=O]',
+    '                                         (Tickr: N = TICKR_MAX_NODES, O = TICKR_STARTING_OFFSET),',
+    '                                         postgres://USER:PASS@HOST:PORT/DB?sequence=S or ?table=T[&column=C].',
+    '                                         --sequence defaults to "default". The embedded store needs the server',
+    '                                         stopped; shared stores work with servers running.',
     '  ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
     '                                         print tickets, one per line (default server tcp://127.0.0.1:6410)',
     '  ticket-server --help | --version',
@@ -121,15 +133,18 @@ function parseCommandLine(argv: string[]): ParsedCommandLine {
   if (positionals.length > 0) {
     const first = positionals.shift() as string;
     if (!(COMMANDS as readonly string[]).includes(first)) {
-      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump or restore (see --help)`);
+      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump, restore or takeover (see --help)`);
     }
     command = first as Command;
   }
-  if (command !== 'restore' && positionals.length > 0) {
+  if (command !== 'restore' && command !== 'takeover' && positionals.length > 0) {
     throw new ConfigError('command', `unexpected argument "${positionals[0]}" (see --help)`);
   }
   if (command === 'restore' && positionals.length === 0) {
     throw new ConfigError('command', 'restore needs at least one FILE written by `ticket-server dump`');
+  }
+  if (command === 'takeover' && positionals.length === 0) {
+    throw new ConfigError('command', 'takeover needs at least one SOURCE (see --help)');
   }
   return { command, flags, positionals };
 }
@@ -272,6 +287,29 @@ async function restore(config: ServerConfig, files: readonly string[]): Promise<
   process.stdout.write(`${JSON.stringify({ restored: summary.sequences, raised: summary.raised })}\n`);
 }
 
+/**
+ * `takeover SOURCE… [--sequence NAME]`: reads every source first (exit 2 on any
+ * failure, nothing written), then raises each sequence with the store's floor operation.
+ */
+async function takeover(config: ServerConfig, sources: readonly string[], sequence: string | undefined): Promise<void> {
+  if (config.store === 'memory:') throw new ExitError(2, 'takeover on memory: would be forgotten at exit; give --data DIR or --store URI');
+  const map = new SlotMap({ instance: config.instance, instances: config.instances, offset: config.offset });
+  const floors = await readSources(sources, sequence);
+  checkFloorsFit(floors, map);
+  let results: Awaited<ReturnType<typeof applyFloors>>;
+  try {
+    results = await withStore(config, false, (store, fencedMap) => applyFloors(store, fencedMap, floors));
+  } catch (error) {
+    if (!(error instanceof StoreLockedError)) throw error;
+    throw new StoreLockedError(
+      `${error.message} takeover changed nothing. On the embedded store it needs the server stopped: stop it and run ` +
+        'takeover again, or leave it running and raise each sequence through its admin API ' +
+        '(POST /admin/sequences/NAME/floor with {"floor": "FLOOR"}).',
+    );
+  }
+  if (results.length > 0) process.stdout.write(`${results.map(formatResult).join('\n')}\n`);
+}
+
 /** `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line. */
 async function next(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
@@ -349,7 +387,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   const programName = options.programName ?? 'ticket-server';
   try {
     if (argv[0] === 'next') return await next(argv.slice(1));
-    const commandLine = parseCommandLine(argv);
+    const { sequence, rest } = argv.includes('takeover') ? takeSequenceOption(argv) : { sequence: undefined, rest: argv };
+    const commandLine = parseCommandLine(rest);
     if (commandLine.command === 'help') {
       process.stdout.write(helpText());
       return 0;
@@ -369,9 +408,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       case 'restore':
         await restore(config, commandLine.positionals);
         return 0;
+      case 'takeover':
+        await takeover(config, commandLine.positionals, sequence);
+        return 0;
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof NumberingMismatchError) {
+    if (error instanceof ConfigError || error instanceof NumberingMismatchError || error instanceof TakeoverSourceError) {
       process.stderr.write(`${programName}: ${error.message}\n`);
       return 2;
     }
