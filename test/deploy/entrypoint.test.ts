@@ -3,7 +3,8 @@
  * ordinal → --instance mapping (TICKET_SERVER_INSTANCE_FROM_HOSTNAME=1), its
  * refusals (exit 2, clear message), and that it execs node, so a real server
  * started through it gets the instance and stops gracefully on SIGTERM sent
- * to the pid the container runtime knows.
+ * to the pid the container runtime knows; and deploy/healthcheck.mjs, the
+ * image's HEALTHCHECK, against that server while it runs and once it stopped.
  *
  * Most cases use the dry-run mode (TICKET_SERVER_ENTRYPOINT_DRY_RUN=1: print
  * the command, one argument per line); TICKET_SERVER_MAIN points the script
@@ -53,6 +54,18 @@ function entrypoint(args: readonly string[], env: Record<string, string>): Promi
 async function dryRun(args: readonly string[], env: Record<string, string>): Promise<Result & { argv: string[] }> {
   const result = await entrypoint(args, { TICKET_SERVER_ENTRYPOINT_DRY_RUN: '1', ...env });
   return { ...result, argv: result.stdout.split('\n').filter((line) => line !== '') };
+}
+
+/** Runs deploy/healthcheck.mjs against `url`. */
+function healthcheck(url: string): Promise<Result> {
+  return new Promise((resolveRun) => {
+    execFile(
+      process.execPath,
+      [`${DEPLOY_DIR}/healthcheck.mjs`],
+      { env: cleanEnvironment({ TICKET_SERVER_HEALTHCHECK_URL: url }), timeout: RUN_TIMEOUT_MS },
+      (error, stdout, stderr) => resolveRun({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
+  });
 }
 
 const FROM_HOSTNAME = { TICKET_SERVER_INSTANCE_FROM_HOSTNAME: '1' };
@@ -148,10 +161,15 @@ describe('entrypoint: really running ticket-server', () => {
       numbering: { instance: number; instances: number };
     };
     expect(status.numbering).toEqual({ instance: 2, instances: 3, offset: '1' });
+    // The image's HEALTHCHECK program: healthy while the admin port answers.
+    expect((await healthcheck(`${adminUrl}/healthz`)).code).toBe(0);
     // The pid the runtime signals is the one `sh` was started as: exec made it node.
     child.kill('SIGTERM');
     const timeout = new Promise<'timeout'>((resolveTimeout) => setTimeout(() => resolveTimeout('timeout'), 15_000).unref());
     expect(await Promise.race([exited, timeout])).toEqual({ code: 0, signal: null });
+    const gone = await healthcheck(`${adminUrl}/healthz`);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('healthcheck:');
   });
 });
 
