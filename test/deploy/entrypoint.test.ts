@@ -11,8 +11,10 @@
  * at this repository's dist/cli/main.js instead of the image's /app.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CLI_PATH, cleanEnvironment, createTempDir, parseLogLines, removeTempDirs } from '../helpers/server-process.js';
+import { CLI_PATH, PROJECT_ROOT, cleanEnvironment, createTempDir, parseLogLines, removeTempDirs } from '../helpers/server-process.js';
 import { DEPLOY_DIR, deployFile } from './deploy-files.js';
 
 const SCRIPT = `${DEPLOY_DIR}/docker-entrypoint.sh`;
@@ -189,5 +191,18 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^FROM \S+ AS build$[\s\S]*^RUN npm ci --no-audit --no-fund$[\s\S]*^RUN npm run build$/m);
     expect(dockerfile).toMatch(/^FROM \S+ AS runtime$[\s\S]*^RUN npm ci --omit=dev/m);
     expect(dockerfile).toMatch(/^COPY --from=build \/src\/dist \.\/dist$/m);
+  });
+
+  it('copies only files that exist and that .dockerignore lets into the build context', () => {
+    const ignored = readFileSync(join(PROJECT_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((match) => (match[1] as string).split(' '));
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'src', 'deploy/docker-entrypoint.sh', 'deploy/healthcheck.mjs']));
+    for (const source of sources) {
+      expect(existsSync(join(PROJECT_ROOT, source)), source).toBe(true);
+      const topLevel = source.split('/')[0] as string;
+      expect(ignored.filter((pattern) => pattern === source || pattern === topLevel), source).toEqual([]);
+    }
   });
 });
