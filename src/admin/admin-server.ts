@@ -21,6 +21,7 @@ import type { TicketService } from '../service/ticket-service.js';
 import type { Store } from '../store/store.js';
 import { createHttpApp, sendError } from '../protocols/http-common.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { watchStoreAndBuild } from './metrics.js';
 import type { Sampler } from './sampler.js';
 import type { Registry } from 'prom-client';
 import type { LeaderInfo, LeaderRole } from '../leader/election.js';
@@ -133,6 +134,8 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
 export function createAdminApi(context: AdminContext): FastifyInstance {
   const app = createHttpApp({ bodyLimit: MAX_ADMIN_BODY });
   const fail = (reply: FastifyReply, error: unknown): FastifyReply => sendError(reply, toTicketError(error));
+  // Registered here, where the store and the version are at hand: only /metrics shows them.
+  watchStoreAndBuild(context.registry, { version: context.version, store: context.store });
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(DASHBOARD_HTML));
 

@@ -12,9 +12,18 @@ import type { UpstreamStats } from '../client/pool.js';
 import type { Sampler } from './sampler.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { LeaderElection } from '../leader/election.js';
+import type { Store } from '../store/store.js';
 
 /** Most sequences that get their own series. */
 export const SEQUENCE_LABEL_CAP = 20;
+
+/**
+ * Longest a scrape waits for the store's health probe before reporting it down.
+ * Well under Prometheus's default 10 s scrape timeout, so a hung store gives
+ * `ticket_store_up 0` rather than a failed scrape (which would look like the
+ * server itself being down).
+ */
+export const STORE_PROBE_TIMEOUT_MS = 2_500;
 
 /** Sources the metrics read. */
 export interface MetricsSources {
@@ -170,4 +179,58 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     },
   };
+}
+
+/** What `watchStoreAndBuild` reports on. */
+export interface StoreAndBuildSources {
+  /** The package version, the `version` label of `ticket_build_info`. */
+  readonly version: string;
+  /** The store to probe; undefined in proxy mode (then no `ticket_store_up`). */
+  readonly store: Store | undefined;
+  /** Bound of one probe; default `STORE_PROBE_TIMEOUT_MS`. */
+  readonly probeTimeoutMs?: number;
+}
+
+/** The store's health probe as 1 (answers) or 0 (fails, throws or takes longer than `timeoutMs`). */
+async function probeStoreUp(store: Store, timeoutMs: number): Promise<0 | 1> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<0>((resolveTimeout) => {
+    timer = setTimeout(() => resolveTimeout(0), timeoutMs);
+  });
+  try {
+    return await Promise.race([store.health().then((health) => (health.ok ? 1 : 0), () => 0 as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Adds `ticket_build_info{version,node}` (always 1) and, with a store,
+ * `ticket_store_up` (1 while the store's health probe answers, probed at
+ * scrape time within `probeTimeoutMs`) to `registry`. Alerts need both: the
+ * store gauge to page on an outage before the leases run out, the build info
+ * to tell which version is running where. Calling it again on the same
+ * registry changes nothing.
+ */
+export function watchStoreAndBuild(registry: Registry, sources: StoreAndBuildSources): void {
+  if (registry.getSingleMetric('ticket_build_info') === undefined) {
+    const buildInfo = new Gauge({
+      name: 'ticket_build_info',
+      help: 'Always 1; the labels say which ticket-server version runs on which Node.js.',
+      labelNames: ['version', 'node'],
+      registers: [registry],
+    });
+    buildInfo.labels(sources.version, process.version).set(1);
+  }
+  const { store } = sources;
+  if (store === undefined || registry.getSingleMetric('ticket_store_up') !== undefined) return;
+  const timeoutMs = sources.probeTimeoutMs ?? STORE_PROBE_TIMEOUT_MS;
+  new Gauge({
+    name: 'ticket_store_up',
+    help: `1 while the store answers its health probe (bounded by ${timeoutMs} ms at scrape time), else 0.`,
+    registers: [registry],
+    async collect() {
+      this.set(await probeStoreUp(store, timeoutMs));
+    },
+  });
 }
