@@ -555,10 +555,12 @@ describe('migration guides: every command runs', () => {
     });
   });
 
-  it('README.md (the index) names a guide for each of the six, and each guide exists', async () => {
+  it('the index and the project README name a guide for each of the six, and each guide exists', async () => {
     const index = await readFile(join(GUIDES_DIR, 'README.md'), 'utf8');
+    const projectReadme = await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8');
     for (const guide of ['ticket-server.md', 'seqgen.md', 'ticketd.md', 'txn-id-server.md', 'tickr.md', 'flickr.md']) {
       expect(index).toContain(`(${guide})`);
+      expect(projectReadme).toContain(`(docs/migrating/${guide})`);
       const text = await readFile(join(GUIDES_DIR, guide), 'utf8');
       expect(text).toMatch(/```sh\n/);
       // The guides stand alone: no contract section numbers, no paths outside the project.
