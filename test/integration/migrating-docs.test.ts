@@ -17,6 +17,8 @@
  *   its `ready` log line, stopped with SIGTERM by a later `# with the servers stopped`
  *   block or at the end;
  * - `# with the servers stopped`: every server this guide started is stopped first.
+ * Consecutive blocks on different machines run at the same time, as they would
+ * on separate machines (and to keep the run short).
  *
  * A guide whose block count changed, or whose commands still hold a literal
  * the table does not map (an address, a path under /var/lib or /etc), fails:
@@ -191,8 +193,33 @@ async function stopServer(server: RunningServer): Promise<number | null> {
 type Outputs = Map<number, string>;
 
 /**
- * Runs a guide's blocks in order. `beforeStop` runs before the first
- * `# with the servers stopped` block, while the servers still serve.
+ * Splits the blocks into steps run one after the other. Consecutive blocks
+ * of the same kind (commands or servers) on different machines (`# on HOST`,
+ * no HOST twice) form one step and run at the same time, as they would on
+ * separate machines; a `# with the servers stopped` block starts a new step.
+ */
+function steps(blocks: readonly Block[]): number[][] {
+  const result: number[][] = [];
+  for (const [index, block] of blocks.entries()) {
+    const current = result.at(-1);
+    const first = current === undefined ? undefined : blocks[current[0] as number];
+    const joins =
+      current !== undefined &&
+      first !== undefined &&
+      block.host !== undefined &&
+      first.host !== undefined &&
+      !block.needsServersStopped &&
+      block.startsServer === first.startsServer &&
+      current.every((other) => blocks[other]?.host !== block.host);
+    if (joins) current.push(index);
+    else result.push([index]);
+  }
+  return result;
+}
+
+/**
+ * Runs a guide's blocks in order (see `steps`). `beforeStop` runs before the
+ * first `# with the servers stopped` block, while the servers still serve.
  */
 async function runGuide(
   file: string,
@@ -209,29 +236,37 @@ async function runGuide(
   const running: RunningServer[] = [];
   let stoppedOnce = false;
   const stopAll = async (): Promise<void> => {
-    for (const server of running.splice(0)) {
-      const code = await stopServer(server);
-      expect(code, `${file}: a server stopped with SIGTERM exits 0:\n${server.script}\n${server.err()}`).toBe(0);
+    const stopping = running.splice(0);
+    const codes = await Promise.all(stopping.map((server) => stopServer(server)));
+    for (const [index, server] of stopping.entries()) {
+      expect(codes[index], `${file}: a server stopped with SIGTERM exits 0:\n${server.script}\n${server.err()}`).toBe(0);
     }
   };
   try {
-    for (const [index, block] of blocks.entries()) {
-      const script = scripts[index] as string;
+    for (const step of steps(blocks)) {
+      const first = blocks[step[0] as number] as Block;
       const started = performance.now();
-      if (block.needsServersStopped) {
+      const label = step.map((index) => index + 1).join('+');
+      if (first.needsServersStopped) {
         if (!stoppedOnce) await beforeStop(outputs);
         stoppedOnce = true;
         await stopAll();
       }
-      if (block.startsServer) {
-        running.push(await startBlock(script, context));
-        timings.push(`${index + 1} (server ready): ${(performance.now() - started).toFixed(0)} ms`);
+      if (first.startsServer) {
+        const settled = await Promise.allSettled(step.map((index) => startBlock(scripts[index] as string, context)));
+        for (const result of settled) if (result.status === 'fulfilled') running.push(result.value);
+        for (const result of settled) if (result.status === 'rejected') throw result.reason;
+        timings.push(`${label} (servers ready): ${(performance.now() - started).toFixed(0)} ms`);
         continue;
       }
-      const outcome = await runBlock(script, context);
-      expect(outcome.code, `${file} block ${index + 1} failed:\n${script}\n--- stdout ---\n${outcome.stdout}\n--- stderr ---\n${outcome.stderr}`).toBe(0);
-      outputs.set(index, outcome.stdout);
-      timings.push(`${index + 1}: ${(performance.now() - started).toFixed(0)} ms`);
+      const outcomes = await Promise.all(step.map((index) => runBlock(scripts[index] as string, context)));
+      for (const [position, index] of step.entries()) {
+        const outcome = outcomes[position] as Outcome;
+        const script = scripts[index] as string;
+        expect(outcome.code, `${file} block ${index + 1} failed:\n${script}\n--- stdout ---\n${outcome.stdout}\n--- stderr ---\n${outcome.stderr}`).toBe(0);
+        outputs.set(index, outcome.stdout);
+      }
+      timings.push(`${label}: ${(performance.now() - started).toFixed(0)} ms`);
     }
     if (!stoppedOnce) await beforeStop(outputs);
     await stopAll();
@@ -258,6 +293,14 @@ function maxOf(values: readonly bigint[]): bigint {
 
 let shimDir: string;
 let context: RunContext;
+let etcdStarting: Promise<EtcdCluster> | undefined;
+let sqlStarting: Promise<[DbServer, DbServer]> | undefined;
+
+/** `promise`, with its rejection observed now (it is awaited later), so it is never reported as unhandled. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
 
 async function writeShim(name: string, body: string): Promise<void> {
   const path = join(shimDir, name);
@@ -276,6 +319,9 @@ beforeAll(async () => {
   await writeShim('scp', 'exec cp "$@"');
   const cwd = await createTempDir('migrating-docs-cwd-');
   context = { cwd, env: cleanEnvironment({ PATH: `${shimDir}:${process.env.PATH ?? ''}` }) };
+  // The databases start while the guides that need none run; their tests await them.
+  etcdStarting = dbAvailable('etcd') ? quiet(startEtcd({ nodes: 3 })) : undefined;
+  sqlStarting = dbAvailable('mariadb') && dbAvailable('postgres') ? quiet(Promise.all([startMariadb(), startPostgres()])) : undefined;
 });
 
 afterEach(async () => {
@@ -285,6 +331,8 @@ afterEach(async () => {
 
 afterAll(async () => {
   for (const child of liveServers) signalGroup(child, 'SIGKILL');
+  // A database still starting (its tests were filtered out or failed early) is registered once started.
+  await Promise.allSettled([etcdStarting, sqlStarting]);
   await destroyAllDbServers();
   await removeTempDirs();
 });
@@ -383,7 +431,7 @@ describe('migration guides: every command runs', () => {
   describe.skipIf(!dbAvailable('etcd'))('on a three-node etcd cluster', () => {
     let etcd: EtcdCluster;
     beforeAll(async () => {
-      etcd = await startEtcd({ nodes: 3 });
+      etcd = await (etcdStarting as Promise<EtcdCluster>);
     }, 120_000);
 
     it('ticketd.md: three ticketd nodes replaced by three ticketd commands in leader mode; curl -L on any node', async () => {
@@ -419,7 +467,7 @@ describe('migration guides: every command runs', () => {
     let mariadb: DbServer;
     let postgres: DbServer;
     beforeAll(async () => {
-      [mariadb, postgres] = await Promise.all([startMariadb(), startPostgres()]);
+      [mariadb, postgres] = await (sqlStarting as Promise<[DbServer, DbServer]>);
     }, 120_000);
 
     function mysqlParts(server: DbServer): { port: string; user: string; password: string; database: string } {
