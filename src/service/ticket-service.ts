@@ -12,10 +12,11 @@
  */
 import { TicketError } from '../core/errors.js';
 import { nextLeaseSize, slotsBeforeRefill } from '../core/lease-policy.js';
-import { validateSequenceName } from '../core/names.js';
 import { SlotMap, driftTarget, type Numbering } from '../core/numbering.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { Lease, Store } from '../store/store.js';
+import { Admission, callStore } from './admission.js';
+import { LeaseBook, accept, available, positionSlot, raiseFloorSlot, skipTo, take, withdraw, type RefillPlan } from './lease-book.js';
 
 /** Minimal logger the service writes to (pino's methods fit). */
 export interface ServiceLogger {
@@ -78,11 +79,6 @@ export const SERVICE_DEFAULTS = {
 
 /** Backoff after a failed reservation: 100 ms doubling up to 5 s. */
 const RETRY_BASE_MS = 100;
-/** Strict mode on a shared store: how long a name found absent is answered ENOSEQ without asking the store again. */
-const ABSENT_CACHE_MS = 1_000;
-const ABSENT_CACHE_LIMIT = 10_000;
-/** Strict mode on a shared store: most names looked up in the store at once. */
-const MAX_LOOKUPS = 64;
 const RETRY_MAX_MS = 5_000;
 
 interface Waiter {
@@ -101,28 +97,17 @@ interface Shortfall {
   readonly atLeast: bigint | undefined;
 }
 
-/** Per-sequence state. Fields are public to the service only. */
-class SequenceState {
+/**
+ * Per-sequence state: its lease book (extended, so the hot path reads the
+ * book's fields directly) plus waiters, reservation and demand. Fields are
+ * public to the service only.
+ */
+class SequenceState extends LeaseBook {
   readonly name: string;
-  // Current lease, as values: issue `nextValue` while it is below `endValue`.
-  nextValue = 0n;
-  endValue = 0n;
-  /** Reserve the next lease once `nextValue` reaches this. */
-  refillValue = 0n;
-  /** Unclamped end slot of the current lease (what the store recorded). */
-  endSlot = 0n;
-  /** Leases reserved ahead, oldest first. */
-  readonly queued: Lease[] = [];
   readonly waiters: Waiter[] = [];
-  /** A lease has been received, so the position is known. */
-  known = false;
   reserving: Promise<void> | undefined;
   /** The in-flight reservation outlived the store timeout. */
   stalled = false;
-  /** The store's counter is past the last usable slot: no future lease can help. */
-  limitReached = false;
-  /** Highest slot end ever received. */
-  highestSlot = 0n;
   leaseSize = 1;
   issuedSinceReserve = 0;
   lastReserveAt: number;
@@ -130,12 +115,14 @@ class SequenceState {
   failures = 0;
   issued = 0;
   lastIssued: bigint | undefined;
-  /** Lowest slot an admin floor allows; leases below it are trimmed. */
-  floorSlot = 0n;
+  /** Reserve-ahead point of a lease this sequence makes current; follows its own demand. */
+  readonly planRefill: RefillPlan;
 
-  constructor(name: string, now: number) {
+  constructor(name: string, now: number, planRefill: (seq: SequenceState, size: number) => number) {
+    super();
     this.name = name;
     this.lastReserveAt = now;
+    this.planRefill = (size) => planRefill(this, size);
   }
 }
 
@@ -171,20 +158,12 @@ export class TicketService implements TicketSource {
   private epoch = 0;
   private readonly step: bigint;
   private readonly sequences = new Map<string, SequenceState>();
-  /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
-  private readonly existing = new Set<string>();
+  private readonly admission: Admission;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
   /** Moving average of how long a reservation takes, in ms. */
   private reserveLatencyMs = 1;
   /** Set once close() has taken the leases out of service; later leases are released, never used. */
   private withdrawn = false;
-  /**
-   * Strict mode on a shared store: names another server may have created are
-   * looked up in the store, one lookup per name at a time; names found absent
-   * are not looked up again for a while, so unknown names cannot flood the store.
-   */
-  private readonly lookups = new Map<string, Promise<void>>();
-  private readonly absentUntil = new Map<string, number>();
 
   constructor(options: TicketServiceOptions) {
     this.store = options.store;
@@ -202,25 +181,33 @@ export class TicketService implements TicketSource {
     this.gate = options.gate;
     if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
     if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
+    this.admission = new Admission({
+      store: this.store,
+      maxSequences: this.maxSequences,
+      strictSequences: this.strictSequences,
+      storeTimeoutMs: this.storeTimeoutMs,
+      now: this.now,
+    });
   }
 
   /** Checks the store's numbering and loads the names of existing sequences. The store must be open. */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error('TicketService.start called twice');
     await this.store.fence(this.map.numbering);
-    for await (const { name } of this.store.list()) this.existing.add(name);
+    await this.admission.load();
     this.state = 'running';
   }
 
   /** Number of sequences that exist (in the store or admitted since start). */
   get sequenceCount(): number {
-    return this.existing.size;
+    return this.admission.count;
   }
 
   nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
-    const seq = this.sequences.get(name) ?? this.admitOrLookUp(name);
+    const seq = this.sequences.get(name) ?? this.admit(name);
     if (seq instanceof Promise) return seq.then(() => this.nextValue(name, last));
-    // Hot path: no waiters ahead, no jump, room in the current lease.
+    // Hot path: no waiters ahead, no jump, room in the current lease. It issues from the lease book's
+    // fields directly (the one place outside lease-book.ts that does) so that issuing stays a compare and an add.
     if (
       seq.waiters.length === 0 &&
       (last === undefined || this.drift <= 0n || last - seq.nextValue <= this.drift)
@@ -244,7 +231,7 @@ export class TicketService implements TicketSource {
     if (!Number.isInteger(count) || count < 1 || count > 1000) {
       throw new TicketError('EBADREQ', 'count must be an integer from 1 to 1000');
     }
-    const seq = this.sequences.get(name) ?? this.admitOrLookUp(name);
+    const seq = this.sequences.get(name) ?? this.admit(name);
     if (seq instanceof Promise) return seq.then(() => this.next(name, count, last));
     return this.serveSlowly(seq, count, last, false) as bigint[] | Promise<bigint[]>;
   }
@@ -257,7 +244,7 @@ export class TicketService implements TicketSource {
         name: seq.name,
         lastIssued: seq.lastIssued,
         issued: seq.issued,
-        leaseRemaining: this.available(seq),
+        leaseRemaining: available(seq, this.map),
         leaseSize: seq.leaseSize,
       });
     }
@@ -268,7 +255,7 @@ export class TicketService implements TicketSource {
   describe(name: string): SequenceSnapshot | undefined {
     const seq = this.sequences.get(name);
     if (!seq) return undefined;
-    return { name, lastIssued: seq.lastIssued, issued: seq.issued, leaseRemaining: this.available(seq), leaseSize: seq.leaseSize };
+    return { name, lastIssued: seq.lastIssued, issued: seq.issued, leaseRemaining: available(seq, this.map), leaseSize: seq.leaseSize };
   }
 
   /** Last value issued of `name` since start, if any. */
@@ -278,12 +265,12 @@ export class TicketService implements TicketSource {
 
   /** Visits every sequence used since start, unsorted (cheap; for samplers). */
   forEachSequence(visit: (name: string, issued: number, leaseRemaining: bigint) => void): void {
-    for (const seq of this.sequences.values()) visit(seq.name, seq.issued, this.available(seq));
+    for (const seq of this.sequences.values()) visit(seq.name, seq.issued, available(seq, this.map));
   }
 
   /** Whether a sequence exists (in the store or admitted since start). */
   hasSequence(name: string): boolean {
-    return this.existing.has(name);
+    return this.admission.has(name);
   }
 
   /**
@@ -293,20 +280,7 @@ export class TicketService implements TicketSource {
    */
   async createSequence(name: string): Promise<boolean> {
     this.checkRunning();
-    validateSequenceName(name);
-    if (this.existing.has(name)) return false;
-    if (this.existing.size >= this.maxSequences) {
-      throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
-    }
-    // Counted before the store answers, so concurrent creations cannot pass the limit together.
-    this.existing.add(name);
-    try {
-      await this.storeCall(() => this.store.reserve(name, 0n));
-    } catch (error) {
-      this.existing.delete(name);
-      throw error;
-    }
-    return true;
+    return this.admission.create(name);
   }
 
   /**
@@ -317,24 +291,13 @@ export class TicketService implements TicketSource {
    */
   async raiseFloor(name: string, floor: bigint): Promise<boolean> {
     this.checkRunning();
-    validateSequenceName(name);
-    if (!this.existing.has(name)) {
-      if (!this.strictSequences) await this.createSequence(name);
-      else if (this.store.shared && (await this.storeCall(() => this.store.has(name)))) this.existing.add(name);
-      else throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
-    }
+    await this.admission.require(name);
     const slot = this.map.slotAbove(floor);
-    const lease = await this.storeCall(() => this.store.reserve(name, 0n, slot));
-    let moved = lease.start === slot;
+    const lease = await callStore(() => this.store.reserve(name, 0n, slot), this.storeTimeoutMs);
     const seq = this.sequences.get(name);
-    if (seq) {
-      if (slot > seq.floorSlot) seq.floorSlot = slot;
-      if (seq.known && this.positionSlot(seq) < slot) {
-        moved = true;
-        if (!this.skipTo(seq, slot) && slot > seq.highestSlot) seq.highestSlot = slot;
-      }
-    }
-    return moved;
+    // Evaluated in this order on purpose: the book must learn the floor even when the store already moved.
+    const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
+    return lease.start === slot || movedHere;
   }
 
   /** Store health, for readiness probes. Never throws. */
@@ -349,24 +312,6 @@ export class TicketService implements TicketSource {
 
   private checkRunning(): void {
     if (this.state !== 'running') throw new TicketError('EUNAVAILABLE', 'server is not running');
-  }
-
-  /** Runs an admin store call, bounded by the store timeout, with failures as EUNAVAILABLE. */
-  private async storeCall<T>(call: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        call(),
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(new TicketError('EUNAVAILABLE', 'store did not answer in time')), this.storeTimeoutMs);
-        }),
-      ]);
-    } catch (error) {
-      if (error instanceof TicketError) throw error;
-      throw new TicketError('EUNAVAILABLE', 'store unreachable', { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -396,7 +341,7 @@ export class TicketService implements TicketSource {
     const handBack: Array<{ name: string; leases: Lease[] }> = [];
     for (const seq of this.sequences.values()) {
       this.failWaiters(seq, shuttingDown);
-      const leases = this.withdrawLeases(seq);
+      const leases = withdraw(seq, this.map);
       // A reservation still in flight sits above these leases; its lease is lost, as in a crash.
       if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
     }
@@ -420,22 +365,13 @@ export class TicketService implements TicketSource {
     const handBack: Array<{ name: string; leases: Lease[] }> = [];
     for (const seq of this.sequences.values()) {
       this.failWaiters(seq, lost);
-      const leases = this.withdrawLeases(seq);
+      const leases = withdraw(seq, this.map);
       if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
     }
     this.sequences.clear();
     let released = 0n;
     for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
     this.logger.info({ releasedSlots: released.toString() }, 'leases dropped: not the leader');
-  }
-
-  /** Empties a sequence's held leases and returns them, oldest first. */
-  private withdrawLeases(seq: SequenceState): Lease[] {
-    const leases: Lease[] = [];
-    if (seq.nextValue < seq.endValue) leases.push({ start: this.map.slotOf(seq.nextValue), end: seq.endSlot });
-    leases.push(...seq.queued.splice(0));
-    seq.nextValue = seq.endValue;
-    return leases;
   }
 
   /** Releases leases newest first, stopping at the first the store refuses. */
@@ -456,58 +392,17 @@ export class TicketService implements TicketSource {
   }
 
   /**
-   * `admit`, except that in strict mode on a shared store a name this server
-   * does not know is looked up in the store first (another server's admin API
-   * may have created it); the returned promise settles when it is known.
+   * Creates the in-memory state of a sequence that passes admission; in strict
+   * mode on a shared store the returned promise settles once the store said
+   * whether the name exists (the caller then asks again).
    */
-  private admitOrLookUp(name: string): SequenceState | Promise<void> {
-    if (!this.strictSequences || !this.store.shared || this.existing.has(name) || this.state !== 'running') {
-      return this.admit(name);
-    }
-    validateSequenceName(name);
-    const now = this.now();
-    if ((this.absentUntil.get(name) ?? 0) > now) return this.admit(name);
-    const pending = this.lookups.get(name);
-    if (pending) return pending;
-    if (this.lookups.size >= MAX_LOOKUPS) {
-      // A flood of unknown names must not become a flood of queries; a real name is asked again later.
-      throw new TicketError('EUNAVAILABLE', 'too many unknown sequence names are being looked up; retry');
-    }
-    const lookup = this.storeCall(() => this.store.has(name)).then(
-      (found) => {
-        this.lookups.delete(name);
-        if (found) {
-          this.absentUntil.delete(name);
-          this.existing.add(name);
-          return;
-        }
-        // Bounded: forget every negative answer rather than grow without limit.
-        if (this.absentUntil.size >= ABSENT_CACHE_LIMIT) this.absentUntil.clear();
-        this.absentUntil.set(name, this.now() + ABSENT_CACHE_MS);
-      },
-      (error: unknown) => {
-        this.lookups.delete(name);
-        throw error;
-      },
-    );
-    this.lookups.set(name, lookup);
-    return lookup;
-  }
-
-  /** Creates the in-memory state of a sequence after the name and limit checks. */
-  private admit(name: string): SequenceState {
+  private admit(name: string): SequenceState | Promise<void> {
     if (this.state !== 'running') {
       throw new TicketError('EUNAVAILABLE', this.state === 'new' ? 'server is starting' : 'server is shutting down');
     }
-    validateSequenceName(name);
-    if (!this.existing.has(name)) {
-      if (this.strictSequences) throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
-      if (this.existing.size >= this.maxSequences) {
-        throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
-      }
-      this.existing.add(name);
-    }
-    const seq = new SequenceState(name, this.now());
+    const pending = this.admission.admit(name);
+    if (pending !== undefined) return pending;
+    const seq = new SequenceState(name, this.now(), (state, size) => this.refillSlots(state, size));
     this.sequences.set(name, seq);
     return seq;
   }
@@ -543,61 +438,11 @@ export class TicketService implements TicketSource {
     });
   }
 
-  /** Slot this sequence would issue next. */
-  private positionSlot(seq: SequenceState): bigint {
-    if (seq.nextValue < seq.endValue) return this.map.slotOf(seq.nextValue);
-    const first = seq.queued[0];
-    return first ? first.start : seq.highestSlot;
-  }
-
-  /** Slots left in held leases, clamped to what can be issued. */
-  private available(seq: SequenceState): bigint {
-    let total = seq.nextValue < seq.endValue ? (seq.endValue - seq.nextValue) / this.step : 0n;
-    const limit = this.map.maxSlot + 1n;
-    for (const lease of seq.queued) {
-      const end = lease.end < limit ? lease.end : limit;
-      if (end > lease.start) total += end - lease.start;
-    }
-    return total;
-  }
-
-  /** Moves the position forward to `target` within held leases; false when none reaches it. */
-  private skipTo(seq: SequenceState, target: bigint): boolean {
-    if (seq.nextValue < seq.endValue) {
-      const targetValue = this.map.valueOf(target);
-      if (targetValue < seq.endValue) {
-        if (targetValue > seq.nextValue) seq.nextValue = targetValue;
-        return true;
-      }
-      seq.nextValue = seq.endValue; // the rest of the current lease is skipped: a gap, never a repeat
-    }
-    while (seq.queued.length > 0) {
-      const lease = seq.queued[0] as Lease;
-      if (lease.end > target) {
-        if (lease.start < target) seq.queued[0] = { start: target, end: lease.end };
-        return true;
-      }
-      seq.queued.shift();
-    }
-    return false;
-  }
-
-  /** Makes the oldest usable queued lease current; unusable ones (past the last slot) are dropped. */
-  private promote(seq: SequenceState): void {
-    const limit = this.map.maxSlot + 1n;
-    for (let lease = seq.queued.shift(); lease !== undefined; lease = seq.queued.shift()) {
-      const end = lease.end < limit ? lease.end : limit;
-      if (lease.start >= end) continue;
-      seq.nextValue = this.map.valueOf(lease.start);
-      seq.endValue = this.map.valueOf(end);
-      seq.endSlot = lease.end;
-      const size = Number(end - lease.start);
-      // Values likely asked for while the next reservation is on its way, with a margin of 2.
-      const ratePerMs = seq.issuedSinceReserve / Math.max(this.now() - seq.lastReserveAt, 1);
-      const needed = ratePerMs * this.reserveLatencyMs * 2;
-      seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size, needed)) * this.step;
-      return;
-    }
+  /** Reserve-ahead point of a lease of `size` slots just made current: how many slots to issue first. */
+  private refillSlots(seq: SequenceState, size: number): number {
+    // Values likely asked for while the next reservation is on its way, with a margin of 2.
+    const ratePerMs = seq.issuedSinceReserve / Math.max(this.now() - seq.lastReserveAt, 1);
+    return slotsBeforeRefill(size, ratePerMs * this.reserveLatencyMs * 2);
   }
 
   /**
@@ -617,7 +462,7 @@ export class TicketService implements TicketSource {
     if (!seq.known) return { slots: count, atLeast: undefined };
     let target = floor;
     if (last !== undefined) {
-      const jump = driftTarget(this.map, this.positionSlot(seq), last, this.drift, this.maxJump);
+      const jump = driftTarget(this.map, positionSlot(seq, this.map), last, this.drift, this.maxJump);
       if (jump !== undefined && (target === undefined || jump > target)) {
         target = jump;
         // Counted once: a waiting request re-evaluated later carries this target as its floor.
@@ -627,33 +472,23 @@ export class TicketService implements TicketSource {
     let atLeast: bigint | undefined;
     if (target !== undefined) {
       if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
-      if (!this.skipTo(seq, target)) atLeast = target;
+      if (!skipTo(seq, this.map, target)) atLeast = target;
     }
     if (atLeast === undefined) {
-      const available = this.available(seq);
-      if (available >= BigInt(count)) return this.take(seq, count);
+      const held = available(seq, this.map);
+      if (held >= BigInt(count)) return this.take(seq, count);
       if (seq.limitReached) throw new TicketError('EXHAUSTED');
-      return { slots: count - Number(available), atLeast: undefined };
+      return { slots: count - Number(held), atLeast: undefined };
     }
     return { slots: count, atLeast };
   }
 
-  /** Issues `count` values; the caller checked they are available. */
+  /** Issues `count` values and counts them; the caller checked they are available. */
   private take(seq: SequenceState, count: number): bigint[] {
-    const values = new Array<bigint>(count);
-    for (let index = 0; index < count; index++) {
-      if (seq.nextValue >= seq.endValue) {
-        this.promote(seq);
-        // Unreachable when `available` was checked; a value outside a lease must never leave.
-        if (seq.nextValue >= seq.endValue) throw new TicketError('EINTERNAL', 'lease accounting error');
-      }
-      values[index] = seq.nextValue;
-      seq.nextValue += this.step;
-    }
+    const values = take(seq, this.map, count, seq.planRefill);
     seq.issued += count;
     seq.issuedSinceReserve += count;
     seq.lastIssued = values[count - 1];
-    if (seq.nextValue >= seq.endValue && seq.queued.length > 0) this.promote(seq);
     return values;
   }
 
@@ -727,7 +562,7 @@ export class TicketService implements TicketSource {
           void this.releaseLeases(seq.name, [lease]);
           return;
         }
-        this.accept(seq, lease);
+        accept(seq, this.map, lease, seq.planRefill);
         if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
       },
       (error: unknown) => {
@@ -741,16 +576,6 @@ export class TicketService implements TicketSource {
         this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store unreachable and no lease left', { cause: error }));
       },
     );
-  }
-
-  /** Takes a fresh lease into the queue, trimmed to an admin floor. */
-  private accept(seq: SequenceState, reserved: Lease): void {
-    seq.known = true;
-    const lease = reserved.start < seq.floorSlot ? { start: seq.floorSlot, end: reserved.end } : reserved;
-    if (lease.end > seq.highestSlot) seq.highestSlot = lease.end;
-    if (lease.end > this.map.maxSlot) seq.limitReached = true;
-    if (lease.end > lease.start) seq.queued.push(lease);
-    if (seq.nextValue >= seq.endValue) this.promote(seq);
   }
 
   private failWaiters(seq: SequenceState, error: TicketError): void {
