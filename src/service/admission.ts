@@ -16,6 +16,7 @@
 import { TicketError } from '../core/errors.js';
 import { validateSequenceName } from '../core/names.js';
 import type { Store } from '../store/store.js';
+import { callStore } from './store-calls.js';
 
 /** Strict mode on a shared store: how long a name found absent is answered ENOSEQ without asking the store again. */
 const ABSENT_CACHE_MS = 1_000;
@@ -23,27 +24,6 @@ const ABSENT_CACHE_MS = 1_000;
 const ABSENT_CACHE_LIMIT = 10_000;
 /** Strict mode on a shared store: most names looked up in the store at once. */
 const MAX_LOOKUPS = 64;
-
-/**
- * Runs a store call bounded by `timeoutMs`, with every failure as EUNAVAILABLE.
- * @throws TicketError EUNAVAILABLE when the store fails or does not answer in time (`cause` kept)
- */
-export async function callStore<T>(call: () => Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      call(),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new TicketError('EUNAVAILABLE', 'store did not answer in time')), timeoutMs);
-      }),
-    ]);
-  } catch (error) {
-    if (error instanceof TicketError) throw error;
-    throw new TicketError('EUNAVAILABLE', 'store unreachable', { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Settings of an `Admission`. */
 export interface AdmissionOptions {

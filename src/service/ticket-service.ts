@@ -11,130 +11,40 @@
  * reservation per sequence is in flight.
  */
 import { TicketError } from '../core/errors.js';
-import { nextLeaseSize, slotsBeforeRefill } from '../core/lease-policy.js';
-import { SlotMap, driftTarget, type Numbering } from '../core/numbering.js';
+import { slotsBeforeRefill } from '../core/lease-policy.js';
+import { SlotMap, driftTarget } from '../core/numbering.js';
 import type { TicketSource } from '../core/ticket-source.js';
-import type { Lease, Store } from '../store/store.js';
-import { Admission, callStore } from './admission.js';
-import { LeaseBook, accept, available, positionSlot, raiseFloorSlot, skipTo, take, withdraw, type RefillPlan } from './lease-book.js';
+import type { Store } from '../store/store.js';
+import { Admission } from './admission.js';
+import { releaseLeases, settleWithin, type WithdrawnLeases } from './hand-back.js';
+import { accept, available, positionSlot, raiseFloorSlot, skipTo, take, withdraw } from './lease-book.js';
+import {
+  SequenceState,
+  failWaiters,
+  sizeNextLease,
+  snapshotOf,
+  type Shortfall,
+  type Waiter,
+} from './sequence-state.js';
+import { Reservations, callStore } from './store-calls.js';
+import {
+  SERVICE_DEFAULTS,
+  silentLogger,
+  type IssuingGate,
+  type SequenceSnapshot,
+  type ServiceLogger,
+  type ServiceObserver,
+  type TicketServiceOptions,
+} from './service-options.js';
 
-/** Minimal logger the service writes to (pino's methods fit). */
-export interface ServiceLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
-
-const silentLogger: ServiceLogger = { info() {}, warn() {}, error() {} };
-
-/** Told about store work, for metrics. Called off the hot path only. */
-export interface ServiceObserver {
-  /** A reservation succeeded: `slots` reserved in `seconds`. */
-  reserved(slots: bigint, seconds: number): void;
-  /** A reservation failed. */
-  reserveFailed(): void;
-  /** A drift jump was applied. */
-  jumped(): void;
-}
-
-/**
- * Leader mode: asked at the moment of issuing whether this server may still
- * issue (it leads and its leadership cannot have expired). Must be cheap.
- */
-export interface IssuingGate {
-  mayIssue(): boolean;
-}
-
-/** Settings of a TicketService; every field but `store` and `numbering` has a default. */
-export interface TicketServiceOptions {
-  readonly store: Store;
-  readonly numbering: Numbering;
-  /** Jump when the next value is more than this below `last`; ≤ 0 disables. Default 10 × instances. */
-  readonly drift?: bigint;
-  /** Largest move one request may cause, in values. Default 1,000,000,000. */
-  readonly maxJump?: bigint;
-  /** Largest lease in slots. Default 10,000. */
-  readonly maxBlock?: number;
-  /** Most sequences that may exist. Default 100,000. */
-  readonly maxSequences?: number;
-  /** Only sequences already in the store exist; others answer ENOSEQ. Default false. */
-  readonly strictSequences?: boolean;
-  /** A reservation slower than this fails waiting requests with EUNAVAILABLE. Default 5,000 ms. */
-  readonly storeTimeoutMs?: number;
-  /** Clock in milliseconds, injectable for tests. Default `Date.now`. */
-  readonly now?: () => number;
-  readonly logger?: ServiceLogger;
-  readonly observer?: ServiceObserver;
-  /** Leader mode: nothing is issued while the gate is closed (EUNAVAILABLE). Default: always open. */
-  readonly gate?: IssuingGate;
-}
-
-/** Defaults of SPEC §3–§4. */
-export const SERVICE_DEFAULTS = {
-  maxJump: 1_000_000_000n,
-  maxBlock: 10_000,
-  maxSequences: 100_000,
-  storeTimeoutMs: 5_000,
-} as const;
-
-/** Backoff after a failed reservation: 100 ms doubling up to 5 s. */
-const RETRY_BASE_MS = 100;
-const RETRY_MAX_MS = 5_000;
-
-interface Waiter {
-  readonly count: number;
-  readonly last: bigint | undefined;
-  /** Slot a drift jump decided on before this request had to wait; kept so the jump is not lost. */
-  floor: bigint | undefined;
-  readonly single: boolean;
-  resolve(value: bigint | bigint[]): void;
-  reject(error: unknown): void;
-}
-
-/** What `tryServe` needs before it can answer: more slots, maybe from `atLeast` on. */
-interface Shortfall {
-  readonly slots: number;
-  readonly atLeast: bigint | undefined;
-}
-
-/**
- * Per-sequence state: its lease book (extended, so the hot path reads the
- * book's fields directly) plus waiters, reservation and demand. Fields are
- * public to the service only.
- */
-class SequenceState extends LeaseBook {
-  readonly name: string;
-  readonly waiters: Waiter[] = [];
-  reserving: Promise<void> | undefined;
-  /** The in-flight reservation outlived the store timeout. */
-  stalled = false;
-  leaseSize = 1;
-  issuedSinceReserve = 0;
-  lastReserveAt: number;
-  retryAt = 0;
-  failures = 0;
-  issued = 0;
-  lastIssued: bigint | undefined;
-  /** Reserve-ahead point of a lease this sequence makes current; follows its own demand. */
-  readonly planRefill: RefillPlan;
-
-  constructor(name: string, now: number, planRefill: (seq: SequenceState, size: number) => number) {
-    super();
-    this.name = name;
-    this.lastReserveAt = now;
-    this.planRefill = (size) => planRefill(this, size);
-  }
-}
-
-/** A read-only view of one sequence, for status pages and tests. */
-export interface SequenceSnapshot {
-  readonly name: string;
-  readonly lastIssued: bigint | undefined;
-  readonly issued: number;
-  /** Slots left in held leases. */
-  readonly leaseRemaining: bigint;
-  readonly leaseSize: number;
-}
+export {
+  SERVICE_DEFAULTS,
+  type IssuingGate,
+  type SequenceSnapshot,
+  type ServiceLogger,
+  type ServiceObserver,
+  type TicketServiceOptions,
+} from './service-options.js';
 
 /**
  * Issues tickets from durably reserved leases.
@@ -160,8 +70,7 @@ export class TicketService implements TicketSource {
   private readonly sequences = new Map<string, SequenceState>();
   private readonly admission: Admission;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
-  /** Moving average of how long a reservation takes, in ms. */
-  private reserveLatencyMs = 1;
+  private readonly reservations: Reservations;
   /** Set once close() has taken the leases out of service; later leases are released, never used. */
   private withdrawn = false;
 
@@ -181,6 +90,7 @@ export class TicketService implements TicketSource {
     this.gate = options.gate;
     if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
     if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
+    this.reservations = new Reservations(this.store, this.storeTimeoutMs, this.now, this.logger, this.observer);
     this.admission = new Admission({
       store: this.store,
       maxSequences: this.maxSequences,
@@ -238,24 +148,14 @@ export class TicketService implements TicketSource {
 
   /** Snapshot of every sequence used since start, in name order. */
   snapshot(): SequenceSnapshot[] {
-    const result: SequenceSnapshot[] = [];
-    for (const seq of this.sequences.values()) {
-      result.push({
-        name: seq.name,
-        lastIssued: seq.lastIssued,
-        issued: seq.issued,
-        leaseRemaining: available(seq, this.map),
-        leaseSize: seq.leaseSize,
-      });
-    }
+    const result = [...this.sequences.values()].map((seq) => snapshotOf(seq, this.map));
     return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** One sequence's live state, if it was used since start. */
   describe(name: string): SequenceSnapshot | undefined {
     const seq = this.sequences.get(name);
-    if (!seq) return undefined;
-    return { name, lastIssued: seq.lastIssued, issued: seq.issued, leaseRemaining: available(seq, this.map), leaseSize: seq.leaseSize };
+    return seq ? snapshotOf(seq, this.map) : undefined;
   }
 
   /** Last value issued of `name` since start, if any. */
@@ -295,7 +195,7 @@ export class TicketService implements TicketSource {
     const slot = this.map.slotAbove(floor);
     const lease = await callStore(() => this.store.reserve(name, 0n, slot), this.storeTimeoutMs);
     const seq = this.sequences.get(name);
-    // Evaluated in this order on purpose: the book must learn the floor even when the store already moved.
+    // Whatever the store answered, the book learns the floor (leases it receives later are trimmed to it).
     const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
     return lease.start === slot || movedHere;
   }
@@ -324,29 +224,12 @@ export class TicketService implements TicketSource {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     const inflight = [...this.sequences.values()].flatMap((seq) => (seq.reserving ? [seq.reserving] : []));
-    if (inflight.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(inflight),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, this.storeTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    const shuttingDown = new TicketError('EUNAVAILABLE', 'server is shutting down');
+    if (inflight.length > 0) await settleWithin(inflight, this.storeTimeoutMs);
     // Take every lease out of service synchronously first, so that nothing can
     // be issued from a lease while it is being handed back.
     this.withdrawn = true;
-    const handBack: Array<{ name: string; leases: Lease[] }> = [];
-    for (const seq of this.sequences.values()) {
-      this.failWaiters(seq, shuttingDown);
-      const leases = withdraw(seq, this.map);
-      // A reservation still in flight sits above these leases; its lease is lost, as in a crash.
-      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
-    }
-    let released = 0n;
-    for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
+    const handBack = this.withdrawAll(new TicketError('EUNAVAILABLE', 'server is shutting down'));
+    const released = await releaseLeases(this.store, this.logger, handBack);
     this.state = 'closed';
     this.logger.info({ releasedSlots: released.toString() }, 'leases handed back');
   }
@@ -361,34 +244,23 @@ export class TicketService implements TicketSource {
    */
   async suspend(): Promise<void> {
     this.epoch++;
-    const lost = new TicketError('EUNAVAILABLE', 'this server no longer leads; retry');
-    const handBack: Array<{ name: string; leases: Lease[] }> = [];
-    for (const seq of this.sequences.values()) {
-      this.failWaiters(seq, lost);
-      const leases = withdraw(seq, this.map);
-      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
-    }
+    const handBack = this.withdrawAll(new TicketError('EUNAVAILABLE', 'this server no longer leads; retry'));
     this.sequences.clear();
-    let released = 0n;
-    for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
+    const released = await releaseLeases(this.store, this.logger, handBack);
     this.logger.info({ releasedSlots: released.toString() }, 'leases dropped: not the leader');
   }
 
-  /** Releases leases newest first, stopping at the first the store refuses. */
-  private async releaseLeases(name: string, leases: Lease[]): Promise<bigint> {
-    let released = 0n;
-    // Newest first: the store's counter sits at the end of the newest lease.
-    for (let index = leases.length - 1; index >= 0; index--) {
-      const lease = leases[index] as Lease;
-      try {
-        if (!(await this.store.release(name, lease.start, lease.end))) break;
-        released += lease.end - lease.start;
-      } catch (error) {
-        this.logger.warn({ err: error, sequence: name }, 'could not hand a lease back');
-        break;
-      }
+  /** Fails every waiting request with `error` and takes every held lease out of service, synchronously. */
+  private withdrawAll(error: TicketError): WithdrawnLeases[] {
+    const handBack: WithdrawnLeases[] = [];
+    for (const seq of this.sequences.values()) {
+      failWaiters(seq, error);
+      const leases = withdraw(seq, this.map);
+      // A reservation still in flight sits above these leases, so the store would refuse them back:
+      // they are lost, as in a crash (the late lease itself is handed back when it lands).
+      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
     }
-    return released;
+    return handBack;
   }
 
   /**
@@ -442,7 +314,7 @@ export class TicketService implements TicketSource {
   private refillSlots(seq: SequenceState, size: number): number {
     // Values likely asked for while the next reservation is on its way, with a margin of 2.
     const ratePerMs = seq.issuedSinceReserve / Math.max(this.now() - seq.lastReserveAt, 1);
-    return slotsBeforeRefill(size, ratePerMs * this.reserveLatencyMs * 2);
+    return slotsBeforeRefill(size, ratePerMs * this.reservations.latencyMs * 2);
   }
 
   /**
@@ -476,7 +348,7 @@ export class TicketService implements TicketSource {
     }
     if (atLeast === undefined) {
       const held = available(seq, this.map);
-      if (held >= BigInt(count)) return this.take(seq, count);
+      if (held >= BigInt(count)) return this.issue(seq, count);
       if (seq.limitReached) throw new TicketError('EXHAUSTED');
       return { slots: count - Number(held), atLeast: undefined };
     }
@@ -484,7 +356,7 @@ export class TicketService implements TicketSource {
   }
 
   /** Issues `count` values and counts them; the caller checked they are available. */
-  private take(seq: SequenceState, count: number): bigint[] {
+  private issue(seq: SequenceState, count: number): bigint[] {
     const values = take(seq, this.map, count, seq.planRefill);
     seq.issued += count;
     seq.issuedSinceReserve += count;
@@ -525,61 +397,16 @@ export class TicketService implements TicketSource {
 
   /** Starts the one reservation of this sequence; its size follows demand (lease policy). */
   private reserve(seq: SequenceState, slots: number, atLeast: bigint | undefined): void {
-    const now = this.now();
-    const size = nextLeaseSize(seq.leaseSize, seq.issuedSinceReserve, now - seq.lastReserveAt, this.maxBlock);
-    seq.leaseSize = size;
-    seq.issuedSinceReserve = 0;
-    seq.lastReserveAt = now;
-    let count = BigInt(Math.min(Math.max(size, slots), this.maxBlock));
-    // Never reserve far past the last usable slot.
-    const from = atLeast !== undefined && atLeast > seq.highestSlot ? atLeast : seq.highestSlot;
-    const room = this.map.maxSlot + 1n - (from > 1n ? from : 1n);
-    if (room < count) count = room > 1n ? room : 1n;
-
-    const timer = setTimeout(() => {
-      if (!seq.reserving) return;
-      seq.stalled = true;
-      this.logger.warn({ sequence: seq.name, timeoutMs: this.storeTimeoutMs }, 'store reservation is slow');
-      this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store is not answering and no lease is left'));
-    }, this.storeTimeoutMs);
-    timer.unref();
-
-    const startedAt = performance.now();
+    const count = sizeNextLease(seq, this.map, slots, atLeast, this.maxBlock, this.now());
     const epoch = this.epoch;
-    seq.reserving = this.store.reserve(seq.name, count, atLeast).then(
-      (lease) => {
-        clearTimeout(timer);
-        // Moving average of the store's answer time, for the reserve-ahead point.
-        const elapsedMs = performance.now() - startedAt;
-        this.reserveLatencyMs += (elapsedMs - this.reserveLatencyMs) / 8;
-        this.observer?.reserved(lease.end - lease.start, elapsedMs / 1000);
-        seq.reserving = undefined;
-        seq.stalled = false;
-        seq.failures = 0;
-        seq.retryAt = 0;
-        if (this.withdrawn || epoch !== this.epoch) {
-          // Leases were already handed back: this late one goes back too, and nothing is issued from it.
-          void this.releaseLeases(seq.name, [lease]);
-          return;
-        }
-        accept(seq, this.map, lease, seq.planRefill);
-        if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        seq.reserving = undefined;
-        seq.stalled = false;
-        seq.failures++;
-        seq.retryAt = this.now() + Math.min(RETRY_BASE_MS * 2 ** (seq.failures - 1), RETRY_MAX_MS);
-        this.observer?.reserveFailed();
-        this.logger.error({ err: error, sequence: seq.name, failures: seq.failures }, 'store reservation failed');
-        this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store unreachable and no lease left', { cause: error }));
-      },
-    );
-  }
-
-  private failWaiters(seq: SequenceState, error: TicketError): void {
-    const waiters = seq.waiters.splice(0);
-    for (const waiter of waiters) waiter.reject(error);
+    this.reservations.start(seq, count, atLeast, (lease) => {
+      if (this.withdrawn || epoch !== this.epoch) {
+        // Leases were already handed back: this late one goes back too, and nothing is issued from it.
+        void releaseLeases(this.store, this.logger, [{ name: seq.name, leases: [lease] }]);
+        return;
+      }
+      accept(seq, this.map, lease, seq.planRefill);
+      if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
+    });
   }
 }
