@@ -3,12 +3,19 @@
  * durably reserved (SPEC §4). This is the one issuing mechanism every
  * protocol reaches through `TicketSource`.
  *
- * Per sequence the service holds a current lease (kept as values, so issuing
- * one is a compare and an add) and at most a few queued leases (kept as
- * slots). When the current lease is 80 % used, the next one is reserved in the
- * background, so in steady state no request waits on the store. Requests that
- * cannot be answered from held leases wait in a FIFO per sequence; at most one
- * reservation per sequence is in flight.
+ * Per sequence the service holds a lease book (`lease-book.ts`: the current
+ * lease as values, so issuing one is a compare and an add, and a few queued
+ * leases as slots). When the current lease is 80 % used, the next one is
+ * reserved in the background, so in steady state no request waits on the
+ * store. Requests that cannot be answered from held leases wait in a FIFO per
+ * sequence; at most one reservation per sequence is in flight.
+ *
+ * Around it: `admission.ts` decides which names exist (limit, strict mode,
+ * and validates names), `store-calls.ts` runs store calls under the store
+ * timeout, `hand-back.ts` returns unissued leases on stop or loss of
+ * leadership, `service-options.ts` holds the public options and defaults.
+ * This file keeps the hot path, waiting, when to reserve, admin operations,
+ * graceful stop and leader mode's gate, epoch and `suspend()`.
  */
 import { TicketError } from '../core/errors.js';
 import { slotsBeforeRefill } from '../core/lease-policy.js';
