@@ -104,16 +104,7 @@ export class Admission {
    */
   async create(name: string): Promise<boolean> {
     validateSequenceName(name);
-    if (this.existing.has(name)) return false;
-    // Counted before the store answers, so concurrent creations cannot pass the limit together.
-    this.claim(name);
-    try {
-      await callStore(() => this.store.reserve(name, 0n), this.storeTimeoutMs);
-    } catch (error) {
-      this.existing.delete(name);
-      throw error;
-    }
-    return true;
+    return this.createChecked(name);
   }
 
   /**
@@ -124,9 +115,23 @@ export class Admission {
   async require(name: string): Promise<void> {
     validateSequenceName(name);
     if (this.existing.has(name)) return;
-    if (!this.strictSequences) await this.create(name);
+    if (!this.strictSequences) await this.createChecked(name);
     else if (this.store.shared && (await callStore(() => this.store.has(name), this.storeTimeoutMs))) this.existing.add(name);
     else throw noSequence(name);
+  }
+
+  /** `create` for a name already validated. */
+  private async createChecked(name: string): Promise<boolean> {
+    if (this.existing.has(name)) return false;
+    // Counted before the store answers, so concurrent creations cannot pass the limit together.
+    this.claim(name);
+    try {
+      await callStore(() => this.store.reserve(name, 0n), this.storeTimeoutMs);
+    } catch (error) {
+      this.existing.delete(name);
+      throw error;
+    }
+    return true;
   }
 
   /** Adds a new name within `maxSequences`. @throws TicketError ELIMIT */
