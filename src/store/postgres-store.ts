@@ -15,7 +15,7 @@ import {
   type StoreHealth,
   type StoredSequence,
 } from './store.js';
-import type { StoreOptions } from './open-store.js';
+import type { StoreOptions } from './store.js';
 import type { SqlUri } from './store-uri.js';
 import {
   HEALTH_TIMEOUT_MS,
