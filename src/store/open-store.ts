@@ -55,12 +55,12 @@ export async function createStore(uri: string, options: StoreOptions = {}): Prom
     return new MemoryStore();
   }
   if (uri.startsWith('postgres:') || uri.startsWith('postgresql:')) {
-    const { PostgresStore } = await import('./postgres-store.js');
-    return new PostgresStore(parseSqlUri(uri), options);
+    const { createPostgresStore } = await import('./sql-postgres.js');
+    return createPostgresStore(parseSqlUri(uri), options);
   }
   if (uri.startsWith('mysql:')) {
-    const { MysqlStore } = await import('./mysql-store.js');
-    return new MysqlStore(parseSqlUri(uri), options);
+    const { createMysqlStore } = await import('./sql-mysql.js');
+    return createMysqlStore(parseSqlUri(uri), options);
   }
   if (uri.startsWith('etcd:')) {
     const { EtcdStore } = await import('./etcd-store.js');
