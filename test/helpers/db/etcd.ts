@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { type DbServer, type EtcdCluster, ETCD_READY_TIMEOUT_MS, PEER_DETECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, PORT_ATTEMPTS, findProgram, requireAvailable, freePorts, makeServerDir, removeServerDir, failure, logSize, noop, sleep, wrap, ManagedProcess, portTaken, servers, processesOf, destroyer } from './common.js';
+import { type DbServer, type EtcdCluster, ETCD_READY_TIMEOUT_MS, PEER_DETECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, PORT_ATTEMPTS, findProgram, requireAvailable, freePorts, makeServerDir, removeServerDir, logSize, noop, sleep, wrap, ManagedProcess, portTaken, servers, processesOf, destroyer } from './common.js';
 
 // ---------------------------------------------------------------------------
 // etcd

@@ -1,5 +1,4 @@
 /** A throwaway MariaDB server for the tests (see common.ts for the shared machinery). */
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { type DbServer, DB_USER, DB_PASSWORD, DB_NAME, INIT_TIMEOUT_MS, MARIADB_READY_TIMEOUT_MS, PROBE_TIMEOUT_MS, isRoot, findMariadb, requireAvailable, makeServerDir, removeServerDir, noop, wrap, runLogged, ManagedProcess, servers, processesOf, destroyer, startOnFreePorts } from './common.js';
