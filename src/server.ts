@@ -1,7 +1,7 @@
 /**
  * Wires one server: store → TicketService → protocols, or, in proxy mode
  * (`--host`), upstream pool → ProxySource → the same protocols. The CLI's
- * `serve` command and embedders (`import { createServer } from 'ticket-server'`)
+ * `serve` command and embedders (`import { createServer } from 'ticket-server/server'`)
  * both come through here.
  */
 import { readFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * defaults, bounded waits, and the names of their tables and keys. The
  * schema is documented in docs/stores.md; change both together.
  */
-import type { StoreOptions } from './open-store.js';
+import type { StoreOptions } from './store.js';
 import type { Numbering } from '../core/numbering.js';
 import { NumberingMismatchError, StoreMissingError, decodeNumbering, sameNumbering, type StoreHealth } from './store.js';
 

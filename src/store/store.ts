@@ -6,6 +6,20 @@
 import type { Numbering } from '../core/numbering.js';
 import type { LeaderElection, LeaderElectionOptions } from '../leader/election.js';
 
+/** What every back end may be told besides its URI. */
+export interface StoreOptions {
+  /** The store must already hold data (read-only commands such as `dump`). */
+  readonly mustExist?: boolean;
+  /** Shared stores: connections in the pool (default 4). */
+  readonly poolSize?: number;
+  /** Shared stores: how long to wait for a connection, in ms (default 5000). */
+  readonly poolTimeoutMs?: number;
+  /** Shared stores: an operation that takes longer fails, so a hung store never blocks forever (default 10000 ms). */
+  readonly operationTimeoutMs?: number;
+  /** Shared stores: told about settings that weaken durability (e.g. `synchronous_commit=off`). */
+  readonly onWarning?: (message: string) => void;
+}
+
 /** A block of slots `[start, end)` that a store has durably handed to its caller. */
 export interface Lease {
   readonly start: bigint;
