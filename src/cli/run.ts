@@ -10,15 +10,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, OPTIONS, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
-import { optionHelpLines, paragraph, twoColumns } from '../config/help.js';
 import { SlotMap } from '../core/numbering.js';
 import { parseValue } from '../core/request.js';
 import { validateSequenceName } from '../core/names.js';
-import { createClient, type TicketClient } from '../client/client.js';
 import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
 import { StoreLockedError, type Store } from '../store/store.js';
 import { StartupError, exitStatusOf } from '../core/startup-errors.js';
+import { helpText } from './help-text.js';
+import { next } from './next-command.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
@@ -31,69 +31,6 @@ const MAX_RESTORE_FILE_BYTES = 256 * 1024 * 1024;
 export function packageVersion(): string {
   const url = new URL('../../package.json', import.meta.url);
   return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
-
-/** The native commands, as --help lists them. */
-const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
-  ['ticket-server [serve] [options]', 'serve tickets (ZeroMQ, HTTP, TCP; see docs/protocols.md)'],
-  ['ticket-server dump [options]', 'print every sequence\'s state as JSON'],
-  ['ticket-server restore FILE… [options]', 'raise sequences above the floors in dump FILEs (never lowers)'],
-  [
-    'ticket-server takeover SOURCE… [--sequence NAME] [options]',
-    'raise sequences above what an earlier system may have issued (never lowers; prints NAME: FLOOR ' +
-      '(raised|unchanged)); SOURCE is one of those below',
-  ],
-  [
-    'ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
-    'print tickets, one per line (default server tcp://127.0.0.1:6410)',
-  ],
-  ['ticket-server --help | --version', ''],
-];
-
-/** The takeover SOURCE forms, as --help lists them. */
-const TAKEOVER_SOURCE_HELP: readonly string[] = [
-  'a decimal value',
-  'seqgen:FILE or ticket-server:FILE (sequences.json, every entry; only NAME with --sequence)',
-  'txnid:FILE (txn-id-server progress file); ticketd',
-  'mysql://USER:PASS@HOST:PORT/DB?table=T[&column=C][&nodes=N&offset=O] (Tickr: N = TICKR_MAX_NODES, ' +
-    'O = TICKR_STARTING_OFFSET)',
-  'postgres://USER:PASS@HOST:PORT/DB?sequence=S or ?table=T[&column=C]',
-];
-
-/** --help, every line at most `HELP_WIDTH` columns; the options come from the option table. */
-export function helpText(): string {
-  return [
-    'ticket-server — short, unique, roughly increasing 64-bit numbers that never repeat',
-    '',
-    'Usage:',
-    ...twoColumns(COMMAND_HELP, 41),
-    '',
-    'Takeover SOURCE:',
-    ...TAKEOVER_SOURCE_HELP.flatMap((text) => paragraph(`- ${text}`, 2)),
-    ...paragraph(
-      '--sequence defaults to "default". The embedded store needs the server stopped; shared stores work with ' +
-        'servers running.',
-      2,
-    ),
-    '',
-    'Options:',
-    ...optionHelpLines(),
-    '',
-    ...paragraph('Precedence: defaults < --config FILE < TICKR_*/TXNID_SERVER_* aliases < TICKET_SERVER_* < flags.'),
-    ...paragraph(
-      'Aliases: TICKR_MAX_NODES → --instances, TICKR_NODE_NUMBER (0-based) → --instance, TICKR_STARTING_OFFSET → ' +
-        '--offset, TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → ' +
-        '--data, TXNID_SERVER_VERBOSE=1 → --log-level debug.',
-    ),
-    ...paragraph('Proxy mode: one or more --host URI make the process forward ticket requests (never last, never admin).'),
-    ...paragraph(
-      'Earlier command lines: seqgen, txn-id-server, ticketd and tickr run this server with their flags, ' +
-        'variables and defaults (see each one\'s --help).',
-    ),
-    ...paragraph('Logs are JSON lines on stdout; a "ready" line names every bound listener once all are up.'),
-    ...paragraph('Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.'),
-    '',
-  ].join('\n');
 }
 
 interface ParsedCommandLine {
@@ -322,65 +259,6 @@ async function takeover(config: ServerConfig, sources: readonly string[], sequen
     );
   }
   if (results.length > 0) process.stdout.write(`${results.map(formatResult).join('\n')}\n`);
-}
-
-/** `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line. */
-async function next(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        count: { type: 'string' },
-        server: { type: 'string', multiple: true },
-        timeout: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new ConfigError('next', `invalid next arguments: ${(error as Error).message}`);
-  }
-  const values = parsed.values as { count?: string; server?: string[]; timeout?: string };
-  if (parsed.positionals.length !== 1) throw new ConfigError('next', 'next needs exactly one sequence NAME (see --help)');
-  const name = parsed.positionals[0] as string;
-  try {
-    validateSequenceName(name);
-  } catch (error) {
-    throw new ConfigError('next', `invalid NAME: ${(error as Error).message}`);
-  }
-  let count: number | undefined;
-  if (values.count !== undefined) {
-    if (!/^[0-9]{1,4}$/.test(values.count) || Number(values.count) < 1 || Number(values.count) > 1000) {
-      throw new ConfigError('count', `invalid --count: expected an integer from 1 to 1000, got "${values.count}"`);
-    }
-    count = Number(values.count);
-  }
-  let timeout = 1000;
-  if (values.timeout !== undefined) {
-    if (!/^[0-9]{1,6}$/.test(values.timeout) || Number(values.timeout) < 1) {
-      throw new ConfigError('timeout', `invalid --timeout: expected milliseconds from 1 to 999999, got "${values.timeout}"`);
-    }
-    timeout = Number(values.timeout);
-  }
-  const servers = values.server && values.server.length > 0 ? values.server : ['tcp://127.0.0.1:6410'];
-  let client: TicketClient;
-  try {
-    client = createClient(servers, { timeout });
-  } catch (error) {
-    throw new ConfigError('server', `invalid --server: ${(error as Error).message}`);
-  }
-  try {
-    const result = count === undefined ? [await client.next(name)] : await client.next(name, { count });
-    process.stdout.write(`${result.join('\n')}\n`);
-    return 0;
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? 'EINTERNAL';
-    process.stderr.write(`ticket-server: ${code}: ${(error as Error).message}\n`);
-    return 1;
-  } finally {
-    await client.close();
-  }
 }
 
 /** How a command that is not `ticket-server` itself runs the native CLI. */
