@@ -43,6 +43,7 @@ export interface StoreHealth {
  * its slots under a different instance, instances or offset could repeat values.
  */
 export class NumberingMismatchError extends Error {
+  readonly code = 'NUMBERING_MISMATCH' as const;
   readonly recorded: Numbering;
   readonly requested: Numbering;
 
@@ -65,6 +66,7 @@ export class NumberingMismatchError extends Error {
 
 /** Raised when another process already holds a store that allows only one (the embedded store). */
 export class StoreLockedError extends Error {
+  readonly code = 'STORE_LOCKED' as const;
   constructor(message: string) {
     super(message);
     this.name = 'StoreLockedError';
@@ -133,6 +135,7 @@ export interface Store {
 
 /** Raised when a command that only reads finds no store where it was pointed. */
 export class StoreMissingError extends Error {
+  readonly code = 'STORE_MISSING' as const;
   constructor(message: string) {
     super(message);
     this.name = 'StoreMissingError';
