@@ -28,7 +28,7 @@ beforeAll(async () => {
 });
 
 const optionsInHelp = (): Set<string> => new Set([...help.matchAll(/^\s+(--[a-z][a-z0-9-]*)/gm)].map((match) => match[1] as string));
-const variablesInHelp = (): Set<string> => new Set([...help.matchAll(/env (TICKET_SERVER_[A-Z0-9_]+)/g)].map((match) => match[1] as string));
+const variablesInHelp = (): Set<string> => new Set([...help.matchAll(/env\s+(TICKET_SERVER_[A-Z0-9_]+)/g)].map((match) => match[1] as string));
 
 const optionsIn = (args: readonly string[]): string[] =>
   args.filter((arg) => arg.startsWith('--')).map((arg) => arg.replace(/=.*$/, ''));
