@@ -33,6 +33,7 @@ import type { TicketSource } from '../core/ticket-source.js';
 import { ETX, LineParser, decodeLine, type LineSink } from './line-parser.js';
 import { LineOutput } from './line-output.js';
 import { receiveReads } from './socket-reads.js';
+import type { HostPort, ProtocolServer } from './protocol-server.js';
 import { TcpListener } from './tcp-listener.js';
 import type { ProtocolLogger } from './zmq.js';
 
@@ -295,7 +296,8 @@ class LineConnection extends LineOutput implements LineSink {
 }
 
 /** The long-lived TCP server. */
-export class LineServer {
+export class LineServer implements ProtocolServer {
+  readonly name = 'line';
   private readonly listener: TcpListener;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
@@ -306,8 +308,8 @@ export class LineServer {
   }
 
   /** Listens; returns `host:port` actually bound. */
-  listen(host: string, port: number): Promise<string> {
-    return this.listener.listen(host, port);
+  listen(address: HostPort): Promise<string> {
+    return this.listener.listen(address.host, address.port);
   }
 
   /** Stops accepting, closes every connection. */
