@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { slotsBeforeRefill } from '../dist/core/lease-policy.js';
-import { TicketService } from '../dist/index.js';
+import { TicketService } from '../dist/server-entry.js';
 import { LmdbStore } from '../dist/store/lmdb-store.js';
 import { MemoryStore } from '../dist/store/memory-store.js';
 import { best, median, percentileSorted, round } from './stats.mjs';

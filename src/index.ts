@@ -1,5 +1,5 @@
 /**
- * Package root (ESM). The default export is the client factory of SPEC §9:
+ * Package root (ESM): the client only. The default export is the client factory:
  *
  * ```js
  * import ticketServer from 'ticket-server';
@@ -7,7 +7,9 @@
  * const value = await ticket.next('orders');
  * ```
  *
- * Named exports add `createServer` and the types an embedder needs.
+ * Importing the root loads no server code (no fastify, pino, lmdb, database
+ * drivers), and zeromq only once a client of a tcp:// server is made. The
+ * server is the `ticket-server/server` subpath (`server-entry.ts`).
  * CommonJS (`require('ticket-server')`) gets the client factory from
  * `dist/cjs/client/require-entry.js`.
  */
@@ -16,10 +18,4 @@ import { createClient } from './client/client.js';
 export default createClient;
 export { createClient };
 export type { ClientOptions, NextOptions, Callback, TicketClient } from './client/client.js';
-export { createServer, type TicketServer, type CreateServerOptions } from './server.js';
-export { loadConfig, resolveConfig, ConfigError, type ServerConfig } from './config/options.js';
-export { TicketService, type TicketServiceOptions, type SequenceSnapshot } from './service/ticket-service.js';
-export { TicketError, ERROR_CATALOGUE, type ErrorCode } from './core/errors.js';
-export { MAX_VALUE, SlotMap, type Numbering } from './core/numbering.js';
-export type { TicketSource } from './core/ticket-source.js';
-export type { Store, Lease, StoredSequence, StoreHealth } from './store/store.js';
+export { TicketError, type ErrorCode } from './core/errors.js';

@@ -1,7 +1,7 @@
 /**
  * Wires one server: store → TicketService → protocols, or, in proxy mode
  * (`--host`), upstream pool → ProxySource → the same protocols. The CLI's
- * `serve` command and embedders (`import { createServer } from 'ticket-server'`)
+ * `serve` command and embedders (`import { createServer } from 'ticket-server/server'`)
  * both come through here.
  */
 import { readFileSync } from 'node:fs';
@@ -87,9 +87,9 @@ function reachable(address: string): string {
 async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
   const store = await createStore(config.store, {
     poolSize: config.poolSize,
-    poolTimeoutMs: config.poolTimeout,
+    poolTimeoutMs: config.poolTimeoutMs,
     // A hung database must not hold a sequence's reservation much longer than waiting requests wait.
-    operationTimeoutMs: Math.max(2 * config.storeTimeout, 2_000),
+    operationTimeoutMs: Math.max(2 * config.storeTimeoutMs, 2_000),
     onWarning: (message) => logger.warn({ store: store.description }, message),
   });
   const metrics = createMetrics({ stats });
@@ -105,7 +105,7 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
     maxBlock: config.maxBlock,
     maxSequences: config.maxSequences,
     strictSequences: config.strictSequences,
-    storeTimeoutMs: config.storeTimeout,
+    storeTimeoutMs: config.storeTimeoutMs,
     logger,
   });
   const sampler = new Sampler(service);
@@ -156,14 +156,14 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
 
 function leaderBackend(config: ServerConfig, logger: Logger, store: Store, service: TicketService, gate: { mayIssue: () => boolean }): LeaderBackend {
   const backend: LeaderBackend = {
-    source: new LeaderSource(service, () => backend.election, { timeout: config.timeout }),
+    source: new LeaderSource(service, () => backend.election, { timeout: config.timeoutMs }),
     election: undefined,
     async start(endpoints) {
       if (!store.createElection) throw new Error(`${store.description} cannot elect a leader`);
       const http = config.advertiseHttp ?? (endpoints.http === undefined ? undefined : reachable(endpoints.http));
       const zmq = config.advertiseZmq ?? (endpoints.zmq === undefined ? undefined : reachable(endpoints.zmq));
       const election = store.createElection({
-        ttlSeconds: config.leaderTtl,
+        ttlSeconds: config.leaderTtlS,
         ...(http !== undefined ? { http } : {}),
         ...(zmq !== undefined ? { zmq } : {}),
         onWarning: (message) => logger.warn({}, message),
@@ -187,7 +187,7 @@ function leaderBackend(config: ServerConfig, logger: Logger, store: Store, servi
 
 function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Backend {
   const proxy = new ProxySource(config.hosts, {
-    timeout: config.timeout,
+    timeout: config.timeoutMs,
     onStateChange: (uri, state, error) => {
       if (state === 'down') logger.warn({ upstream: uri, err: error }, 'upstream down');
       else logger.info({ upstream: uri }, 'upstream back up');
@@ -202,7 +202,7 @@ function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats
     sampler: undefined,
     metrics: createMetrics({ stats, upstreams: () => proxy.stats() }),
     async open() {
-      logger.info({ upstreams: config.hosts, timeoutMs: config.timeout }, 'proxy mode: forwarding ticket requests, never last');
+      logger.info({ upstreams: config.hosts, timeoutMs: config.timeoutMs }, 'proxy mode: forwarding ticket requests, never last');
     },
     async close() {
       proxy.close();
@@ -324,7 +324,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
 
 /** What both raw TCP protocols are bounded by. */
 function tcpOptions(config: ServerConfig, stats: ProtocolStats): { idleTimeoutMs: number; maxConnections: number; stats: ProtocolStats } {
-  return { idleTimeoutMs: config.idleTimeout * 1000, maxConnections: config.maxConnections, stats };
+  return { idleTimeoutMs: config.idleTimeoutS * 1000, maxConnections: config.maxConnections, stats };
 }
 
 /** A protocol the configuration turns on, created and ready to bind. */

@@ -362,7 +362,7 @@ function renderRows(status) {
   } else {
     const http = httpUrl(status);
     emptyRow("<strong>No sequence has issued a ticket yet</strong>Rows appear here as soon as clients ask for numbers." +
-      (http ? "<br><code>curl -X POST " + escapeHtml(http) + "/v1/sequences/orders/next</code>" : ""));
+      (http ? "<br><code>curl " + (status.leader ? "-L " : "") + "-X POST " + escapeHtml(http) + "/v1/sequences/orders/next</code>" : ""));
   }
 }
 function renderFooter(status) {

@@ -9,15 +9,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, OPTIONS, envName, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
+import { ConfigError, OPTIONS, loadConfig, type RawOptions, type ServerConfig } from '../config/options.js';
 import { SlotMap } from '../core/numbering.js';
 import { parseValue } from '../core/request.js';
 import { validateSequenceName } from '../core/names.js';
-import { createClient, type TicketClient } from '../client/client.js';
 import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
-import { NumberingMismatchError, StoreLockedError, StoreMissingError, type Store } from '../store/store.js';
-import { TakeoverSourceError } from '../takeover/sources.js';
+import { StoreLockedError, type Store } from '../store/store.js';
+import { StartupError, exitStatusOf } from '../core/startup-errors.js';
+import { helpText } from './help-text.js';
+import { next } from './next-command.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
@@ -26,62 +27,10 @@ type Command = (typeof COMMANDS)[number];
 /** Largest restore file read, so a wrong path cannot exhaust memory. */
 const MAX_RESTORE_FILE_BYTES = 256 * 1024 * 1024;
 
-/** Exit with a message on stderr. */
-class ExitError extends Error {
-  readonly exitCode: number;
-  constructor(exitCode: number, message: string) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
 /** The package's version, as `--version` prints it. */
 export function packageVersion(): string {
   const url = new URL('../../package.json', import.meta.url);
   return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
-
-function helpText(): string {
-  const width = 28;
-  const lines = OPTIONS.map((spec) => {
-    const flag = `--${spec.name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`;
-    return `  ${flag.padEnd(width)}${spec.description} (default ${spec.defaultText}; env ${envName(spec.name)})`;
-  });
-  return [
-    'ticket-server — short, unique, roughly increasing 64-bit numbers that never repeat',
-    '',
-    'Usage:',
-    '  ticket-server [serve] [options]        serve tickets (ZeroMQ, HTTP, TCP; see docs/protocols.md)',
-    '  ticket-server dump [options]           print every sequence\'s state as JSON',
-    '  ticket-server restore FILE… [options]  raise sequences above the floors in dump FILEs (never lowers)',
-    '  ticket-server takeover SOURCE… [--sequence NAME] [options]',
-    '                                         raise sequences above what an earlier system may have issued (never',
-    '                                         lowers; prints NAME: FLOOR (raised|unchanged)). SOURCE: a decimal value,',
-    '                                         seqgen:FILE or ticket-server:FILE (sequences.json, every entry; only NAME',
-    '                                         with --sequence), txnid:FILE (txn-id-server progress file), ticketd,',
-    '                                         mysql://USER:PASS@HOST:PORT/DB?table=T[&column=C][&nodes=N&offset=O]',
-    '                                         (Tickr: N = TICKR_MAX_NODES, O = TICKR_STARTING_OFFSET),',
-    '                                         postgres://USER:PASS@HOST:PORT/DB?sequence=S or ?table=T[&column=C].',
-    '                                         --sequence defaults to "default". The embedded store needs the server',
-    '                                         stopped; shared stores work with servers running.',
-    '  ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
-    '                                         print tickets, one per line (default server tcp://127.0.0.1:6410)',
-    '  ticket-server --help | --version',
-    '',
-    'Options:',
-    ...lines,
-    '',
-    'Precedence: defaults < --config FILE < TICKR_*/TXNID_SERVER_* aliases < TICKET_SERVER_* < flags.',
-    'Aliases: TICKR_MAX_NODES → --instances, TICKR_NODE_NUMBER (0-based) → --instance, TICKR_STARTING_OFFSET → --offset,',
-    '         TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → --data,',
-    '         TXNID_SERVER_VERBOSE=1 → --log-level debug.',
-    'Proxy mode: one or more --host URI make the process forward ticket requests (never last, never admin).',
-    'Earlier command lines: seqgen, txn-id-server, ticketd and tickr run this server with their flags,',
-    '         variables and defaults (see each one\'s --help).',
-    'Logs are JSON lines on stdout; a "ready" line names every bound listener once all are up.',
-    'Stop with SIGTERM or SIGINT: unissued numbers are handed back, none is lost.',
-    '',
-  ].join('\n');
 }
 
 interface ParsedCommandLine {
@@ -164,7 +113,7 @@ async function serve(config: ServerConfig, programName: string): Promise<void> {
     setTimeout(() => {
       process.stderr.write(`${programName}: graceful stop took too long, exiting\n`);
       process.exit(1);
-    }, config.storeTimeout + 5_000).unref();
+    }, config.storeTimeoutMs + 5_000).unref();
     stopping = server.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -191,8 +140,8 @@ async function withStore<T>(
   const store = await createStore(config.store, {
     mustExist,
     poolSize: config.poolSize,
-    poolTimeoutMs: config.poolTimeout,
-    operationTimeoutMs: Math.max(2 * config.storeTimeout, 2_000),
+    poolTimeoutMs: config.poolTimeoutMs,
+    operationTimeoutMs: Math.max(2 * config.storeTimeoutMs, 2_000),
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
   });
   await store.open();
@@ -232,18 +181,18 @@ async function dump(config: ServerConfig): Promise<void> {
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
 }
 
-/** Reads dump files and keeps, per sequence, the highest floor. @throws ExitError(2) on a bad file. */
+/** Reads dump files and keeps, per sequence, the highest floor. @throws StartupError (`INPUT_INVALID`) on a bad file. */
 function readFloors(files: readonly string[]): Map<string, bigint> {
   const floors = new Map<string, bigint>();
   for (const file of files) {
-    const bad = (why: string): ExitError => new ExitError(2, `invalid restore FILE ${file}: ${why}`);
+    const bad = (why: string): StartupError => new StartupError('INPUT_INVALID', `invalid restore FILE ${file}: ${why}`);
     let parsed: unknown;
     try {
       const buffer = readFileSync(file);
       if (buffer.length > MAX_RESTORE_FILE_BYTES) throw bad(`larger than ${MAX_RESTORE_FILE_BYTES} bytes`);
       parsed = JSON.parse(buffer.toString('utf8'));
     } catch (error) {
-      if (error instanceof ExitError) throw error;
+      if (error instanceof StartupError) throw error;
       throw bad((error as Error).message);
     }
     const document = parsed as Partial<DumpFile> | null;
@@ -292,7 +241,7 @@ async function restore(config: ServerConfig, files: readonly string[]): Promise<
  * failure, nothing written), then raises each sequence with the store's floor operation.
  */
 async function takeover(config: ServerConfig, sources: readonly string[], sequence: string | undefined): Promise<void> {
-  if (config.store === 'memory:') throw new ExitError(2, 'takeover on memory: would be forgotten at exit; give --data DIR or --store URI');
+  if (config.store === 'memory:') throw new StartupError('INPUT_INVALID', 'takeover on memory: would be forgotten at exit; give --data DIR or --store URI');
   const map = new SlotMap({ instance: config.instance, instances: config.instances, offset: config.offset });
   const floors = await readSources(sources, sequence);
   checkFloorsFit(floors, map);
@@ -301,72 +250,15 @@ async function takeover(config: ServerConfig, sources: readonly string[], sequen
     results = await withStore(config, false, (store, fencedMap) => applyFloors(store, fencedMap, floors));
   } catch (error) {
     if (!(error instanceof StoreLockedError)) throw error;
-    throw new StoreLockedError(
+    throw new StartupError(
+      'STORE_LOCKED',
       `${error.message} takeover changed nothing. On the embedded store it needs the server stopped: stop it and run ` +
         'takeover again, or leave it running and raise each sequence through its admin API ' +
         '(POST /admin/sequences/NAME/floor with {"floor": "FLOOR"}).',
+      { cause: error },
     );
   }
   if (results.length > 0) process.stdout.write(`${results.map(formatResult).join('\n')}\n`);
-}
-
-/** `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line. */
-async function next(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        count: { type: 'string' },
-        server: { type: 'string', multiple: true },
-        timeout: { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new ConfigError('next', `invalid next arguments: ${(error as Error).message}`);
-  }
-  const values = parsed.values as { count?: string; server?: string[]; timeout?: string };
-  if (parsed.positionals.length !== 1) throw new ConfigError('next', 'next needs exactly one sequence NAME (see --help)');
-  const name = parsed.positionals[0] as string;
-  try {
-    validateSequenceName(name);
-  } catch (error) {
-    throw new ConfigError('next', `invalid NAME: ${(error as Error).message}`);
-  }
-  let count: number | undefined;
-  if (values.count !== undefined) {
-    if (!/^[0-9]{1,4}$/.test(values.count) || Number(values.count) < 1 || Number(values.count) > 1000) {
-      throw new ConfigError('count', `invalid --count: expected an integer from 1 to 1000, got "${values.count}"`);
-    }
-    count = Number(values.count);
-  }
-  let timeout = 1000;
-  if (values.timeout !== undefined) {
-    if (!/^[0-9]{1,6}$/.test(values.timeout) || Number(values.timeout) < 1) {
-      throw new ConfigError('timeout', `invalid --timeout: expected milliseconds from 1 to 999999, got "${values.timeout}"`);
-    }
-    timeout = Number(values.timeout);
-  }
-  const servers = values.server && values.server.length > 0 ? values.server : ['tcp://127.0.0.1:6410'];
-  let client: TicketClient;
-  try {
-    client = createClient(servers, { timeout });
-  } catch (error) {
-    throw new ConfigError('server', `invalid --server: ${(error as Error).message}`);
-  }
-  try {
-    const result = count === undefined ? [await client.next(name)] : await client.next(name, { count });
-    process.stdout.write(`${result.join('\n')}\n`);
-    return 0;
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? 'EINTERNAL';
-    process.stderr.write(`ticket-server: ${code}: ${(error as Error).message}\n`);
-    return 1;
-  } finally {
-    await client.close();
-  }
 }
 
 /** How a command that is not `ticket-server` itself runs the native CLI. */
@@ -413,20 +305,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         return 0;
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof NumberingMismatchError || error instanceof TakeoverSourceError) {
-      process.stderr.write(`${programName}: ${error.message}\n`);
-      return 2;
-    }
-    if (error instanceof ExitError) {
-      process.stderr.write(`${programName}: ${error.message}\n`);
-      return error.exitCode;
-    }
-    if (error instanceof StoreLockedError || error instanceof StoreMissingError) {
-      process.stderr.write(`${programName}: ${error.message}\n`);
-      return 1;
-    }
+    // The exit status follows the error's start-up code (core/startup-errors.ts); anything else is a runtime failure.
     process.stderr.write(`${programName}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    return exitStatusOf(error);
   }
 }
 

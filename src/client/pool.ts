@@ -8,7 +8,7 @@ import { TicketError, type ErrorCode } from '../core/errors.js';
 import type { TicketRequest, Transport } from './transport.js';
 import { HttpTransport } from './http-transport.js';
 import { LineTransport } from './line-transport.js';
-import { ZmqTransport } from './zmq-transport.js';
+import { LazyTransport } from './lazy-transport.js';
 
 /** Settings of a pool; every field has a default. */
 export interface PoolOptions {
@@ -53,13 +53,21 @@ class Upstream {
   }
 }
 
+/** Opens the ZeroMQ transport, loading zeromq's native addon on first use. */
+async function loadZmqTransport(uri: string): Promise<Transport> {
+  const { ZmqTransport } = await import('./zmq-transport.js');
+  return new ZmqTransport(uri);
+}
+
 /**
  * Checks a server URI and opens its transport: `tcp://` ZeroMQ (SPEC §6.1),
- * `http://` the HTTP API (SPEC §6.2).
+ * `http://` the HTTP API (SPEC §6.2), `line://` the long-lived TCP protocol.
+ * The ZeroMQ transport loads lazily (only a client of a tcp:// server loads
+ * zeromq); the others use only Node's own modules and load with the client.
  * @throws TypeError for an unsupported scheme or a malformed URI
  */
 export function defaultConnect(uri: string): Transport {
-  if (/^tcp:\/\/[^\s/]+:[0-9]{1,5}$/.test(uri)) return new ZmqTransport(uri);
+  if (/^tcp:\/\/[^\s/]+:[0-9]{1,5}$/.test(uri)) return new LazyTransport(uri, loadZmqTransport);
   if (/^http:\/\/[^\s/]+:[0-9]{1,5}(\/[^\s]*)?$/.test(uri)) return new HttpTransport(uri);
   if (uri.startsWith('line://')) return new LineTransport(uri);
   throw new TypeError(

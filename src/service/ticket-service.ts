@@ -3,151 +3,55 @@
  * durably reserved (SPEC §4). This is the one issuing mechanism every
  * protocol reaches through `TicketSource`.
  *
- * Per sequence the service holds a current lease (kept as values, so issuing
- * one is a compare and an add) and at most a few queued leases (kept as
- * slots). When the current lease is 80 % used, the next one is reserved in the
- * background, so in steady state no request waits on the store. Requests that
- * cannot be answered from held leases wait in a FIFO per sequence; at most one
- * reservation per sequence is in flight.
+ * Per sequence the service holds a lease book (`lease-book.ts`: the current
+ * lease as values, so issuing one is a compare and an add, and a few queued
+ * leases as slots). When the current lease is 80 % used, the next one is
+ * reserved in the background, so in steady state no request waits on the
+ * store. Requests that cannot be answered from held leases wait in a FIFO per
+ * sequence; at most one reservation per sequence is in flight.
+ *
+ * Around it: `admission.ts` decides which names exist (limit, strict mode,
+ * and validates names), `store-calls.ts` runs store calls under the store
+ * timeout, `hand-back.ts` returns unissued leases on stop or loss of
+ * leadership, `service-options.ts` holds the public options and defaults.
+ * This file keeps the hot path, waiting, when to reserve, admin operations,
+ * graceful stop and leader mode's gate, epoch and `suspend()`.
  */
 import { TicketError } from '../core/errors.js';
-import { nextLeaseSize, slotsBeforeRefill } from '../core/lease-policy.js';
-import { validateSequenceName } from '../core/names.js';
-import { SlotMap, driftTarget, type Numbering } from '../core/numbering.js';
+import { slotsBeforeRefill } from '../core/lease-policy.js';
+import { SlotMap, driftTarget } from '../core/numbering.js';
 import type { TicketSource } from '../core/ticket-source.js';
-import type { Lease, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { Admission } from './admission.js';
+import { releaseLeases, settleWithin, type WithdrawnLeases } from './hand-back.js';
+import { accept, available, positionSlot, raiseFloorSlot, skipTo, take, withdraw } from './lease-book.js';
+import {
+  SequenceState,
+  failWaiters,
+  sizeNextLease,
+  snapshotOf,
+  type Shortfall,
+  type Waiter,
+} from './sequence-state.js';
+import { Reservations, callStore } from './store-calls.js';
+import {
+  SERVICE_DEFAULTS,
+  silentLogger,
+  type IssuingGate,
+  type SequenceSnapshot,
+  type ServiceLogger,
+  type ServiceObserver,
+  type TicketServiceOptions,
+} from './service-options.js';
 
-/** Minimal logger the service writes to (pino's methods fit). */
-export interface ServiceLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
-
-const silentLogger: ServiceLogger = { info() {}, warn() {}, error() {} };
-
-/** Told about store work, for metrics. Called off the hot path only. */
-export interface ServiceObserver {
-  /** A reservation succeeded: `slots` reserved in `seconds`. */
-  reserved(slots: bigint, seconds: number): void;
-  /** A reservation failed. */
-  reserveFailed(): void;
-  /** A drift jump was applied. */
-  jumped(): void;
-}
-
-/**
- * Leader mode: asked at the moment of issuing whether this server may still
- * issue (it leads and its leadership cannot have expired). Must be cheap.
- */
-export interface IssuingGate {
-  mayIssue(): boolean;
-}
-
-/** Settings of a TicketService; every field but `store` and `numbering` has a default. */
-export interface TicketServiceOptions {
-  readonly store: Store;
-  readonly numbering: Numbering;
-  /** Jump when the next value is more than this below `last`; ≤ 0 disables. Default 10 × instances. */
-  readonly drift?: bigint;
-  /** Largest move one request may cause, in values. Default 1,000,000,000. */
-  readonly maxJump?: bigint;
-  /** Largest lease in slots. Default 10,000. */
-  readonly maxBlock?: number;
-  /** Most sequences that may exist. Default 100,000. */
-  readonly maxSequences?: number;
-  /** Only sequences already in the store exist; others answer ENOSEQ. Default false. */
-  readonly strictSequences?: boolean;
-  /** A reservation slower than this fails waiting requests with EUNAVAILABLE. Default 5,000 ms. */
-  readonly storeTimeoutMs?: number;
-  /** Clock in milliseconds, injectable for tests. Default `Date.now`. */
-  readonly now?: () => number;
-  readonly logger?: ServiceLogger;
-  readonly observer?: ServiceObserver;
-  /** Leader mode: nothing is issued while the gate is closed (EUNAVAILABLE). Default: always open. */
-  readonly gate?: IssuingGate;
-}
-
-/** Defaults of SPEC §3–§4. */
-export const SERVICE_DEFAULTS = {
-  maxJump: 1_000_000_000n,
-  maxBlock: 10_000,
-  maxSequences: 100_000,
-  storeTimeoutMs: 5_000,
-} as const;
-
-/** Backoff after a failed reservation: 100 ms doubling up to 5 s. */
-const RETRY_BASE_MS = 100;
-/** Strict mode on a shared store: how long a name found absent is answered ENOSEQ without asking the store again. */
-const ABSENT_CACHE_MS = 1_000;
-const ABSENT_CACHE_LIMIT = 10_000;
-/** Strict mode on a shared store: most names looked up in the store at once. */
-const MAX_LOOKUPS = 64;
-const RETRY_MAX_MS = 5_000;
-
-interface Waiter {
-  readonly count: number;
-  readonly last: bigint | undefined;
-  /** Slot a drift jump decided on before this request had to wait; kept so the jump is not lost. */
-  floor: bigint | undefined;
-  readonly single: boolean;
-  resolve(value: bigint | bigint[]): void;
-  reject(error: unknown): void;
-}
-
-/** What `tryServe` needs before it can answer: more slots, maybe from `atLeast` on. */
-interface Shortfall {
-  readonly slots: number;
-  readonly atLeast: bigint | undefined;
-}
-
-/** Per-sequence state. Fields are public to the service only. */
-class SequenceState {
-  readonly name: string;
-  // Current lease, as values: issue `nextValue` while it is below `endValue`.
-  nextValue = 0n;
-  endValue = 0n;
-  /** Reserve the next lease once `nextValue` reaches this. */
-  refillValue = 0n;
-  /** Unclamped end slot of the current lease (what the store recorded). */
-  endSlot = 0n;
-  /** Leases reserved ahead, oldest first. */
-  readonly queued: Lease[] = [];
-  readonly waiters: Waiter[] = [];
-  /** A lease has been received, so the position is known. */
-  known = false;
-  reserving: Promise<void> | undefined;
-  /** The in-flight reservation outlived the store timeout. */
-  stalled = false;
-  /** The store's counter is past the last usable slot: no future lease can help. */
-  limitReached = false;
-  /** Highest slot end ever received. */
-  highestSlot = 0n;
-  leaseSize = 1;
-  issuedSinceReserve = 0;
-  lastReserveAt: number;
-  retryAt = 0;
-  failures = 0;
-  issued = 0;
-  lastIssued: bigint | undefined;
-  /** Lowest slot an admin floor allows; leases below it are trimmed. */
-  floorSlot = 0n;
-
-  constructor(name: string, now: number) {
-    this.name = name;
-    this.lastReserveAt = now;
-  }
-}
-
-/** A read-only view of one sequence, for status pages and tests. */
-export interface SequenceSnapshot {
-  readonly name: string;
-  readonly lastIssued: bigint | undefined;
-  readonly issued: number;
-  /** Slots left in held leases. */
-  readonly leaseRemaining: bigint;
-  readonly leaseSize: number;
-}
+export {
+  SERVICE_DEFAULTS,
+  type IssuingGate,
+  type SequenceSnapshot,
+  type ServiceLogger,
+  type ServiceObserver,
+  type TicketServiceOptions,
+} from './service-options.js';
 
 /**
  * Issues tickets from durably reserved leases.
@@ -171,20 +75,11 @@ export class TicketService implements TicketSource {
   private epoch = 0;
   private readonly step: bigint;
   private readonly sequences = new Map<string, SequenceState>();
-  /** Names that exist in the store or were admitted since start; counts toward `maxSequences`. */
-  private readonly existing = new Set<string>();
+  private readonly admission: Admission;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
-  /** Moving average of how long a reservation takes, in ms. */
-  private reserveLatencyMs = 1;
+  private readonly reservations: Reservations;
   /** Set once close() has taken the leases out of service; later leases are released, never used. */
   private withdrawn = false;
-  /**
-   * Strict mode on a shared store: names another server may have created are
-   * looked up in the store, one lookup per name at a time; names found absent
-   * are not looked up again for a while, so unknown names cannot flood the store.
-   */
-  private readonly lookups = new Map<string, Promise<void>>();
-  private readonly absentUntil = new Map<string, number>();
 
   constructor(options: TicketServiceOptions) {
     this.store = options.store;
@@ -202,25 +97,34 @@ export class TicketService implements TicketSource {
     this.gate = options.gate;
     if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
     if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
+    this.reservations = new Reservations(this.store, this.storeTimeoutMs, this.now, this.logger, this.observer);
+    this.admission = new Admission({
+      store: this.store,
+      maxSequences: this.maxSequences,
+      strictSequences: this.strictSequences,
+      storeTimeoutMs: this.storeTimeoutMs,
+      now: this.now,
+    });
   }
 
   /** Checks the store's numbering and loads the names of existing sequences. The store must be open. */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error('TicketService.start called twice');
     await this.store.fence(this.map.numbering);
-    for await (const { name } of this.store.list()) this.existing.add(name);
+    await this.admission.load();
     this.state = 'running';
   }
 
   /** Number of sequences that exist (in the store or admitted since start). */
   get sequenceCount(): number {
-    return this.existing.size;
+    return this.admission.count;
   }
 
   nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
-    const seq = this.sequences.get(name) ?? this.admitOrLookUp(name);
+    const seq = this.sequences.get(name) ?? this.admit(name);
     if (seq instanceof Promise) return seq.then(() => this.nextValue(name, last));
-    // Hot path: no waiters ahead, no jump, room in the current lease.
+    // Hot path: no waiters ahead, no jump, room in the current lease. It issues from the lease book's
+    // fields directly (the one place outside lease-book.ts that does) so that issuing stays a compare and an add.
     if (
       seq.waiters.length === 0 &&
       (last === undefined || this.drift <= 0n || last - seq.nextValue <= this.drift)
@@ -244,31 +148,21 @@ export class TicketService implements TicketSource {
     if (!Number.isInteger(count) || count < 1 || count > 1000) {
       throw new TicketError('EBADREQ', 'count must be an integer from 1 to 1000');
     }
-    const seq = this.sequences.get(name) ?? this.admitOrLookUp(name);
+    const seq = this.sequences.get(name) ?? this.admit(name);
     if (seq instanceof Promise) return seq.then(() => this.next(name, count, last));
     return this.serveSlowly(seq, count, last, false) as bigint[] | Promise<bigint[]>;
   }
 
   /** Snapshot of every sequence used since start, in name order. */
   snapshot(): SequenceSnapshot[] {
-    const result: SequenceSnapshot[] = [];
-    for (const seq of this.sequences.values()) {
-      result.push({
-        name: seq.name,
-        lastIssued: seq.lastIssued,
-        issued: seq.issued,
-        leaseRemaining: this.available(seq),
-        leaseSize: seq.leaseSize,
-      });
-    }
+    const result = [...this.sequences.values()].map((seq) => snapshotOf(seq, this.map));
     return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** One sequence's live state, if it was used since start. */
   describe(name: string): SequenceSnapshot | undefined {
     const seq = this.sequences.get(name);
-    if (!seq) return undefined;
-    return { name, lastIssued: seq.lastIssued, issued: seq.issued, leaseRemaining: this.available(seq), leaseSize: seq.leaseSize };
+    return seq ? snapshotOf(seq, this.map) : undefined;
   }
 
   /** Last value issued of `name` since start, if any. */
@@ -278,12 +172,12 @@ export class TicketService implements TicketSource {
 
   /** Visits every sequence used since start, unsorted (cheap; for samplers). */
   forEachSequence(visit: (name: string, issued: number, leaseRemaining: bigint) => void): void {
-    for (const seq of this.sequences.values()) visit(seq.name, seq.issued, this.available(seq));
+    for (const seq of this.sequences.values()) visit(seq.name, seq.issued, available(seq, this.map));
   }
 
   /** Whether a sequence exists (in the store or admitted since start). */
   hasSequence(name: string): boolean {
-    return this.existing.has(name);
+    return this.admission.has(name);
   }
 
   /**
@@ -293,20 +187,7 @@ export class TicketService implements TicketSource {
    */
   async createSequence(name: string): Promise<boolean> {
     this.checkRunning();
-    validateSequenceName(name);
-    if (this.existing.has(name)) return false;
-    if (this.existing.size >= this.maxSequences) {
-      throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
-    }
-    // Counted before the store answers, so concurrent creations cannot pass the limit together.
-    this.existing.add(name);
-    try {
-      await this.storeCall(() => this.store.reserve(name, 0n));
-    } catch (error) {
-      this.existing.delete(name);
-      throw error;
-    }
-    return true;
+    return this.admission.create(name);
   }
 
   /**
@@ -317,24 +198,13 @@ export class TicketService implements TicketSource {
    */
   async raiseFloor(name: string, floor: bigint): Promise<boolean> {
     this.checkRunning();
-    validateSequenceName(name);
-    if (!this.existing.has(name)) {
-      if (!this.strictSequences) await this.createSequence(name);
-      else if (this.store.shared && (await this.storeCall(() => this.store.has(name)))) this.existing.add(name);
-      else throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
-    }
+    await this.admission.require(name);
     const slot = this.map.slotAbove(floor);
-    const lease = await this.storeCall(() => this.store.reserve(name, 0n, slot));
-    let moved = lease.start === slot;
+    const lease = await callStore(() => this.store.reserve(name, 0n, slot), this.storeTimeoutMs);
     const seq = this.sequences.get(name);
-    if (seq) {
-      if (slot > seq.floorSlot) seq.floorSlot = slot;
-      if (seq.known && this.positionSlot(seq) < slot) {
-        moved = true;
-        if (!this.skipTo(seq, slot) && slot > seq.highestSlot) seq.highestSlot = slot;
-      }
-    }
-    return moved;
+    // Whatever the store answered, the book learns the floor (leases it receives later are trimmed to it).
+    const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
+    return lease.start === slot || movedHere;
   }
 
   /** Store health, for readiness probes. Never throws. */
@@ -351,24 +221,6 @@ export class TicketService implements TicketSource {
     if (this.state !== 'running') throw new TicketError('EUNAVAILABLE', 'server is not running');
   }
 
-  /** Runs an admin store call, bounded by the store timeout, with failures as EUNAVAILABLE. */
-  private async storeCall<T>(call: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        call(),
-        new Promise<never>((_resolve, reject) => {
-          timer = setTimeout(() => reject(new TicketError('EUNAVAILABLE', 'store did not answer in time')), this.storeTimeoutMs);
-        }),
-      ]);
-    } catch (error) {
-      if (error instanceof TicketError) throw error;
-      throw new TicketError('EUNAVAILABLE', 'store unreachable', { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /**
    * Graceful stop: waits for reservations in flight (bounded by the store
    * timeout), fails requests still waiting with EUNAVAILABLE, and hands the
@@ -379,29 +231,12 @@ export class TicketService implements TicketSource {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
     const inflight = [...this.sequences.values()].flatMap((seq) => (seq.reserving ? [seq.reserving] : []));
-    if (inflight.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(inflight),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, this.storeTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    const shuttingDown = new TicketError('EUNAVAILABLE', 'server is shutting down');
+    if (inflight.length > 0) await settleWithin(inflight, this.storeTimeoutMs);
     // Take every lease out of service synchronously first, so that nothing can
     // be issued from a lease while it is being handed back.
     this.withdrawn = true;
-    const handBack: Array<{ name: string; leases: Lease[] }> = [];
-    for (const seq of this.sequences.values()) {
-      this.failWaiters(seq, shuttingDown);
-      const leases = this.withdrawLeases(seq);
-      // A reservation still in flight sits above these leases; its lease is lost, as in a crash.
-      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
-    }
-    let released = 0n;
-    for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
+    const handBack = this.withdrawAll(new TicketError('EUNAVAILABLE', 'server is shutting down'));
+    const released = await releaseLeases(this.store, this.logger, handBack);
     this.state = 'closed';
     this.logger.info({ releasedSlots: released.toString() }, 'leases handed back');
   }
@@ -416,98 +251,37 @@ export class TicketService implements TicketSource {
    */
   async suspend(): Promise<void> {
     this.epoch++;
-    const lost = new TicketError('EUNAVAILABLE', 'this server no longer leads; retry');
-    const handBack: Array<{ name: string; leases: Lease[] }> = [];
-    for (const seq of this.sequences.values()) {
-      this.failWaiters(seq, lost);
-      const leases = this.withdrawLeases(seq);
-      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
-    }
+    const handBack = this.withdrawAll(new TicketError('EUNAVAILABLE', 'this server no longer leads; retry'));
     this.sequences.clear();
-    let released = 0n;
-    for (const { name, leases } of handBack) released += await this.releaseLeases(name, leases);
+    const released = await releaseLeases(this.store, this.logger, handBack);
     this.logger.info({ releasedSlots: released.toString() }, 'leases dropped: not the leader');
   }
 
-  /** Empties a sequence's held leases and returns them, oldest first. */
-  private withdrawLeases(seq: SequenceState): Lease[] {
-    const leases: Lease[] = [];
-    if (seq.nextValue < seq.endValue) leases.push({ start: this.map.slotOf(seq.nextValue), end: seq.endSlot });
-    leases.push(...seq.queued.splice(0));
-    seq.nextValue = seq.endValue;
-    return leases;
-  }
-
-  /** Releases leases newest first, stopping at the first the store refuses. */
-  private async releaseLeases(name: string, leases: Lease[]): Promise<bigint> {
-    let released = 0n;
-    // Newest first: the store's counter sits at the end of the newest lease.
-    for (let index = leases.length - 1; index >= 0; index--) {
-      const lease = leases[index] as Lease;
-      try {
-        if (!(await this.store.release(name, lease.start, lease.end))) break;
-        released += lease.end - lease.start;
-      } catch (error) {
-        this.logger.warn({ err: error, sequence: name }, 'could not hand a lease back');
-        break;
-      }
+  /** Fails every waiting request with `error` and takes every held lease out of service, synchronously. */
+  private withdrawAll(error: TicketError): WithdrawnLeases[] {
+    const handBack: WithdrawnLeases[] = [];
+    for (const seq of this.sequences.values()) {
+      failWaiters(seq, error);
+      const leases = withdraw(seq, this.map);
+      // A reservation still in flight sits above these leases, so the store would refuse them back:
+      // they are lost, as in a crash (the late lease itself is handed back when it lands).
+      if (seq.reserving === undefined && leases.length > 0) handBack.push({ name: seq.name, leases });
     }
-    return released;
+    return handBack;
   }
 
   /**
-   * `admit`, except that in strict mode on a shared store a name this server
-   * does not know is looked up in the store first (another server's admin API
-   * may have created it); the returned promise settles when it is known.
+   * Creates the in-memory state of a sequence that passes admission; in strict
+   * mode on a shared store the returned promise settles once the store said
+   * whether the name exists (the caller then asks again).
    */
-  private admitOrLookUp(name: string): SequenceState | Promise<void> {
-    if (!this.strictSequences || !this.store.shared || this.existing.has(name) || this.state !== 'running') {
-      return this.admit(name);
-    }
-    validateSequenceName(name);
-    const now = this.now();
-    if ((this.absentUntil.get(name) ?? 0) > now) return this.admit(name);
-    const pending = this.lookups.get(name);
-    if (pending) return pending;
-    if (this.lookups.size >= MAX_LOOKUPS) {
-      // A flood of unknown names must not become a flood of queries; a real name is asked again later.
-      throw new TicketError('EUNAVAILABLE', 'too many unknown sequence names are being looked up; retry');
-    }
-    const lookup = this.storeCall(() => this.store.has(name)).then(
-      (found) => {
-        this.lookups.delete(name);
-        if (found) {
-          this.absentUntil.delete(name);
-          this.existing.add(name);
-          return;
-        }
-        // Bounded: forget every negative answer rather than grow without limit.
-        if (this.absentUntil.size >= ABSENT_CACHE_LIMIT) this.absentUntil.clear();
-        this.absentUntil.set(name, this.now() + ABSENT_CACHE_MS);
-      },
-      (error: unknown) => {
-        this.lookups.delete(name);
-        throw error;
-      },
-    );
-    this.lookups.set(name, lookup);
-    return lookup;
-  }
-
-  /** Creates the in-memory state of a sequence after the name and limit checks. */
-  private admit(name: string): SequenceState {
+  private admit(name: string): SequenceState | Promise<void> {
     if (this.state !== 'running') {
       throw new TicketError('EUNAVAILABLE', this.state === 'new' ? 'server is starting' : 'server is shutting down');
     }
-    validateSequenceName(name);
-    if (!this.existing.has(name)) {
-      if (this.strictSequences) throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
-      if (this.existing.size >= this.maxSequences) {
-        throw new TicketError('ELIMIT', `at most ${this.maxSequences} sequences may exist`);
-      }
-      this.existing.add(name);
-    }
-    const seq = new SequenceState(name, this.now());
+    const pending = this.admission.admit(name);
+    if (pending !== undefined) return pending;
+    const seq = new SequenceState(name, this.now(), (state, size) => this.refillSlots(state, size));
     this.sequences.set(name, seq);
     return seq;
   }
@@ -543,61 +317,11 @@ export class TicketService implements TicketSource {
     });
   }
 
-  /** Slot this sequence would issue next. */
-  private positionSlot(seq: SequenceState): bigint {
-    if (seq.nextValue < seq.endValue) return this.map.slotOf(seq.nextValue);
-    const first = seq.queued[0];
-    return first ? first.start : seq.highestSlot;
-  }
-
-  /** Slots left in held leases, clamped to what can be issued. */
-  private available(seq: SequenceState): bigint {
-    let total = seq.nextValue < seq.endValue ? (seq.endValue - seq.nextValue) / this.step : 0n;
-    const limit = this.map.maxSlot + 1n;
-    for (const lease of seq.queued) {
-      const end = lease.end < limit ? lease.end : limit;
-      if (end > lease.start) total += end - lease.start;
-    }
-    return total;
-  }
-
-  /** Moves the position forward to `target` within held leases; false when none reaches it. */
-  private skipTo(seq: SequenceState, target: bigint): boolean {
-    if (seq.nextValue < seq.endValue) {
-      const targetValue = this.map.valueOf(target);
-      if (targetValue < seq.endValue) {
-        if (targetValue > seq.nextValue) seq.nextValue = targetValue;
-        return true;
-      }
-      seq.nextValue = seq.endValue; // the rest of the current lease is skipped: a gap, never a repeat
-    }
-    while (seq.queued.length > 0) {
-      const lease = seq.queued[0] as Lease;
-      if (lease.end > target) {
-        if (lease.start < target) seq.queued[0] = { start: target, end: lease.end };
-        return true;
-      }
-      seq.queued.shift();
-    }
-    return false;
-  }
-
-  /** Makes the oldest usable queued lease current; unusable ones (past the last slot) are dropped. */
-  private promote(seq: SequenceState): void {
-    const limit = this.map.maxSlot + 1n;
-    for (let lease = seq.queued.shift(); lease !== undefined; lease = seq.queued.shift()) {
-      const end = lease.end < limit ? lease.end : limit;
-      if (lease.start >= end) continue;
-      seq.nextValue = this.map.valueOf(lease.start);
-      seq.endValue = this.map.valueOf(end);
-      seq.endSlot = lease.end;
-      const size = Number(end - lease.start);
-      // Values likely asked for while the next reservation is on its way, with a margin of 2.
-      const ratePerMs = seq.issuedSinceReserve / Math.max(this.now() - seq.lastReserveAt, 1);
-      const needed = ratePerMs * this.reserveLatencyMs * 2;
-      seq.refillValue = seq.nextValue + BigInt(slotsBeforeRefill(size, needed)) * this.step;
-      return;
-    }
+  /** Reserve-ahead point of a lease of `size` slots just made current: how many slots to issue first. */
+  private refillSlots(seq: SequenceState, size: number): number {
+    // Values likely asked for while the next reservation is on its way, with a margin of 2.
+    const ratePerMs = seq.issuedSinceReserve / Math.max(this.now() - seq.lastReserveAt, 1);
+    return slotsBeforeRefill(size, ratePerMs * this.reservations.latencyMs * 2);
   }
 
   /**
@@ -617,7 +341,7 @@ export class TicketService implements TicketSource {
     if (!seq.known) return { slots: count, atLeast: undefined };
     let target = floor;
     if (last !== undefined) {
-      const jump = driftTarget(this.map, this.positionSlot(seq), last, this.drift, this.maxJump);
+      const jump = driftTarget(this.map, positionSlot(seq, this.map), last, this.drift, this.maxJump);
       if (jump !== undefined && (target === undefined || jump > target)) {
         target = jump;
         // Counted once: a waiting request re-evaluated later carries this target as its floor.
@@ -627,33 +351,23 @@ export class TicketService implements TicketSource {
     let atLeast: bigint | undefined;
     if (target !== undefined) {
       if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
-      if (!this.skipTo(seq, target)) atLeast = target;
+      if (!skipTo(seq, this.map, target)) atLeast = target;
     }
     if (atLeast === undefined) {
-      const available = this.available(seq);
-      if (available >= BigInt(count)) return this.take(seq, count);
+      const held = available(seq, this.map);
+      if (held >= BigInt(count)) return this.issue(seq, count);
       if (seq.limitReached) throw new TicketError('EXHAUSTED');
-      return { slots: count - Number(available), atLeast: undefined };
+      return { slots: count - Number(held), atLeast: undefined };
     }
     return { slots: count, atLeast };
   }
 
-  /** Issues `count` values; the caller checked they are available. */
-  private take(seq: SequenceState, count: number): bigint[] {
-    const values = new Array<bigint>(count);
-    for (let index = 0; index < count; index++) {
-      if (seq.nextValue >= seq.endValue) {
-        this.promote(seq);
-        // Unreachable when `available` was checked; a value outside a lease must never leave.
-        if (seq.nextValue >= seq.endValue) throw new TicketError('EINTERNAL', 'lease accounting error');
-      }
-      values[index] = seq.nextValue;
-      seq.nextValue += this.step;
-    }
+  /** Issues `count` values and counts them; the caller checked they are available. */
+  private issue(seq: SequenceState, count: number): bigint[] {
+    const values = take(seq, this.map, count, seq.planRefill);
     seq.issued += count;
     seq.issuedSinceReserve += count;
     seq.lastIssued = values[count - 1];
-    if (seq.nextValue >= seq.endValue && seq.queued.length > 0) this.promote(seq);
     return values;
   }
 
@@ -690,71 +404,16 @@ export class TicketService implements TicketSource {
 
   /** Starts the one reservation of this sequence; its size follows demand (lease policy). */
   private reserve(seq: SequenceState, slots: number, atLeast: bigint | undefined): void {
-    const now = this.now();
-    const size = nextLeaseSize(seq.leaseSize, seq.issuedSinceReserve, now - seq.lastReserveAt, this.maxBlock);
-    seq.leaseSize = size;
-    seq.issuedSinceReserve = 0;
-    seq.lastReserveAt = now;
-    let count = BigInt(Math.min(Math.max(size, slots), this.maxBlock));
-    // Never reserve far past the last usable slot.
-    const from = atLeast !== undefined && atLeast > seq.highestSlot ? atLeast : seq.highestSlot;
-    const room = this.map.maxSlot + 1n - (from > 1n ? from : 1n);
-    if (room < count) count = room > 1n ? room : 1n;
-
-    const timer = setTimeout(() => {
-      if (!seq.reserving) return;
-      seq.stalled = true;
-      this.logger.warn({ sequence: seq.name, timeoutMs: this.storeTimeoutMs }, 'store reservation is slow');
-      this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store is not answering and no lease is left'));
-    }, this.storeTimeoutMs);
-    timer.unref();
-
-    const startedAt = performance.now();
+    const count = sizeNextLease(seq, this.map, slots, atLeast, this.maxBlock, this.now());
     const epoch = this.epoch;
-    seq.reserving = this.store.reserve(seq.name, count, atLeast).then(
-      (lease) => {
-        clearTimeout(timer);
-        // Moving average of the store's answer time, for the reserve-ahead point.
-        const elapsedMs = performance.now() - startedAt;
-        this.reserveLatencyMs += (elapsedMs - this.reserveLatencyMs) / 8;
-        this.observer?.reserved(lease.end - lease.start, elapsedMs / 1000);
-        seq.reserving = undefined;
-        seq.stalled = false;
-        seq.failures = 0;
-        seq.retryAt = 0;
-        if (this.withdrawn || epoch !== this.epoch) {
-          // Leases were already handed back: this late one goes back too, and nothing is issued from it.
-          void this.releaseLeases(seq.name, [lease]);
-          return;
-        }
-        this.accept(seq, lease);
-        if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        seq.reserving = undefined;
-        seq.stalled = false;
-        seq.failures++;
-        seq.retryAt = this.now() + Math.min(RETRY_BASE_MS * 2 ** (seq.failures - 1), RETRY_MAX_MS);
-        this.observer?.reserveFailed();
-        this.logger.error({ err: error, sequence: seq.name, failures: seq.failures }, 'store reservation failed');
-        this.failWaiters(seq, new TicketError('EUNAVAILABLE', 'store unreachable and no lease left', { cause: error }));
-      },
-    );
-  }
-
-  /** Takes a fresh lease into the queue, trimmed to an admin floor. */
-  private accept(seq: SequenceState, reserved: Lease): void {
-    seq.known = true;
-    const lease = reserved.start < seq.floorSlot ? { start: seq.floorSlot, end: reserved.end } : reserved;
-    if (lease.end > seq.highestSlot) seq.highestSlot = lease.end;
-    if (lease.end > this.map.maxSlot) seq.limitReached = true;
-    if (lease.end > lease.start) seq.queued.push(lease);
-    if (seq.nextValue >= seq.endValue) this.promote(seq);
-  }
-
-  private failWaiters(seq: SequenceState, error: TicketError): void {
-    const waiters = seq.waiters.splice(0);
-    for (const waiter of waiters) waiter.reject(error);
+    this.reservations.start(seq, count, atLeast, (lease) => {
+      if (this.withdrawn || epoch !== this.epoch) {
+        // Leases were already handed back: this late one goes back too, and nothing is issued from it.
+        void releaseLeases(this.store, this.logger, [{ name: seq.name, leases: [lease] }]);
+        return;
+      }
+      accept(seq, this.map, lease, seq.planRefill);
+      if (this.state === 'running' || seq.waiters.length > 0) this.pump(seq);
+    });
   }
 }

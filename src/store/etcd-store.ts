@@ -20,7 +20,7 @@ import {
   type StoreHealth,
   type StoredSequence,
 } from './store.js';
-import type { StoreOptions } from './open-store.js';
+import type { StoreOptions } from './store.js';
 import type { EtcdUri } from './store-uri.js';
 import { HEALTH_TIMEOUT_MS, LIST_PAGE, checkNumbering, NUMBERING_KEY, openFailure, probeHealth, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
 

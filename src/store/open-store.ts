@@ -2,24 +2,11 @@
  * Turns a `--store` URI (SPEC §5) into a Store. Back ends load lazily, so a
  * server on the embedded store never loads a database driver it does not use.
  */
-import type { Store } from './store.js';
+import type { Store, StoreOptions } from './store.js';
 import { MAX_STORE_URI_LENGTH, StoreUriError, parseEtcdUri, parseSqlUri } from './store-uri.js';
 
 export { StoreUriError } from './store-uri.js';
-
-/** What every back end may be told besides its URI. */
-export interface StoreOptions {
-  /** The store must already hold data (read-only commands such as `dump`). */
-  readonly mustExist?: boolean;
-  /** Shared stores: connections in the pool (default 4). */
-  readonly poolSize?: number;
-  /** Shared stores: how long to wait for a connection, in ms (default 5000). */
-  readonly poolTimeoutMs?: number;
-  /** Shared stores: an operation that takes longer fails, so a hung store never blocks forever (default 10000 ms). */
-  readonly operationTimeoutMs?: number;
-  /** Shared stores: told about settings that weaken durability (e.g. `synchronous_commit=off`). */
-  readonly onWarning?: (message: string) => void;
-}
+export type { StoreOptions } from './store.js';
 
 const SHARED_SCHEMES = ['postgres:', 'postgresql:', 'mysql:', 'etcd:'];
 
@@ -68,12 +55,12 @@ export async function createStore(uri: string, options: StoreOptions = {}): Prom
     return new MemoryStore();
   }
   if (uri.startsWith('postgres:') || uri.startsWith('postgresql:')) {
-    const { PostgresStore } = await import('./postgres-store.js');
-    return new PostgresStore(parseSqlUri(uri), options);
+    const { createPostgresStore } = await import('./sql-postgres.js');
+    return createPostgresStore(parseSqlUri(uri), options);
   }
   if (uri.startsWith('mysql:')) {
-    const { MysqlStore } = await import('./mysql-store.js');
-    return new MysqlStore(parseSqlUri(uri), options);
+    const { createMysqlStore } = await import('./sql-mysql.js');
+    return createMysqlStore(parseSqlUri(uri), options);
   }
   if (uri.startsWith('etcd:')) {
     const { EtcdStore } = await import('./etcd-store.js');

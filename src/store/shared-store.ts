@@ -3,7 +3,7 @@
  * defaults, bounded waits, and the names of their tables and keys. The
  * schema is documented in docs/stores.md; change both together.
  */
-import type { StoreOptions } from './open-store.js';
+import type { StoreOptions } from './store.js';
 import type { Numbering } from '../core/numbering.js';
 import { NumberingMismatchError, StoreMissingError, decodeNumbering, sameNumbering, type StoreHealth } from './store.js';
 
@@ -62,6 +62,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 
 /** Raised when a shared store cannot be opened; names the store (never its password) and the driver's reason. */
 export class StoreOpenError extends Error {
+  readonly code = 'STORE_OPEN_FAILED' as const;
   constructor(description: string, cause: unknown) {
     super(`cannot open the store ${description}: ${messageOf(cause)}`, { cause });
     this.name = 'StoreOpenError';

@@ -6,6 +6,20 @@
 import type { Numbering } from '../core/numbering.js';
 import type { LeaderElection, LeaderElectionOptions } from '../leader/election.js';
 
+/** What every back end may be told besides its URI. */
+export interface StoreOptions {
+  /** The store must already hold data (read-only commands such as `dump`). */
+  readonly mustExist?: boolean;
+  /** Shared stores: connections in the pool (default 4). */
+  readonly poolSize?: number;
+  /** Shared stores: how long to wait for a connection, in ms (default 5000). */
+  readonly poolTimeoutMs?: number;
+  /** Shared stores: an operation that takes longer fails, so a hung store never blocks forever (default 10000 ms). */
+  readonly operationTimeoutMs?: number;
+  /** Shared stores: told about settings that weaken durability (e.g. `synchronous_commit=off`). */
+  readonly onWarning?: (message: string) => void;
+}
+
 /** A block of slots `[start, end)` that a store has durably handed to its caller. */
 export interface Lease {
   readonly start: bigint;
@@ -29,6 +43,7 @@ export interface StoreHealth {
  * its slots under a different instance, instances or offset could repeat values.
  */
 export class NumberingMismatchError extends Error {
+  readonly code = 'NUMBERING_MISMATCH' as const;
   readonly recorded: Numbering;
   readonly requested: Numbering;
 
@@ -51,6 +66,7 @@ export class NumberingMismatchError extends Error {
 
 /** Raised when another process already holds a store that allows only one (the embedded store). */
 export class StoreLockedError extends Error {
+  readonly code = 'STORE_LOCKED' as const;
   constructor(message: string) {
     super(message);
     this.name = 'StoreLockedError';
@@ -119,6 +135,7 @@ export interface Store {
 
 /** Raised when a command that only reads finds no store where it was pointed. */
 export class StoreMissingError extends Error {
+  readonly code = 'STORE_MISSING' as const;
   constructor(message: string) {
     super(message);
     this.name = 'StoreMissingError';

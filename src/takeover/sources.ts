@@ -23,6 +23,7 @@ export interface TakeoverFloor {
  * (never a password); the CLI exits with code 2 and changes nothing.
  */
 export class TakeoverSourceError extends Error {
+  readonly code = 'TAKEOVER_SOURCE_INVALID' as const;
   constructor(message: string) {
     super(message);
     this.name = 'TakeoverSourceError';

@@ -122,7 +122,7 @@ describe('aliases', () => {
       TICKR_DATABASE_POOL_SIZE: '8',
       TICKR_DATABASE_POOL_TIMEOUT: '2.5',
     });
-    expect(config).toMatchObject({ store: 'mysql://tickr:p%40ss%3Aw%2Frd@db.internal:3307/tickets', poolSize: 8, poolTimeout: 2500 });
+    expect(config).toMatchObject({ store: 'mysql://tickr:p%40ss%3Aw%2Frd@db.internal:3307/tickets', poolSize: 8, poolTimeoutMs: 2500 });
   });
 
   it('lets --store and TICKET_SERVER_POOL_SIZE win over Tickr\'s variables', () => {
@@ -232,11 +232,11 @@ describe('proxy options', () => {
   it('accept an array of hosts in a config file', () => {
     const file = join(dir, 'proxy.json');
     writeFileSync(file, JSON.stringify({ host: ['tcp://a:1', 'tcp://b:2'], timeout: 250 }));
-    expect(loadConfig(flags({ config: file }), {})).toMatchObject({ hosts: ['tcp://a:1', 'tcp://b:2'], timeout: 250 });
+    expect(loadConfig(flags({ config: file }), {})).toMatchObject({ hosts: ['tcp://a:1', 'tcp://b:2'], timeoutMs: 250 });
   });
 
   it('default to no upstream (not a proxy) and a 1000 ms timeout', () => {
-    expect(resolveConfig([])).toMatchObject({ hosts: [], timeout: 1000 });
+    expect(resolveConfig([])).toMatchObject({ hosts: [], timeoutMs: 1000 });
   });
 
   it.each(['http://a:1', 'tcp://a', 'tcp://a:99999', 'a:1'])('refuse the upstream %s, naming --host', (host) => {

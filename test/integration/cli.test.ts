@@ -69,6 +69,7 @@ describe('--help and --version', () => {
     }
     for (const command of ['serve', 'dump', 'restore']) expect(result.stdout).toContain(command);
     expect(result.stdout).toContain('TICKET_SERVER_MAX_BLOCK');
+    expect(result.stdout.split('\n').filter((line) => [...line].length > 100)).toEqual([]);
   });
 
   it.each([['--version'], ['-V']])('prints the version of package.json with %s, exit code 0', async (flag) => {
@@ -134,6 +135,15 @@ describe('invalid options', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('maxBlock');
     expect(result.stderr).toContain(config);
+  });
+
+  it('exits with code 2 for a number in --config that JSON cannot carry exactly, and says to quote it', async () => {
+    const config = join(await createTempDir(), 'config.json');
+    await writeFile(config, '{"offset": 9007199254740993}');
+    const result = await runCli(contained(['--config', config]));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('"offset"');
+    expect(result.stderr).toContain('quote it as a string');
   });
 
   it('exits with code 2 for an unknown key in --config', async () => {

@@ -5,7 +5,9 @@
  * (`import ticketServer from 'ticket-server'`) and from TypeScript (both
  * module systems, type-checked with the project's `tsc`), against one real
  * server. Each consumer script runs as its own Node process and prints a
- * JSON summary that the tests assert on.
+ * JSON summary that the tests assert on. The root must load only the client
+ * (no server packages, zeromq only once a tcp:// client is made); the server
+ * is the `ticket-server/server` subpath.
  *
  * Assumes `dist/` is built (`npm test` builds first). The pack runs with
  * `--ignore-scripts`: the `prepack` script would rebuild `dist/` while other
@@ -95,6 +97,20 @@ async function npm(args: readonly string[], cwd: string, timeoutMs: number): Pro
 
 // ---- the consumer's files ------------------------------------------------------
 
+/**
+ * Defines \`serverPackagesLoaded()\` in a consumer script: which of the server's
+ * packages are loaded (CommonJS ones are in require.cache, whether required or
+ * imported; the native addons of zeromq and lmdb show in the process report).
+ * Needs \`require\` in scope.
+ */
+const LOADED_PACKAGES = `
+const SERVER_PACKAGES = ['fastify', 'pino', 'prom-client', 'zeromq', 'lmdb', 'pg', 'mysql2', 'etcd3'];
+const serverPackagesLoaded = () => {
+  const files = [...Object.keys(require.cache), ...process.report.getReport().sharedObjects];
+  return SERVER_PACKAGES.filter((name) => files.some((file) => file.includes('/node_modules/' + name + '/')));
+};
+`;
+
 /** Shared by the CommonJS and ESM scripts: the checks of SPEC §9, each recorded in `out`. */
 const CHECKS = `
 const describeError = (error) => ({
@@ -138,8 +154,11 @@ try {
 const INDEX_CJS = `'use strict';
 const ticketServer = require('ticket-server');
 const { createClient, TicketError } = ticketServer;
+${LOADED_PACKAGES}
+const loadedByRoot = serverPackagesLoaded();
 (async () => {
 ${CHECKS}
+  out.loaded = { byRoot: loadedByRoot, afterTcpClient: serverPackagesLoaded() };
   out.module = {
     resolved: require.resolve('ticket-server'),
     factory: typeof ticketServer,
@@ -154,7 +173,12 @@ ${CHECKS}
 
 /** ESM: the default export plus the named exports. */
 const INDEX_MJS = `import ticketServer, { createClient, TicketError } from 'ticket-server';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+${LOADED_PACKAGES}
+const loadedByRoot = serverPackagesLoaded();
 ${CHECKS}
+out.loaded = { byRoot: loadedByRoot, afterTcpClient: serverPackagesLoaded() };
 out.module = {
   resolved: import.meta.resolve('ticket-server'),
   factory: typeof ticketServer,
@@ -163,6 +187,50 @@ out.module = {
   TicketError: typeof TicketError,
 };
 console.log(JSON.stringify(out));
+`;
+
+/** What the server subpath gives a script; \`server\` is its module namespace. */
+const SERVER_CHECKS = `
+out.exports = Object.fromEntries(
+  ['createServer', 'loadConfig', 'resolveConfig', 'ConfigError', 'TicketService', 'TicketError', 'SlotMap', 'ERROR_CATALOGUE', 'MAX_VALUE'].map((name) => [name, typeof server[name]]),
+);
+out.sameTicketError = server.TicketError === rootTicketError;
+out.loaded = serverPackagesLoaded();
+`;
+
+/** ESM: the server subpath. */
+const SERVER_MJS = `import * as server from 'ticket-server/server';
+import { TicketError as rootTicketError } from 'ticket-server';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+${LOADED_PACKAGES}
+const out = { resolved: import.meta.resolve('ticket-server/server') };
+${SERVER_CHECKS}
+console.log(JSON.stringify(out));
+`;
+
+/** CommonJS: the server is an ES module, reached with import(). */
+const SERVER_CJS = `'use strict';
+${LOADED_PACKAGES}
+(async () => {
+  const server = await import('ticket-server/server');
+  const { TicketError: rootTicketError } = await import('ticket-server');
+  const out = {};
+${SERVER_CHECKS}
+  console.log(JSON.stringify(out));
+})();
+`;
+
+/** Types of the server subpath, and proof that the root no longer offers the server. */
+const CHECK_SERVER_TS = `import { createServer, resolveConfig, ConfigError, TicketService, type ServerConfig, type TicketServer, type Store, type StoreOptions } from 'ticket-server/server';
+// @ts-expect-error the package root is the client only
+import { createServer as fromRoot } from 'ticket-server';
+
+type Starts = (config: ServerConfig) => Promise<TicketServer>;
+const starts: Starts = createServer;
+const options: StoreOptions = { poolSize: 4 };
+const store: Store | undefined = undefined;
+export { starts, options, store, resolveConfig, ConfigError, TicketService, fromRoot };
 `;
 
 /** Types through the "import" condition (dist/index.d.ts); the consumer is "type": "module". */
@@ -251,6 +319,9 @@ beforeAll(async () => {
   await writeFile(join(consumer, 'index.mjs'), INDEX_MJS);
   await writeFile(join(consumer, 'check.ts'), CHECK_TS);
   await writeFile(join(consumer, 'check.cts'), CHECK_CTS);
+  await writeFile(join(consumer, 'server.mjs'), SERVER_MJS);
+  await writeFile(join(consumer, 'server.cjs'), SERVER_CJS);
+  await writeFile(join(consumer, 'check-server.ts'), CHECK_SERVER_TS);
 
   server = await startServer(['--store', 'memory:']);
 }, INSTALL_TIMEOUT_MS + 2 * NPM_TIMEOUT_MS);
@@ -280,10 +351,11 @@ interface Summary {
   readonly closed: boolean;
   readonly createClient: { type: string; value: string };
   readonly module: Record<string, unknown>;
+  readonly loaded: { byRoot: string[]; afterTcpClient: string[] };
 }
 
 /** Runs a consumer script with `node` and parses the JSON line it prints. */
-async function runConsumer(script: string): Promise<Summary> {
+async function runConsumer<T = Summary>(script: string): Promise<T> {
   const result = await run(process.execPath, [script], consumer, CHILD_TIMEOUT_MS, cleanEnvironment({ [ENDPOINT_VARIABLE]: server.endpoint }));
   const what = `node ${script} (in the consumer project)`;
   if (result.timedOut) {
@@ -291,9 +363,9 @@ async function runConsumer(script: string): Promise<Summary> {
     throw new Error(describeRun(`${what}${note}`, result, CHILD_TIMEOUT_MS));
   }
   const line = result.stdout.trim().split('\n').pop() ?? '';
-  let summary: Summary;
+  let summary: T & { fatal?: string };
   try {
-    summary = JSON.parse(line) as Summary;
+    summary = JSON.parse(line) as T & { fatal?: string };
   } catch {
     throw new Error(describeRun(`${what} printed no JSON summary;`, result, CHILD_TIMEOUT_MS));
   }
@@ -352,6 +424,8 @@ describe('the packed tarball', () => {
       'dist/cjs/package.json',
       'dist/cjs/client/require-entry.js',
       'dist/cjs/client/require-entry.d.ts',
+      'dist/server-entry.js',
+      'dist/server-entry.d.ts',
     ]) {
       expect(packedFiles, path).toContain(path);
     }
@@ -382,6 +456,9 @@ describe('CommonJS: require("ticket-server")', () => {
       TicketError: 'function',
       packageVersion,
     });
+    // Nothing of the server until a client is made; zeromq once a tcp:// client was used (the probe works).
+    expect(summary.loaded.byRoot).toEqual([]);
+    expect(summary.loaded.afterTcpClient).toEqual(['zeromq']);
     // The installed copy, through the "require" condition.
     expect(summary.module.resolved).toBe(join(installedDir(), 'dist', 'cjs', 'client', 'require-entry.js'));
   });
@@ -392,11 +469,53 @@ describe('ESM: import ticketServer from "ticket-server"', () => {
     const summary = await runConsumer('index.mjs');
     expectClientBehaviour(summary);
     expect(summary.module).toMatchObject({ factory: 'function', createClient: 'function', defaultIsCreateClient: true, TicketError: 'function' });
+    expect(summary.loaded.byRoot).toEqual([]);
+    expect(summary.loaded.afterTcpClient).toEqual(['zeromq']);
     expect(summary.module.resolved).toBe(`file://${join(installedDir(), 'dist', 'index.js')}`);
   });
 });
 
+interface ServerSummary {
+  readonly resolved?: string;
+  readonly exports: Record<string, string>;
+  readonly sameTicketError: boolean;
+  readonly loaded: string[];
+}
+
+const SERVER_EXPORTS = {
+  createServer: 'function',
+  loadConfig: 'function',
+  resolveConfig: 'function',
+  ConfigError: 'function',
+  TicketService: 'function',
+  TicketError: 'function',
+  SlotMap: 'function',
+  ERROR_CATALOGUE: 'object',
+  MAX_VALUE: 'bigint',
+};
+
+describe('the server: "ticket-server/server"', () => {
+  it('ESM: import gives the server and its parts, and loads the server packages', async () => {
+    const summary = await runConsumer<ServerSummary>('server.mjs');
+    expect(summary.exports).toEqual(SERVER_EXPORTS);
+    expect(summary.sameTicketError).toBe(true);
+    expect(summary.loaded).toEqual(expect.arrayContaining(['fastify', 'pino']));
+    expect(summary.resolved).toBe(`file://${join(installedDir(), 'dist', 'server-entry.js')}`);
+  });
+
+  it('CommonJS: import() gives the same', async () => {
+    const summary = await runConsumer<ServerSummary>('server.cjs');
+    expect(summary.exports).toEqual(SERVER_EXPORTS);
+    expect(summary.sameTicketError).toBe(true);
+  });
+});
+
 describe('TypeScript types', () => {
+  it('type-check a server embedder (check-server.ts, "ticket-server/server"; the root has no createServer)', async () => {
+    const result = await typeCheck('check-server.ts');
+    expect(result.code, describeRun('tsc check-server.ts', result, CHILD_TIMEOUT_MS)).toBe(0);
+  });
+
   it('type-check an ES module consumer (check.ts, "import" condition)', async () => {
     const result = await typeCheck('check.ts');
     expect(result.code, describeRun('tsc check.ts', result, CHILD_TIMEOUT_MS)).toBe(0);

@@ -385,6 +385,16 @@ describe('TicketService', () => {
       await expectCode(() => service.next(name, 2), 'EBADNAME');
     });
 
+    it('answers EBADNAME in strict mode on a shared store without asking the store', async () => {
+      const store = new ControlledStore();
+      store.shared = true;
+      const service = await startService({ store, strictSequences: true });
+      const before = store.hasCalls;
+      await expectCode(() => service.nextValue('bad\nname'), 'EBADNAME');
+      await expectCode(() => service.raiseFloor('bad\nname', 10n), 'EBADNAME');
+      expect(store.hasCalls - before).toBe(0);
+    });
+
     it('creates nothing for a bad name', async () => {
       const store = new MemoryStore();
       const service = await startService({ store });

@@ -1,0 +1,187 @@
+/**
+ * Parsers of option values, one per shape (integer in a range, listen address,
+ * endpoint, …). Each takes the raw value (text, or a boolean from a flag or a
+ * JSON file) and returns the typed value or throws `OptionValueError` with the
+ * reason; the option table adds which option and where the value came from.
+ */
+import { OptionValueError } from './config-error.js';
+import { validateStoreUri, StoreUriError } from '../store/open-store.js';
+import { validateSequenceName } from '../core/names.js';
+
+/** A raw value: text from a flag, variable or file, or a boolean from a bare flag or a JSON `true`. */
+export type RawValue = string | boolean;
+
+/** A parser of one option's raw value. @throws OptionValueError */
+export type ValueParser<T> = (value: RawValue) => T;
+
+/** A TCP address to listen on. Port 0 picks a free port. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Log levels pino understands, plus `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Words that turn a listener off. */
+export const OFF_WORDS: readonly string[] = ['off', 'false', 'none'];
+
+/** An integer from `min` to `max` (at most 16 digits, so it is exact as a number). */
+export function integerIn(min: number, max: number): ValueParser<number> {
+  return (raw) => {
+    const text = String(raw).trim();
+    const value = /^-?[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      throw new OptionValueError(`expected an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+}
+
+/** A 64-bit integer from `min` to `max`. */
+export function bigIntegerIn(min: bigint, max: bigint): ValueParser<bigint> {
+  return (raw) => {
+    const text = String(raw).trim();
+    const value = /^-?[0-9]{1,19}$/.test(text) ? BigInt(text) : undefined;
+    if (value === undefined || value < min || value > max) {
+      throw new OptionValueError(`expected an integer from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+}
+
+/** true/false, 1/0, yes/no, on/off (any case). */
+export const booleanValue: ValueParser<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return raw;
+  const text = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new OptionValueError(`expected true or false, got "${raw}"`);
+};
+
+/** A directory path: not empty, at most 4096 characters, no NUL. */
+export const directoryPath: ValueParser<string> = (raw) => {
+  const text = String(raw);
+  if (text.length === 0 || text.length > 4096 || text.includes('\0')) throw new OptionValueError('expected a directory path');
+  return text;
+};
+
+/** A store URI the store layer accepts. Errors other than a refused URI are bugs and pass unchanged. */
+export const storeUri: ValueParser<string> = (raw) => {
+  const text = String(raw);
+  try {
+    validateStoreUri(text);
+  } catch (error) {
+    if (error instanceof StoreUriError) throw new OptionValueError(error.message, { cause: error });
+    throw error;
+  }
+  return text;
+};
+
+/** Checks a ZeroMQ endpoint: tcp://HOST:PORT (port 0 or * for a free port), ipc://PATH or inproc://NAME. */
+export function validateZmqEndpoint(text: string): string {
+  const tcp = /^tcp:\/\/(\*|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\*|[0-9]{1,5})$/.exec(text);
+  if (tcp) {
+    const port = tcp[2] as string;
+    if (port !== '*' && Number(port) > 65535) throw new Error('port must be 0..65535');
+    return port === '0' ? text.replace(/:0$/, ':*') : text;
+  }
+  if (/^(ipc|inproc):\/\/.{1,200}$/.test(text)) return text;
+  throw new Error('expected tcp://HOST:PORT, ipc://PATH or inproc://NAME');
+}
+
+/** A ZeroMQ endpoint to bind, or undefined for `off`. */
+export const zmqEndpointOrOff: ValueParser<string | undefined> = (raw) => {
+  const text = String(raw);
+  if (OFF_WORDS.includes(text.trim())) return undefined;
+  try {
+    return validateZmqEndpoint(text);
+  } catch (error) {
+    throw new OptionValueError(`${(error as Error).message}, got "${text}"`, { cause: error });
+  }
+};
+
+/** One of `LOG_LEVELS`. */
+export const logLevel: ValueParser<LogLevel> = (raw) => {
+  const text = String(raw);
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new OptionValueError(`expected one of ${LOG_LEVELS.join(', ')}`);
+  return text as LogLevel;
+};
+
+/** Most upstreams a proxy forwards to. */
+const MAX_UPSTREAMS = 64;
+
+/** Comma-separated tcp://HOST:PORT upstreams (a repeated flag arrives joined by commas). */
+export const upstreamList: ValueParser<readonly string[]> = (raw) => {
+  const hosts = String(raw).split(',').map((host) => host.trim()).filter((host) => host !== '');
+  if (hosts.length > MAX_UPSTREAMS) throw new OptionValueError(`at most ${MAX_UPSTREAMS} upstreams`);
+  for (const host of hosts) {
+    if (!/^tcp:\/\/[^\s/,]{1,253}:[0-9]{1,5}$/.test(host) || Number(host.slice(host.lastIndexOf(':') + 1)) > 65535) {
+      throw new OptionValueError(`expected tcp://HOST:PORT, got "${host}"`);
+    }
+  }
+  return hosts;
+};
+
+/**
+ * HOST:PORT, [IPv6]:PORT, PORT or `off`; for the HTTP listeners
+ * (`allowHttpUrl`) also `http://HOST:PORT[/]`, the form seqgen's `--admin` took.
+ * TLS is not served, so `https://` is refused rather than served as plain HTTP.
+ */
+export function listenAddressOrOff(allowHttpUrl: boolean): ValueParser<ListenAddress | undefined> {
+  return (raw) => {
+    let text = String(raw).trim();
+    if (OFF_WORDS.includes(text)) return undefined;
+    if (allowHttpUrl) {
+      if (/^https:\/\//i.test(text)) {
+        throw new OptionValueError(
+          `https is not served here; give http://HOST:PORT or HOST:PORT and put a TLS proxy in front, got "${text.slice(0, 80)}"`,
+        );
+      }
+      const url = /^http:\/\/([^/]*)\/?$/i.exec(text);
+      if (url) text = url[1] as string;
+    }
+    const match = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):)?([0-9]{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : NaN;
+    if (!match || port > 65535) throw new OptionValueError(`expected HOST:PORT, PORT or off, got "${text}"`);
+    const host = match[1] ?? '0.0.0.0';
+    return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
+  };
+}
+
+/** Bearer token: 16-256 printable characters without spaces. */
+export const adminToken: ValueParser<string | undefined> = (raw) => {
+  const text = String(raw);
+  if (!/^[\x21-\x7e]{16,256}$/.test(text)) throw new OptionValueError('expected 16-256 printable characters without spaces');
+  return text;
+};
+
+/** A valid sequence name. */
+export const sequenceName: ValueParser<string> = (raw) => {
+  const text = String(raw);
+  try {
+    validateSequenceName(text);
+  } catch (error) {
+    throw new OptionValueError((error as Error).message, { cause: error });
+  }
+  return text;
+};
+
+/** An http(s)://HOST:PORT[/PATH] URL to advertise, without trailing slashes. */
+export const advertisedHttpUrl: ValueParser<string | undefined> = (raw) => {
+  const text = String(raw).trim().replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/?#]{1,300}(\/[^\s?#]{0,500})?$/.test(text)) {
+    throw new OptionValueError(`expected http://HOST:PORT[/PATH], got "${text.slice(0, 100)}"`);
+  }
+  return text;
+};
+
+/** A tcp://HOST:PORT ZeroMQ endpoint to advertise (no wildcard host). */
+export const advertisedZmqEndpoint: ValueParser<string | undefined> = (raw) => {
+  const text = String(raw).trim();
+  if (!/^tcp:\/\/[^\s/,*]{1,253}:[0-9]{1,5}$/.test(text) || Number(text.slice(text.lastIndexOf(':') + 1)) > 65535) {
+    throw new OptionValueError(`expected tcp://HOST:PORT, got "${text.slice(0, 100)}"`);
+  }
+  return text;
+};
