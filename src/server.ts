@@ -6,16 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { createAdminApi, type LeaderStatus } from './admin/admin-server.js';
 import { createMetrics, type Metrics } from './admin/metrics.js';
 import { Sampler } from './admin/sampler.js';
-import type { ListenAddress, ServerConfig } from './config/options.js';
+import type { ServerConfig } from './config/options.js';
 import { ProtocolStats } from './core/protocol-stats.js';
 import type { TicketSource } from './core/ticket-source.js';
 import { createHttpApi } from './protocols/http.js';
 import { LineServer } from './protocols/line.js';
+import { FastifyProtocolServer, type HostPort, type ProtocolServer } from './protocols/protocol-server.js';
 import { OneShotServer } from './protocols/tcp-oneshot.js';
 import { ZmqServer } from './protocols/zmq.js';
 import { ProxySource } from './proxy/proxy-source.js';
@@ -230,33 +230,61 @@ function leaderStatus(leader: LeaderBackend): LeaderStatus {
   };
 }
 
-/** Listens an HTTP app on an address; returns its base URL. */
-async function listenHttp(app: FastifyInstance, address: ListenAddress): Promise<string> {
-  await app.listen({ host: address.host, port: address.port });
-  const bound = app.server.address();
-  const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
-  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  return `http://${host}:${port}`;
+/** What a protocol is created from. */
+interface ProtocolContext {
+  readonly config: ServerConfig;
+  readonly source: TicketSource;
+  readonly logger: Logger;
+  readonly stats: ProtocolStats;
+  readonly backend: Backend;
+  /** Filled as protocols bind; the admin port shows it. */
+  readonly endpoints: Readonly<Record<string, string>>;
 }
 
-/** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
-export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
-  const stats = new ProtocolStats();
-  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
-  const zmq = config.bind !== undefined ? new ZmqServer(backend.source, logger, stats) : undefined;
-  const endpoints: Record<string, string> = {};
-  const leader = backend.leader;
-  // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
-  const redirectTo = leader
-    ? (): string | undefined => {
-        const election = leader.election;
-        return election !== undefined && election.role !== 'leader' ? election.leader?.http : undefined;
-      }
-    : undefined;
-  const http = config.http ? createHttpApi(backend.source, { stats, redirectTo }) : undefined;
-  const admin = config.admin
-    ? createAdminApi({
+/**
+ * One protocol the server can run. Adding a protocol is one entry here and its
+ * file under `protocols/`; everything else (binding, `endpoints`, the
+ * `listening` line, close) is the loop in `start()`.
+ */
+interface ProtocolEntry<Address> {
+  /** Its `endpoints` key and the `protocol` of its `listening` line. */
+  readonly name: string;
+  /** Where it listens; undefined when the configuration leaves it off. */
+  address(config: ServerConfig): Address | undefined;
+  create(context: ProtocolContext): ProtocolServer<Address>;
+  /** Fields of its `listening` line after `protocol`, from what was bound. */
+  logFields(bound: string, config: ServerConfig): Record<string, unknown>;
+  /**
+   * Logs `listening` only after leader mode's campaign has started: ZeroMQ,
+   * whose line older scripts wait for as "the server is up".
+   */
+  readonly announceAfterElection?: boolean;
+}
+
+/** The protocols, in the order they bind and log (ZeroMQ last: older scripts wait for its line). */
+const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> = [
+  {
+    name: 'http',
+    address: (config) => config.http,
+    create: ({ source, stats, backend }) => {
+      const leader = backend.leader;
+      // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
+      const redirectTo = leader
+        ? (): string | undefined => {
+            const election = leader.election;
+            return election !== undefined && election.role !== 'leader' ? election.leader?.http : undefined;
+          }
+        : undefined;
+      return new FastifyProtocolServer('http', createHttpApi(source, { stats, redirectTo }));
+    },
+    logFields: (url) => ({ url }),
+  },
+  {
+    name: 'admin',
+    address: (config) => config.admin,
+    create: ({ config, backend, endpoints }) => {
+      const leader = backend.leader;
+      const app = createAdminApi({
         version: packageVersion(),
         numbering: backend.service ? { instance: config.instance, instances: config.instances, offset: config.offset } : undefined,
         service: backend.service,
@@ -267,11 +295,58 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         registry: backend.metrics.registry,
         adminToken: config.adminToken,
         endpoints,
-      })
-    : undefined;
-  const tcpOptions = { idleTimeoutMs: config.idleTimeoutS * 1000, maxConnections: config.maxConnections, stats };
-  const tcp = config.tcp ? new OneShotServer(backend.source, logger, { ...tcpOptions, sequence: config.tcpSequence }) : undefined;
-  const line = config.line ? new LineServer(backend.source, logger, tcpOptions) : undefined;
+      });
+      return new FastifyProtocolServer('admin', app);
+    },
+    logFields: (url, config) => ({ url, mutations: config.adminToken !== undefined }),
+  },
+  {
+    name: 'tcp',
+    address: (config) => config.tcp,
+    create: ({ config, source, logger, stats }) =>
+      new OneShotServer(source, logger, { ...tcpOptions(config, stats), sequence: config.tcpSequence }),
+    logFields: (address, config) => ({ address, sequence: config.tcpSequence }),
+  },
+  {
+    name: 'line',
+    address: (config) => config.line,
+    create: ({ config, source, logger, stats }) => new LineServer(source, logger, tcpOptions(config, stats)),
+    logFields: (address) => ({ address }),
+  },
+  {
+    name: 'zmq',
+    address: (config) => config.bind,
+    create: ({ source, logger, stats }) => new ZmqServer(source, logger, stats),
+    logFields: (endpoint) => ({ endpoint }),
+    announceAfterElection: true,
+  },
+];
+
+/** What both raw TCP protocols are bounded by. */
+function tcpOptions(config: ServerConfig, stats: ProtocolStats): { idleTimeoutMs: number; maxConnections: number; stats: ProtocolStats } {
+  return { idleTimeoutMs: config.idleTimeoutS * 1000, maxConnections: config.maxConnections, stats };
+}
+
+/** A protocol the configuration turns on, created and ready to bind. */
+interface ActiveProtocol {
+  readonly entry: ProtocolEntry<unknown>;
+  readonly server: ProtocolServer<unknown>;
+  readonly address: unknown;
+}
+
+/** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
+export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
+  const stats = new ProtocolStats();
+  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
+  const endpoints: Record<string, string> = {};
+  const leader = backend.leader;
+  const context: ProtocolContext = { config, source: backend.source, logger, stats, backend, endpoints };
+  const protocols: ActiveProtocol[] = [];
+  for (const entry of PROTOCOLS as ReadonlyArray<ProtocolEntry<unknown>>) {
+    const address = entry.address(config);
+    if (address !== undefined) protocols.push({ entry, server: entry.create(context), address });
+  }
   let closed = false;
 
   return {
@@ -287,34 +362,25 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     endpoints,
     async start() {
       await backend.open();
-      if (http && config.http) {
-        endpoints.http = await listenHttp(http, config.http);
-        logger.info({ protocol: 'http', url: endpoints.http }, 'listening');
+      const announced: ActiveProtocol[] = [];
+      for (const protocol of protocols) {
+        const bound = await protocol.server.listen(protocol.address);
+        endpoints[protocol.entry.name] = bound;
+        if (protocol.entry.announceAfterElection) announced.push(protocol);
+        else logger.info({ protocol: protocol.entry.name, ...protocol.entry.logFields(bound, config) }, 'listening');
       }
-      if (admin && config.admin) {
-        endpoints.admin = await listenHttp(admin, config.admin);
-        logger.info({ protocol: 'admin', url: endpoints.admin, mutations: config.adminToken !== undefined }, 'listening');
-      }
-      if (tcp && config.tcp) {
-        endpoints.tcp = await tcp.listen(config.tcp.host, config.tcp.port);
-        logger.info({ protocol: 'tcp', address: endpoints.tcp, sequence: config.tcpSequence }, 'listening');
-      }
-      if (line && config.line) {
-        endpoints.line = await line.listen(config.line.host, config.line.port);
-        logger.info({ protocol: 'line', address: endpoints.line }, 'listening');
-      }
-      // ZeroMQ last, as before `ready` existed: older scripts wait for its listening line.
-      if (zmq && config.bind !== undefined) endpoints.zmq = await zmq.listen(config.bind);
       // Leader mode: campaign once every endpoint the leader advertises is bound.
       await leader?.start(endpoints);
-      if (endpoints.zmq !== undefined) logger.info({ protocol: 'zmq', endpoint: endpoints.zmq }, 'listening');
+      for (const { entry } of announced) {
+        logger.info({ protocol: entry.name, ...entry.logFields(endpoints[entry.name] as string, config) }, 'listening');
+      }
       // Logged once every listener is bound, whichever are on: what scripts and tests wait for.
       logger.info({ endpoints: { ...endpoints } }, 'ready');
     },
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([zmq?.close(), http?.close(), admin?.close(), tcp?.close(), line?.close()]);
+      await Promise.all(protocols.map(({ server }) => server.close()));
       await backend.close();
       logger.info({}, 'stopped');
     },

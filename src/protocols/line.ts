@@ -12,8 +12,8 @@
  *
  * The hot path is a read holding many pipelined single-value requests (STX,
  * `NEXT <name>`), and its cost is mostly per read, not per request:
- * - reads reach the connection straight from the socket (see the `push`
- *   shortcut in the constructor);
+ * - reads reach the connection straight from the socket (the `push`
+ *   shortcut, `socket-reads.ts`);
  * - the parser hands frames over as raw bytes; `NEXT <name>` with a printable
  *   ASCII name is recognised on the bytes, and the connection's last name
  *   string is reused while the bytes are the same;
@@ -21,9 +21,8 @@
  *   answered by one `next(name, n)` call (the values n single calls would get,
  *   in order), falling back to one call per request when that call fails at once;
  * - replies are written as digits straight into a shared output slab, whose
- *   region is the read's one write and is reused once the kernel took it.
- * A reply that is not ready at once (a lease to wait for, proxy mode) is
- * queued as text, and so is every reply after it until it is ready.
+ *   region is the read's one write and is reused once the kernel took it
+ *   (`line-output.ts`, which also keeps replies in order and applies backpressure).
  */
 import type { Socket } from 'node:net';
 import { TicketError, toTicketError } from '../core/errors.js';
@@ -32,11 +31,11 @@ import type { ProtocolStats } from '../core/protocol-stats.js';
 import { MAX_COUNT, parseCount, parseLast } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { ETX, LineParser, decodeLine, type LineSink } from './line-parser.js';
+import { LineOutput } from './line-output.js';
+import { receiveReads } from './socket-reads.js';
+import type { HostPort, ProtocolServer } from './protocol-server.js';
 import { TcpListener } from './tcp-listener.js';
 import type { ProtocolLogger } from './zmq.js';
-
-/** Replies a connection may have in the works before it is read no further. */
-export const MAX_PENDING = 1024;
 
 const BEL_TEXT = '\u0007';
 const PONG = 'PONG\n';
@@ -56,126 +55,11 @@ export function encodeLineError(error: unknown): string {
   return `ERR ${ticketError.code} ${ticketError.message.replace(/[\r\n]+/g, ' ')}\n`;
 }
 
-// ---- output slab --------------------------------------------------------------------
-
-/** Size of a fresh output slab; replies of one read larger than this go out in several writes. */
-const SLAB_BYTES = 64 * 1024;
-/** Most bytes one value takes: 19 digits and a separator. */
-const VALUE_BYTES = 20;
-/**
- * Shared by every connection (one thread; a read is answered before the next
- * is handled). `slabUsed` is where the next read's replies start: everything
- * below it may still be held by a socket write that has not completed.
- */
-let slab = Buffer.allocUnsafe(SLAB_BYTES);
-let slabUsed = 0;
-
-/** "00" … "99" as pairs of ASCII digits, tens first. */
-const DIGIT_PAIRS = new Uint8Array(200);
-for (let index = 0; index < 100; index++) {
-  DIGIT_PAIRS[2 * index] = 0x30 + Math.floor(index / 10);
-  DIGIT_PAIRS[2 * index + 1] = 0x30 + (index % 10);
-}
-
-/** Writes the decimal digits of `value` (0 … 2^63 − 1) at `offset`; returns the offset after them. */
-function writeDigits(target: Buffer, offset: number, value: bigint): number {
-  // One conversion (a BigInt comparison costs about as much); below 2^53 it is exact.
-  let number = Number(value);
-  if (number > 0x1fffffffffffff || number < 0) {
-    const text = value.toString();
-    for (let index = 0; index < text.length; index++) target[offset + index] = text.charCodeAt(index);
-    return offset + text.length;
-  }
-  let end = offset + 1;
-  for (let bound = 10; bound <= number; bound *= 10) end++;
-  let position = end;
-  // Two digits per division; integer division on 32 bits when the value fits.
-  while (number >= 100) {
-    const quotient = number < 0x80000000 ? ((number / 100) | 0) : Math.floor(number / 100);
-    const pair = (number - quotient * 100) * 2;
-    target[--position] = DIGIT_PAIRS[pair + 1] as number;
-    target[--position] = DIGIT_PAIRS[pair] as number;
-    number = quotient;
-  }
-  if (number >= 10) {
-    target[--position] = DIGIT_PAIRS[number * 2 + 1] as number;
-    target[--position] = DIGIT_PAIRS[number * 2] as number;
-  } else {
-    target[--position] = 0x30 + number;
-  }
-  return end;
-}
-
-/**
- * Writes each value followed by `terminator`; returns the offset after the
- * last. Values that are consecutive integers (what a run of requests to one
- * sequence gets from one lease, with one instance) are written by counting
- * up in decimal from the first; any others one by one.
- */
-function writeValues(target: Buffer, offset: number, values: readonly bigint[], terminator: number): number {
-  const count = values.length;
-  const first = values[0] as bigint;
-  // Strictly increasing integers whose span is count − 1 are first, first + 1, …
-  let increasing = count > 1;
-  for (let index = 1; increasing && index < count; index++) increasing = (values[index] as bigint) > (values[index - 1] as bigint);
-  if (!increasing || Number(values[count - 1]) - Number(first) !== count - 1 || Number(values[count - 1]) > 0x1fffffffffffff) {
-    for (let index = 0; index < count; index++) {
-      offset = writeDigits(target, offset, values[index] as bigint);
-      target[offset++] = terminator;
-    }
-    return offset;
-  }
-  let start = offset;
-  let end = writeDigits(target, offset, first);
-  target[end] = terminator;
-  for (let value = 1; value < count; value++) {
-    // Copy the previous value's digits after its terminator, then add one.
-    const length = end - start;
-    const next = end + 1;
-    for (let index = 0; index < length; index++) target[next + index] = target[start + index] as number;
-    let position = next + length - 1;
-    while (position >= next && target[position] === 0x39) target[position--] = 0x30;
-    if (position >= next) {
-      target[position] = (target[position] as number) + 1;
-      end = next + length;
-    } else {
-      // 99…9 + 1: one digit more.
-      target[next] = 0x31;
-      target[next + length] = 0x30;
-      end = next + length + 1;
-    }
-    start = next;
-    target[end] = terminator;
-  }
-  return end + 1;
-}
-
 // ---- one connection ----------------------------------------------------------------
 
-/** A reply in the queue; `reply` is undefined while it is being worked out. */
-interface Queued {
-  reply: string | undefined;
-}
-
-/** One connection: parser, ordered replies, backpressure. */
-class LineConnection implements LineSink {
+/** One connection: what its requests mean (the output side is `LineOutput`). */
+class LineConnection extends LineOutput implements LineSink {
   private readonly parser = new LineParser();
-  /**
-   * Replies that could not be written into the current read's output because
-   * one before them is not ready yet, in request order, from `head` on.
-   */
-  private readonly queue: Queued[] = [];
-  private head = 0;
-  /** Queued replies still being worked out. */
-  private pending = 0;
-  private closing = false;
-  /** The client half-closed: end once every reply is out. */
-  private ended = false;
-  /** The current read's replies: `slab[outStart, outEnd)`. */
-  private outStart = 0;
-  private outEnd = 0;
-  /** Values written this read, counted into the stats once. */
-  private issued = 0;
   /**
    * A run of single-value requests for one sequence (STX, or `NEXT <name>`),
    * answered together by one `next(name, runCount)` when the run ends.
@@ -189,28 +73,12 @@ class LineConnection implements LineSink {
   private lastNameLength = 0;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly source: TicketSource,
-    private readonly stats: ProtocolStats | undefined,
+    stats: ProtocolStats | undefined,
   ) {
-    socket.on('data', this.receive);
-    // Shortcut of the readable-stream plumbing between a socket read and
-    // 'data' (buffer bookkeeping and a process.nextTick per read: a sixth of
-    // the server's CPU under pipelined load). A socket hands every chunk it
-    // reads to `push`; while the socket flows and has nothing buffered, the
-    // chunk is answered right there, as the 'data' listener would answer it
-    // next. Everything else — end of stream, a paused socket, data already
-    // buffered — takes the ordinary path, in order; and should a Node version
-    // deliver reads some other way, the 'data' listener still gets them.
-    const push = socket.push.bind(socket);
-    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk instanceof Buffer && chunk.length > 0 && socket.readableLength === 0 && !socket.isPaused()) {
-        this.receive(chunk);
-        return true;
-      }
-      return push(chunk, encoding);
-    };
-    socket.on('drain', () => this.resume());
+    super(socket, stats);
+    receiveReads(socket, this.receive);
     socket.on('end', () => {
       this.ended = true;
       this.flush();
@@ -218,11 +86,7 @@ class LineConnection implements LineSink {
   }
 
   private readonly receive = (chunk: Buffer): void => {
-    if (SLAB_BYTES - slabUsed < 4 * VALUE_BYTES) {
-      slab = Buffer.allocUnsafe(SLAB_BYTES);
-      slabUsed = 0;
-    }
-    this.outStart = this.outEnd = slabUsed;
+    this.beginRead();
     this.parser.scan(chunk, this);
     if (this.runCount > 0) this.endRun();
     this.flush();
@@ -338,12 +202,10 @@ class LineConnection implements LineSink {
       return;
     }
     if (this.queued()) {
-      this.queue.push({ reply: this.encodeRun(result, terminator) });
+      this.enqueue(this.encodeRun(result, terminator));
       return;
     }
-    this.reserve(count * VALUE_BYTES);
-    this.outEnd = writeValues(slab, this.outEnd, result, terminator);
-    this.issued += count;
+    this.writeRun(result, terminator);
   }
 
   /** `NEXT name [count] [last]` or `PING` (commands are case-insensitive), the general way. */
@@ -370,18 +232,10 @@ class LineConnection implements LineSink {
         return;
       }
       if (this.queued()) {
-        this.queue.push({ reply: this.encodeValues(result) });
+        this.enqueue(this.encodeValues(result));
         return;
       }
-      this.reserve(result.length * VALUE_BYTES);
-      let offset = this.outEnd;
-      for (let index = 0; index < result.length; index++) {
-        if (index > 0) slab[offset++] = SPACE;
-        offset = writeDigits(slab, offset, result[index] as bigint);
-      }
-      slab[offset++] = LF;
-      this.outEnd = offset;
-      this.issued += result.length;
+      this.writeList(result);
     } catch (error) {
       this.error(error);
     }
@@ -402,14 +256,10 @@ class LineConnection implements LineSink {
       return;
     }
     if (this.queued()) {
-      this.queue.push({ reply: terminator === ETX ? this.encodeStx(result) : this.encodeValue(result) });
+      this.enqueue(terminator === ETX ? this.encodeStx(result) : this.encodeValue(result));
       return;
     }
-    this.reserve(VALUE_BYTES);
-    const offset = writeDigits(slab, this.outEnd, result);
-    slab[offset] = terminator;
-    this.outEnd = offset + 1;
-    this.issued++;
+    this.writeValue(result, terminator);
   }
 
   private readonly encodeStx = (value: bigint): string => {
@@ -443,102 +293,11 @@ class LineConnection implements LineSink {
   private error(error: unknown): void {
     this.text(this.failed(error));
   }
-
-  // ---- ordered output ----
-
-  /** True while a reply before the next one is not ready: the next goes in the queue. */
-  private queued(): boolean {
-    return this.head < this.queue.length;
-  }
-
-  /** A reply known now. */
-  private text(text: string): void {
-    if (this.queued()) {
-      this.queue.push({ reply: text });
-      return;
-    }
-    const length = text.length * 3;
-    this.reserve(length);
-    this.outEnd += slab.write(text, this.outEnd, length, 'utf8');
-  }
-
-  /** A reply worked out later: it and every reply after it wait in the queue. */
-  private later(answer: Promise<string>): void {
-    const entry: Queued = { reply: undefined };
-    this.queue.push(entry);
-    this.pending++;
-    if (this.pending >= MAX_PENDING) this.socket.pause();
-    void answer.then((text) => {
-      entry.reply = text;
-      this.pending--;
-      this.flush();
-    });
-  }
-
-  /** Makes room for `bytes` more bytes of output at `outEnd`. */
-  private reserve(bytes: number): void {
-    if (this.outEnd + bytes <= slab.length) return;
-    this.writeOut();
-    if (slab.length - slabUsed < bytes) {
-      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
-      slabUsed = 0;
-    }
-    this.outStart = this.outEnd = slabUsed;
-  }
-
-  /** Writes the current read's output, if any, and settles what of the slab it still holds. */
-  private writeOut(): void {
-    const start = this.outStart;
-    const end = this.outEnd;
-    if (this.issued > 0) {
-      this.stats?.countIssued('line', this.issued);
-      this.issued = 0;
-    }
-    if (end === start) return;
-    this.outStart = this.outEnd = end;
-    if (this.socket.destroyed) return;
-    const ok = this.socket.write(slab.subarray(start, end));
-    // Taken whole by the kernel: the region is free again. Otherwise the socket holds it until written.
-    slabUsed = this.socket.writableLength === 0 ? start : (end + 7) & ~7;
-    if (!ok) this.socket.pause(); // resumed on 'drain': a slow reader stops being read
-  }
-
-  /** Writes the read's output, then every ready reply at the head of the queue, in one write. */
-  private flush(): void {
-    this.writeOut();
-    if (this.queued()) {
-      let text = '';
-      while (this.head < this.queue.length) {
-        const reply = (this.queue[this.head] as Queued).reply;
-        if (reply === undefined) break;
-        text += reply;
-        this.head++;
-      }
-      // Drop written replies in one splice, not one shift each (a burst of 200k frames stays linear).
-      if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      } else if (this.head > 1024) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      if (text.length > 0 && !this.socket.destroyed) {
-        if (!this.socket.write(text)) this.socket.pause();
-      }
-    }
-    if ((this.closing || this.ended) && this.queue.length === 0) this.socket.end();
-    else this.resume();
-  }
-
-  private resume(): void {
-    if (!this.closing && this.pending < MAX_PENDING && this.socket.writableLength === 0 && this.socket.isPaused()) {
-      this.socket.resume();
-    }
-  }
 }
 
 /** The long-lived TCP server. */
-export class LineServer {
+export class LineServer implements ProtocolServer {
+  readonly name = 'line';
   private readonly listener: TcpListener;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
@@ -549,8 +308,8 @@ export class LineServer {
   }
 
   /** Listens; returns `host:port` actually bound. */
-  listen(host: string, port: number): Promise<string> {
-    return this.listener.listen(host, port);
+  listen(address: HostPort): Promise<string> {
+    return this.listener.listen(address.host, address.port);
   }
 
   /** Stops accepting, closes every connection. */

@@ -8,6 +8,7 @@
 import { toTicketError } from '../core/errors.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { TicketSource } from '../core/ticket-source.js';
+import type { HostPort, ProtocolServer } from './protocol-server.js';
 import { TcpListener } from './tcp-listener.js';
 import type { ProtocolLogger } from './zmq.js';
 
@@ -22,7 +23,8 @@ export interface OneShotServerOptions {
 const FAILURE = '-1\n';
 
 /** The one-shot TCP server. */
-export class OneShotServer {
+export class OneShotServer implements ProtocolServer {
+  readonly name = 'tcp';
   private readonly listener: TcpListener;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: OneShotServerOptions) {
@@ -55,8 +57,8 @@ export class OneShotServer {
   }
 
   /** Listens; returns `host:port` actually bound. */
-  listen(host: string, port: number): Promise<string> {
-    return this.listener.listen(host, port);
+  listen(address: HostPort): Promise<string> {
+    return this.listener.listen(address.host, address.port);
   }
 
   /** Stops accepting, closes every connection. */

@@ -15,6 +15,7 @@ import { validateSequenceName } from '../core/names.js';
 import { parseCount, parseLast } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
+import type { ProtocolServer } from './protocol-server.js';
 
 /** Largest request body answered with a reply; larger ones get EBADREQ. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -107,7 +108,8 @@ export interface ProtocolLogger {
 }
 
 /** The ZeroMQ server: binds, answers until closed. */
-export class ZmqServer {
+export class ZmqServer implements ProtocolServer<string> {
+  readonly name = 'zmq';
   private readonly socket: Router;
   private readonly source: TicketSource;
   private readonly logger: ProtocolLogger;

@@ -131,42 +131,12 @@ describe('encoding replies', () => {
   });
 });
 
+// Single and counted forms (sync and pending), `last`, and every error code thrown or rejected
+// are in the protocol contract suite (test/protocol-contract.ts); here only what it cannot send.
 describe('answerZmqRequest', () => {
-  it.each([false, true])('answers the single form from nextValue (asynchronous source: %s)', async (asynchronous) => {
-    const source = new RecordingSource(asynchronous);
-    expect(JSON.parse(await answerZmqRequest(source, bytes('["s","12"]')))).toEqual([null, '7']);
-    expect(source.calls).toEqual([{ name: 's', count: undefined, last: 12n }]);
-  });
-
-  it.each([false, true])('answers the count form from next (asynchronous source: %s)', async (asynchronous) => {
-    const source = new RecordingSource(asynchronous);
-    expect(JSON.parse(await answerZmqRequest(source, bytes('["s","0",2]')))).toEqual([null, ['10', '11']]);
-    expect(source.calls).toEqual([{ name: 's', count: 2, last: undefined }]);
-  });
-
   it('does not call the source for a malformed request', async () => {
     const source = new RecordingSource(false);
     expect(replyCode(await answerZmqRequest(source, bytes('["s",')))).toBe('EBADREQ');
     expect(source.calls).toEqual([]);
-  });
-
-  it('turns a rejected promise into an error reply', async () => {
-    const failing: TicketSource = {
-      nextValue: () => Promise.reject(new TicketError('EUNAVAILABLE')),
-      next: () => Promise.reject(new TicketError('EUNAVAILABLE')),
-    };
-    expect(replyCode(await answerZmqRequest(failing, bytes('["s","0"]')))).toBe('EUNAVAILABLE');
-  });
-
-  it('turns a thrown error into an error reply', async () => {
-    const throwing: TicketSource = {
-      nextValue: () => {
-        throw new TicketError('ELIMIT');
-      },
-      next: () => {
-        throw new TicketError('ELIMIT');
-      },
-    };
-    expect(replyCode(await answerZmqRequest(throwing, bytes('["s","0"]')))).toBe('ELIMIT');
   });
 });

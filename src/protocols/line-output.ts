@@ -1,0 +1,285 @@
+/**
+ * How the line protocol's replies reach the socket: decimal digits written
+ * straight into a shared output slab, one write per read, replies kept in
+ * request order while some are still being worked out, and backpressure.
+ *
+ * The slab is shared by every connection (one thread; a read is answered
+ * before the next is handled). A read's replies are `slab[outStart, outEnd)`;
+ * once the kernel took them whole the region is reused by the next read,
+ * otherwise it stays reserved until the socket has written it.
+ *
+ * A reply that is not ready at once (a lease to wait for, proxy mode) is
+ * queued as text, and so is every reply after it until it is ready.
+ */
+import type { Socket } from 'node:net';
+import type { ProtocolStats } from '../core/protocol-stats.js';
+
+/** Replies a connection may have in the works before it is read no further. */
+export const MAX_PENDING = 1024;
+
+/** Size of a fresh output slab; replies of one read larger than this go out in several writes. */
+const SLAB_BYTES = 64 * 1024;
+/** Most bytes one value takes: 19 digits and a separator. */
+export const VALUE_BYTES = 20;
+const SPACE = 0x20;
+const LF = 0x0a;
+/** 2^53 − 1: up to here a value converts to a double exactly. */
+const MAX_EXACT = 0x1fffffffffffff;
+
+/** `slabUsed` is where the next read's replies start: everything below may still be held by a socket write. */
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
+
+/** "00" … "99" as pairs of ASCII digits, tens first. */
+const DIGIT_PAIRS = new Uint8Array(200);
+for (let index = 0; index < 100; index++) {
+  DIGIT_PAIRS[2 * index] = 0x30 + Math.floor(index / 10);
+  DIGIT_PAIRS[2 * index + 1] = 0x30 + (index % 10);
+}
+
+/**
+ * Writes the decimal digits of `value` (0 … 2^63 − 1) at `offset`; returns the
+ * offset after them. The caller makes sure 19 bytes fit.
+ */
+export function writeDigits(target: Uint8Array, offset: number, value: bigint): number {
+  // One conversion (a BigInt comparison costs about as much); below 2^53 it is exact.
+  let number = Number(value);
+  if (number > MAX_EXACT || number < 0) {
+    const text = value.toString();
+    for (let index = 0; index < text.length; index++) target[offset + index] = text.charCodeAt(index);
+    return offset + text.length;
+  }
+  let end = offset + 1;
+  for (let bound = 10; bound <= number; bound *= 10) end++;
+  let position = end;
+  // Two digits per division; integer division on 32 bits when the value fits.
+  while (number >= 100) {
+    const quotient = number < 0x80000000 ? ((number / 100) | 0) : Math.floor(number / 100);
+    const pair = (number - quotient * 100) * 2;
+    target[--position] = DIGIT_PAIRS[pair + 1] as number;
+    target[--position] = DIGIT_PAIRS[pair] as number;
+    number = quotient;
+  }
+  if (number >= 10) {
+    target[--position] = DIGIT_PAIRS[number * 2 + 1] as number;
+    target[--position] = DIGIT_PAIRS[number * 2] as number;
+  } else {
+    target[--position] = 0x30 + number;
+  }
+  return end;
+}
+
+/**
+ * Writes each value (at least one) followed by `terminator`; returns the
+ * offset after the last. Values that are consecutive integers (what a run of
+ * requests to one sequence gets from one lease, with one instance) are written
+ * by counting up in decimal from the first; any others one by one. The caller
+ * makes sure `values.length × 20` bytes fit.
+ */
+export function writeValues(target: Uint8Array, offset: number, values: readonly bigint[], terminator: number): number {
+  const count = values.length;
+  const first = values[0] as bigint;
+  // Strictly increasing integers whose span is count − 1 are first, first + 1, …
+  let increasing = count > 1;
+  for (let index = 1; increasing && index < count; index++) increasing = (values[index] as bigint) > (values[index - 1] as bigint);
+  if (!increasing || Number(values[count - 1]) - Number(first) !== count - 1 || Number(values[count - 1]) > MAX_EXACT) {
+    for (let index = 0; index < count; index++) {
+      offset = writeDigits(target, offset, values[index] as bigint);
+      target[offset++] = terminator;
+    }
+    return offset;
+  }
+  let start = offset;
+  let end = writeDigits(target, offset, first);
+  target[end] = terminator;
+  for (let value = 1; value < count; value++) {
+    // Copy the previous value's digits after its terminator, then add one.
+    const length = end - start;
+    const next = end + 1;
+    for (let index = 0; index < length; index++) target[next + index] = target[start + index] as number;
+    let position = next + length - 1;
+    while (position >= next && target[position] === 0x39) target[position--] = 0x30;
+    if (position >= next) {
+      target[position] = (target[position] as number) + 1;
+      end = next + length;
+    } else {
+      // 99…9 + 1: one digit more.
+      target[next] = 0x31;
+      target[next + length] = 0x30;
+      end = next + length + 1;
+    }
+    start = next;
+    target[end] = terminator;
+  }
+  return end + 1;
+}
+
+/** A reply in the queue; `reply` is undefined while it is being worked out. */
+interface Queued {
+  reply: string | undefined;
+}
+
+/**
+ * The output side of one line connection: what a read's replies are written
+ * into, the queue that keeps them in order, and backpressure. The protocol
+ * (`LineConnection`) extends it with what requests mean.
+ */
+export abstract class LineOutput {
+  /**
+   * Replies that could not be written into the current read's output because
+   * one before them is not ready yet, in request order, from `head` on.
+   */
+  private readonly queue: Queued[] = [];
+  private head = 0;
+  /** Queued replies still being worked out. */
+  private pending = 0;
+  /** No more requests are answered; end once every reply is out. */
+  protected closing = false;
+  /** The client half-closed: end once every reply is out. */
+  protected ended = false;
+  /** The current read's replies: `slab[outStart, outEnd)`. */
+  private outStart = 0;
+  private outEnd = 0;
+  /** Values written this read, counted into the stats once. */
+  private issued = 0;
+
+  constructor(
+    protected readonly socket: Socket,
+    protected readonly stats: ProtocolStats | undefined,
+  ) {
+    socket.on('drain', () => this.resume());
+  }
+
+  /** Starts a read's output; its replies go out in one write at `flush()`. */
+  protected beginRead(): void {
+    if (SLAB_BYTES - slabUsed < 4 * VALUE_BYTES) {
+      slab = Buffer.allocUnsafe(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    this.outStart = this.outEnd = slabUsed;
+  }
+
+  /** True while a reply before the next one is not ready: the next goes in the queue. */
+  protected queued(): boolean {
+    return this.head < this.queue.length;
+  }
+
+  /** A reply known now, as text. */
+  protected text(text: string): void {
+    if (this.queued()) {
+      this.queue.push({ reply: text });
+      return;
+    }
+    const length = text.length * 3;
+    this.reserve(length);
+    this.outEnd += slab.write(text, this.outEnd, length, 'utf8');
+  }
+
+  /** A reply known now that the caller has already encoded (the queue is not empty). */
+  protected enqueue(text: string): void {
+    this.queue.push({ reply: text });
+  }
+
+  /** One value then `terminator`; the queue must be empty (see `queued()`). */
+  protected writeValue(value: bigint, terminator: number): void {
+    this.reserve(VALUE_BYTES);
+    const offset = writeDigits(slab, this.outEnd, value);
+    slab[offset] = terminator;
+    this.outEnd = offset + 1;
+    this.issued++;
+  }
+
+  /** Each value followed by `terminator`; the queue must be empty. */
+  protected writeRun(values: readonly bigint[], terminator: number): void {
+    this.reserve(values.length * VALUE_BYTES);
+    this.outEnd = writeValues(slab, this.outEnd, values, terminator);
+    this.issued += values.length;
+  }
+
+  /** Values separated by spaces, then LF; the queue must be empty. */
+  protected writeList(values: readonly bigint[]): void {
+    this.reserve(values.length * VALUE_BYTES);
+    let offset = this.outEnd;
+    for (let index = 0; index < values.length; index++) {
+      if (index > 0) slab[offset++] = SPACE;
+      offset = writeDigits(slab, offset, values[index] as bigint);
+    }
+    slab[offset++] = LF;
+    this.outEnd = offset;
+    this.issued += values.length;
+  }
+
+  /** A reply worked out later: it and every reply after it wait in the queue. */
+  protected later(answer: Promise<string>): void {
+    const entry: Queued = { reply: undefined };
+    this.queue.push(entry);
+    this.pending++;
+    if (this.pending >= MAX_PENDING) this.socket.pause();
+    void answer.then((text) => {
+      entry.reply = text;
+      this.pending--;
+      this.flush();
+    });
+  }
+
+  /** Makes room for `bytes` more bytes of output at `outEnd`. */
+  private reserve(bytes: number): void {
+    if (this.outEnd + bytes <= slab.length) return;
+    this.writeOut();
+    if (slab.length - slabUsed < bytes) {
+      slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+      slabUsed = 0;
+    }
+    this.outStart = this.outEnd = slabUsed;
+  }
+
+  /** Writes the current read's output, if any, and settles what of the slab it still holds. */
+  private writeOut(): void {
+    const start = this.outStart;
+    const end = this.outEnd;
+    if (this.issued > 0) {
+      this.stats?.countIssued('line', this.issued);
+      this.issued = 0;
+    }
+    if (end === start) return;
+    this.outStart = this.outEnd = end;
+    if (this.socket.destroyed) return;
+    const ok = this.socket.write(slab.subarray(start, end));
+    // Taken whole by the kernel: the region is free again. Otherwise the socket holds it until written.
+    slabUsed = this.socket.writableLength === 0 ? start : (end + 7) & ~7;
+    if (!ok) this.socket.pause(); // resumed on 'drain': a slow reader stops being read
+  }
+
+  /** Writes the read's output, then every ready reply at the head of the queue, in one write. */
+  protected flush(): void {
+    this.writeOut();
+    if (this.queued()) {
+      let text = '';
+      while (this.head < this.queue.length) {
+        const reply = (this.queue[this.head] as Queued).reply;
+        if (reply === undefined) break;
+        text += reply;
+        this.head++;
+      }
+      // Drop written replies in one splice, not one shift each (a burst of 200k frames stays linear).
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      } else if (this.head > 1024) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (text.length > 0 && !this.socket.destroyed) {
+        if (!this.socket.write(text)) this.socket.pause();
+      }
+    }
+    if ((this.closing || this.ended) && this.queue.length === 0) this.socket.end();
+    else this.resume();
+  }
+
+  private resume(): void {
+    if (!this.closing && this.pending < MAX_PENDING && this.socket.writableLength === 0 && this.socket.isPaused()) {
+      this.socket.resume();
+    }
+  }
+}
