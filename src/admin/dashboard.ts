@@ -13,6 +13,9 @@
  *
  * Hooks the browser test relies on: `#health`, `#numbering`, `#store .badge`,
  * `#rows`, rows `tr[data-sequence]` with a `td.last` cell.
+ *
+ * Over 400 lines on purpose: it is one document (markup, style and script
+ * served as one string), and splitting it would only split that document.
  */
 
 export const DASHBOARD_HTML = `<!doctype html>

@@ -6,6 +6,10 @@
  * create it. A leader stops issuing before its lease can have expired: its
  * issuing deadline counts from when its last successful renewal was SENT.
  * The full argument is in docs/architecture.md ("Leader mode").
+ *
+ * Over 400 lines on purpose: the renewal loop, the deadline and the campaign
+ * share one term's state, and the safety argument can only be checked by
+ * reading them together; the etcd calls are the first part, behind one interface.
  */
 import type { Namespace } from 'etcd3';
 import { EtcdLeaseInvalidError } from 'etcd3';

@@ -15,7 +15,9 @@
  * timeout, `hand-back.ts` returns unissued leases on stop or loss of
  * leadership, `service-options.ts` holds the public options and defaults.
  * This file keeps the hot path, waiting, when to reserve, admin operations,
- * graceful stop and leader mode's gate, epoch and `suspend()`.
+ * graceful stop and leader mode's gate, epoch and `suspend()`. (A little over
+ * 400 lines: the hot path, the waiters and reserve-ahead share per-sequence
+ * state and read best together.)
  */
 import { TicketError } from '../core/errors.js';
 import { slotsBeforeRefill } from '../core/lease-policy.js';
