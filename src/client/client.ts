@@ -1,5 +1,5 @@
 /**
- * The client library (SPEC §9): `require('ticket-server')([...servers])`.
+ * The client library: `require('ticket-server')([...servers])`.
  *
  * ```js
  * const ticket = ticketServer(['tcp://10.0.0.11:6410', 'tcp://10.0.0.12:6410']);
@@ -10,7 +10,7 @@
  * ```
  *
  * It remembers the highest value received per sequence and sends it as
- * `last`, so servers that fell behind catch up (drift, SPEC §3); it times
+ * `last`, so servers that fell behind catch up (drift); it times
  * out and fails over between servers (see pool.ts); with `prefetch: N` it
  * fetches N values at a time per sequence and hands them out locally.
  */

@@ -1,5 +1,5 @@
 /**
- * `http://` — the HTTP API of SPEC §6.2 from the client side:
+ * `http://` — the HTTP API from the client side:
  * `POST {base}/v1/sequences/{name}/next` with `{"count": N, "last": "…"}`,
  * answered by `{"sequence": name, "values": ["…"]}` or
  * `{"error": {"code": "ECODE", "message": "…"}}`.

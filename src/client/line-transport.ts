@@ -1,5 +1,5 @@
 /**
- * `line://HOST:PORT` — the long-lived TCP protocol (SPEC §6.5) from the
+ * `line://HOST:PORT` — the long-lived TCP protocol from the
  * client side: one connection, requests pipelined as `NEXT name count last`
  * lines, replies matched in order. Names with spaces cannot be sent on this
  * protocol (EBADNAME); use tcp:// or http:// for them.

@@ -2,7 +2,7 @@
  * Several servers behind one `request`: spreads requests round-robin over
  * healthy servers, fails over to the next one when a server times out or
  * cannot issue, marks a server down after consecutive failures and probes it
- * back. Used by the client (SPEC §9) and by proxy mode (SPEC §8).
+ * back. Used by the client and by proxy mode.
  */
 import { TicketError, type ErrorCode } from '../core/errors.js';
 import type { TicketRequest, Transport } from './transport.js';
@@ -60,8 +60,8 @@ async function loadZmqTransport(uri: string): Promise<Transport> {
 }
 
 /**
- * Checks a server URI and opens its transport: `tcp://` ZeroMQ (SPEC §6.1),
- * `http://` the HTTP API (SPEC §6.2), `line://` the long-lived TCP protocol.
+ * Checks a server URI and opens its transport: `tcp://` ZeroMQ,
+ * `http://` the HTTP API, `line://` the long-lived TCP protocol.
  * The ZeroMQ transport loads lazily (only a client of a tcp:// server loads
  * zeromq); the others use only Node's own modules and load with the client.
  * @throws TypeError for an unsupported scheme or a malformed URI

@@ -1,5 +1,5 @@
 /**
- * Decoding of ticket replies (SPEC §6.1) on the client side, shared by every
+ * Decoding of ticket replies on the client side, shared by every
  * transport whose replies use the `[null, value]` / `[code, message]` shape.
  */
 import { TicketError, isErrorCode } from '../core/errors.js';

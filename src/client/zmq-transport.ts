@@ -1,5 +1,5 @@
 /**
- * `tcp://` — the ZeroMQ protocol of SPEC §6.1 from the client side.
+ * `tcp://` — the ZeroMQ protocol from the client side.
  *
  * A DEALER socket, not REQ: a REQ socket whose reply was lost is stuck
  * forever, a DEALER is not. Each request carries a 4-byte id frame before the

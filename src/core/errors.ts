@@ -1,10 +1,10 @@
 /**
- * The one catalogue of wire error codes (SPEC §7). Every error that leaves the
+ * The one catalogue of wire error codes. Every error that leaves the
  * server carries one of these codes; foreign errors (LMDB, ZeroMQ, drivers) are
  * translated at the boundary and kept as `cause`.
  */
 
-/** Wire error codes of SPEC §7, plus `EINTERNAL` for failures that must not leak internals. */
+/** Wire error codes (docs/protocols.md), plus `EINTERNAL` for failures that must not leak internals. */
 export type ErrorCode =
   | 'EBADREQ'
   | 'EBADNAME'
@@ -18,7 +18,7 @@ export type ErrorCode =
   | 'EINTERNAL';
 
 interface CatalogueEntry {
-  /** HTTP status used by the HTTP protocols (SPEC §6.2). */
+  /** HTTP status used by the HTTP protocols. */
   readonly status: number;
   /** Default message when the raiser gives none. */
   readonly message: string;

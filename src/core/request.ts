@@ -5,7 +5,7 @@
 import { TicketError } from './errors.js';
 import { MAX_VALUE } from './numbering.js';
 
-/** Largest `count` one request may ask for (SPEC §6.1, §6.2). */
+/** Largest `count` one request may ask for (ZeroMQ and HTTP `count`, line `NEXT name count`). */
 export const MAX_COUNT = 1000;
 
 const DIGITS = /^[0-9]{1,19}$/;
