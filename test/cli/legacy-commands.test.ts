@@ -4,12 +4,13 @@
  * themselves are run against real servers in test/integration/legacy-commands.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type RawOptions } from '../../src/config/options.js';
+import { loadConfig, type RawOptions } from '../../src/config/options.js';
 import { redact, type LegacyOutcome, type LegacyPlan } from '../../src/cli/legacy/common.js';
 import { SEQGEN_HELP, mapSeqgen } from '../../src/cli/legacy/seqgen.js';
 import { TICKETD_HELP, mapTicketd } from '../../src/cli/legacy/ticketd.js';
 import { TICKR_HELP, mapTickr } from '../../src/cli/legacy/tickr.js';
 import { TXNID_HELP, mapTxnIdServer, txnIdNumbering } from '../../src/cli/legacy/txn-id-server.js';
+import { configError } from '../helpers/config-errors.js';
 
 function plan(outcome: LegacyOutcome): LegacyPlan {
   if (outcome.kind !== 'serve') throw new Error(`expected serve, got ${outcome.kind}`);
@@ -40,15 +41,6 @@ function configOf(result: LegacyPlan): ReturnType<typeof loadConfig> {
   return loadConfig(flagsOf(result), result.env, result.defaults);
 }
 
-function configError(action: () => unknown): ConfigError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('seqgen', () => {
   it('has seqgen\'s defaults: drift 100, /var/lib/seqgen/, ZeroMQ and admin on, public HTTP off', () => {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  ConfigError,
   FIELD_OPTIONS,
   OPTIONS,
   defaultText,
@@ -16,6 +15,7 @@ import {
 } from '../../src/config/options.js';
 import { HELP_WIDTH, optionHelpLines, paragraph, twoColumns, wrapText } from '../../src/config/help.js';
 import { helpText } from '../../src/cli/help-text.js';
+import { configError } from '../helpers/config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ticket-option-table-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,15 +28,6 @@ function configFile(content: string): string {
   return file;
 }
 
-function configError(action: () => unknown): ConfigError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 /** Display width in columns: code points (the help text is single-width). */
 const columns = (line: string): number => [...line].length;

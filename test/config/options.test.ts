@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  ConfigError,
   envName,
   loadConfig,
   resolveConfig,
   validateZmqEndpoint,
   type RawOptions,
 } from '../../src/config/options.js';
+import { configError } from '../helpers/config-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ticket-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,15 +18,6 @@ function flags(entries: Record<string, string | boolean>): RawOptions {
   return new Map(Object.entries(entries).map(([name, value]) => [name, { value, source: `--${name}` }]));
 }
 
-function configError(action: () => unknown): ConfigError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('defaults', () => {
   it('are those of SPEC §3–§6', () => {

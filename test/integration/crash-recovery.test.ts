@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createTempDir, removeTempDirs, runCli, startServer, stopAllServers } from '../helpers/server-process.js';
 import { loadGenerator, nextValue, nextValues, type LoadResult } from '../helpers/zmq-client.js';
+import { delay } from '../helpers/wait.js';
 
 afterEach(async () => {
   await stopAllServers();
@@ -19,11 +20,6 @@ afterEach(async () => {
 afterAll(async () => {
   await removeTempDirs();
 });
-
-/** Resolves after `ms`; used only to let load run for a while, never to wait for an event. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolveDelay) => setTimeout(resolveDelay, ms));
-}
 
 /** A promise with its resolve function, for waiting on a condition reached in a callback. */
 function signal(): { promise: Promise<void>; resolve: () => void } {

@@ -14,10 +14,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startServer, stopAllServers, urlOf, type ServerProcess } from '../helpers/server-process.js';
 import { dbAvailable, destroyAllDbServers, freePorts, startEtcd, type DbServer, type EtcdCluster } from '../helpers/db-servers.js';
 import { nextValue as zmqNext } from '../helpers/zmq-client.js';
+import { delay, waitUntil } from '../helpers/wait.js';
 
 const TTL_SECONDS = 2;
 const SEQUENCE = 'invoices';
-const WAIT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 
 afterEach(async () => {
@@ -28,19 +28,6 @@ afterAll(async () => {
   await stopAllServers();
   await destroyAllDbServers();
 });
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolveDelay) => setTimeout(resolveDelay, ms));
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() >= deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await delay(intervalMs);
-  }
-}
 
 interface Node {
   readonly label: string;

@@ -30,6 +30,7 @@ import {
   type DbServer,
   type EtcdCluster,
 } from '../helpers/db-servers.js';
+import { delay, waitUntil } from '../helpers/wait.js';
 
 afterEach(async () => {
   await stopAllServers();
@@ -46,8 +47,6 @@ const MAX_BLOCK = 50;
 const SEQUENCE = 'orders';
 /** Bound of one HTTP request (a request to a SIGKILLed server fails at once; this only guards against a hang). */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Bound of every wait for a condition (values issued, readiness, recovery). */
-const WAIT_MS = 30_000;
 /** Starting a database (initdb / mariadb-install-db) takes a while on a small machine. */
 const DB_START_TIMEOUT_MS = 120_000;
 
@@ -58,20 +57,6 @@ const DB_START_TIMEOUT_MS = 120_000;
 // ---------------------------------------------------------------------------
 // Waiting
 // ---------------------------------------------------------------------------
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolveDelay) => setTimeout(resolveDelay, ms));
-}
-
-/** Polls `condition` every `intervalMs` until it holds; throws naming `what` after `timeoutMs`. */
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = WAIT_MS, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() >= deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
-    await delay(intervalMs);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Servers and requests
