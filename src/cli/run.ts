@@ -18,6 +18,7 @@ import { createStore } from '../store/open-store.js';
 import { StoreLockedError, type Store } from '../store/store.js';
 import { StartupError, exitStatusOf } from '../core/startup-errors.js';
 import { helpText } from './help-text.js';
+import { commandHelpText, isHelpCommand } from './command-help.js';
 import { next } from './next-command.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
@@ -278,6 +279,11 @@ export interface MainOptions {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
   const programName = options.programName ?? 'ticket-server';
   try {
+    // `COMMAND --help` anywhere on the line shows that command's help, whatever else is there.
+    if (isHelpCommand(argv[0]) && argv.some((arg) => arg === '--help' || arg === '-h')) {
+      process.stdout.write(commandHelpText(argv[0]));
+      return 0;
+    }
     if (argv[0] === 'next') return await next(argv.slice(1));
     const { sequence, rest } = argv.includes('takeover') ? takeSequenceOption(argv) : { sequence: undefined, rest: argv };
     const commandLine = parseCommandLine(rest);

@@ -80,6 +80,37 @@ describe('--help and --version', () => {
   });
 });
 
+describe('per-command --help', () => {
+  it.each([
+    ['serve', '--help'],
+    ['dump', '-h'],
+    ['restore', '--help'],
+    ['takeover', '-h'],
+    ['next', '--help'],
+    ['status', '-h'],
+    ['completion', '--help'],
+  ])('prints the usage, options and an example of %s with %s, exit code 0', async (command, flag) => {
+    const result = await runCli([command, flag]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const usage = result.stdout.split('\n')[0] ?? '';
+    expect(usage).toMatch(/^Usage: ticket-server /);
+    expect(usage).toContain(command);
+    expect(result.stdout).toContain('Options:');
+    expect(result.stdout).toMatch(new RegExp(`Examples:\n  ticket-server ${command === 'serve' ? '' : command}`));
+    expect(result.stdout.split('\n').filter((line) => [...line].length > 100)).toEqual([]);
+  });
+
+  it('lists the option table under dump --help and only its own options under next --help', async () => {
+    const dump = await runCli(['dump', '--help']);
+    expect(dump.stdout).toContain('--data DIR');
+    expect(dump.stdout).toContain('TICKET_SERVER_STORE');
+    const next = await runCli(['next', '--help']);
+    expect(next.stdout).toContain('--count N');
+    expect(next.stdout).not.toContain('--data');
+  });
+});
+
 describe('invalid options', () => {
   it.each<[string, string[], string]>([
     ['--instances 0', ['--instances', '0'], '--instances'],
