@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, createTempDir, removeTempDirs, runCli, startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
@@ -108,6 +109,39 @@ describe('per-command --help', () => {
     const next = await runCli(['next', '--help']);
     expect(next.stdout).toContain('--count N');
     expect(next.stdout).not.toContain('--data');
+  });
+});
+
+describe('a listener whose port is taken', () => {
+  let holder: Server | undefined;
+
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (holder ? holder.close(() => resolve()) : resolve()));
+    holder = undefined;
+  });
+
+  /** Holds a loopback port with a plain TCP listener, so any protocol's bind on it fails. */
+  async function takenPort(): Promise<number> {
+    const server = createNetServer();
+    holder = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  it.each([
+    ['--http', (port: number) => `127.0.0.1:${port}`],
+    ['--admin', (port: number) => `127.0.0.1:${port}`],
+    ['--tcp', (port: number) => `127.0.0.1:${port}`],
+    ['--line', (port: number) => `127.0.0.1:${port}`],
+    ['--bind', (port: number) => `tcp://127.0.0.1:${port}`],
+  ])('exits 1 naming the address and %s', async (option, value) => {
+    const port = await takenPort();
+    const result = await runCli(contained(['serve', option, value(port)]));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`ticket-server: cannot listen on ${value(port)} for ${option} (address already in use)`);
   });
 });
 
