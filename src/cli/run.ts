@@ -20,6 +20,7 @@ import { StartupError, exitStatusOf } from '../core/startup-errors.js';
 import { helpText } from './help-text.js';
 import { commandHelpText, isHelpCommand } from './command-help.js';
 import { next } from './next-command.js';
+import { status } from './status-command.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
@@ -83,7 +84,7 @@ function parseCommandLine(argv: string[]): ParsedCommandLine {
   if (positionals.length > 0) {
     const first = positionals.shift() as string;
     if (!(COMMANDS as readonly string[]).includes(first)) {
-      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump, restore or takeover (see --help)`);
+      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump, restore, takeover, status or completion (see --help)`);
     }
     command = first as Command;
   }
@@ -285,6 +286,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return 0;
     }
     if (argv[0] === 'next') return await next(argv.slice(1));
+    if (argv[0] === 'status') return await status(argv.slice(1));
     const { sequence, rest } = argv.includes('takeover') ? takeSequenceOption(argv) : { sequence: undefined, rest: argv };
     const commandLine = parseCommandLine(rest);
     if (commandLine.command === 'help') {
