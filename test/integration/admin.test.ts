@@ -23,12 +23,14 @@ interface Reply {
   readonly status: number;
   readonly type: string;
   readonly text: string;
+  /** The Allow header of a 405. */
+  readonly allow: string | null;
 }
 
 async function call(url: string, init: RequestInit = {}): Promise<Reply> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type') ?? '', text };
+  return { status: response.status, type: response.headers.get('content-type') ?? '', text, allow: response.headers.get('allow') };
 }
 
 const json = <T = Record<string, unknown>>(reply: Reply): T => JSON.parse(reply.text) as T;
@@ -324,17 +326,24 @@ describe('mutations need a token', () => {
 });
 
 describe('admin errors', () => {
-  it('answers unknown routes with 404 and oversized bodies with 413, in the error shape', async () => {
+  it('answers unknown routes with 404, a wrong method with 405 and Allow, and oversized bodies with 413, in the error shape', async () => {
     const adminUrl = urlOf(server, 'admin');
-    for (const [method, path] of [
-      ['GET', '/nope'],
-      ['GET', '/admin/sequences/x'],
-      ['DELETE', '/admin/sequences/x'],
-      ['POST', '/admin/sequences/x'],
+    for (const [method, path, status, allow] of [
+      ['GET', '/nope', 404, null],
+      ['POST', '/admin/sequences', 404, null],
+      ['GET', '/admin/sequences/x', 405, 'PUT'],
+      ['DELETE', '/admin/sequences/x', 405, 'PUT'],
+      ['POST', '/admin/sequences/x', 405, 'PUT'],
+      ['GET', '/admin/sequences/x/floor', 405, 'POST'],
+      ['POST', '/status', 405, 'GET, HEAD'],
+      ['DELETE', '/metrics', 405, 'GET, HEAD'],
     ] as const) {
       const reply = await call(`${adminUrl}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
-      expect(reply.status, `${method} ${path}`).toBe(404);
-      expect(Object.keys(json<{ error: { code: string; message: string } }>(reply).error).sort()).toEqual(['code', 'message']);
+      expect(reply.status, `${method} ${path}`).toBe(status);
+      expect(reply.allow, `${method} ${path}`).toBe(allow);
+      const error = json<{ error: { code: string; message: string } }>(reply).error;
+      expect(Object.keys(error).sort()).toEqual(['code', 'message']);
+      expect(error.code).toBe('EBADREQ');
     }
     const big = await mutate(`${adminUrl}/admin/sequences/big-body/floor`, 'POST', { floor: '5', padding: 'x'.repeat(8192) });
     expect(big.status).toBe(413);
