@@ -494,3 +494,37 @@ describe('configuration of the admin and HTTP ports', () => {
     expect((await quiet.stop()).code).toBe(0);
   });
 });
+
+describe('admin OpenAPI document', () => {
+  it('is served at /openapi.json on the admin port, and every documented path and method answers', async () => {
+    const adminUrl = urlOf(server, 'admin');
+    const reply = await call(`${adminUrl}/openapi.json`);
+    expect(reply.status).toBe(200);
+    const document = json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(reply);
+    expect(document.openapi).toMatch(/^3\./);
+    const paths = Object.keys(document.paths);
+    for (const path of ['/status', '/healthz', '/readyz', '/metrics', '/admin/sequences/{name}', '/admin/sequences/{name}/floor']) {
+      expect(paths).toContain(path);
+    }
+    let checked = 0;
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const method of Object.keys(methods).map((name) => name.toUpperCase())) {
+        const concrete = `${adminUrl}${path.replace('{name}', 'documented-admin')}`;
+        const answer = method === 'GET' ? await call(concrete) : await mutate(concrete, method as 'PUT' | 'POST', { floor: '5' });
+        expect(answer.status, `${method} ${path}: ${answer.text}`).toBeLessThan(400);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(8);
+  });
+
+  it('documents the floor body the routes accept: a field it does not list is refused', async () => {
+    const adminUrl = urlOf(server, 'admin');
+    const document = json<{ paths: Record<string, { post?: { requestBody: { content: Record<string, { schema: { properties: object } }> } } }> }>(
+      await call(`${adminUrl}/openapi.json`),
+    );
+    const schema = document.paths['/admin/sequences/{name}/floor']?.post?.requestBody.content['application/json']?.schema;
+    expect(Object.keys(schema?.properties ?? {})).toEqual(['floor']);
+    expectError(await mutate(`${adminUrl}/admin/sequences/documented-body/floor`, 'POST', { floor: '5', extra: 1 }), 400, 'EBADREQ');
+  });
+});
