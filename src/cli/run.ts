@@ -21,6 +21,7 @@ import { helpText } from './help-text.js';
 import { commandHelpText, isHelpCommand } from './command-help.js';
 import { next } from './next-command.js';
 import { status } from './status-command.js';
+import { ProgressReporter } from './progress.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
@@ -168,9 +169,12 @@ interface DumpFile {
 async function dump(config: ServerConfig): Promise<void> {
   const document = await withStore(config, true, async (store, map) => {
     const sequences: DumpFile['sequences'] = [];
+    const progress = new ProgressReporter('dump: sequences read');
     for await (const { name, next } of store.list()) {
       sequences.push({ name, next_slot: next.toString(), floor: map.floorBelow(next).toString() });
+      progress.tick();
     }
+    progress.done();
     const result: DumpFile = {
       format: 'ticket-server-dump',
       version: 1,
@@ -228,11 +232,14 @@ async function restore(config: ServerConfig, files: readonly string[]): Promise<
     const before = new Map<string, bigint>();
     for await (const { name, next } of store.list()) before.set(name, next);
     let raised = 0;
+    const progress = new ProgressReporter('restore: sequences', floors.size);
     for (const [name, floor] of floors) {
       const target = map.slotAbove(floor);
       await store.reserve(name, 0n, target);
       if ((before.get(name) ?? 0n) < target) raised++;
+      progress.tick();
     }
+    progress.done();
     return { sequences: floors.size, raised };
   });
   process.stdout.write(`${JSON.stringify({ restored: summary.sequences, raised: summary.raised })}\n`);
@@ -249,7 +256,9 @@ async function takeover(config: ServerConfig, sources: readonly string[], sequen
   checkFloorsFit(floors, map);
   let results: Awaited<ReturnType<typeof applyFloors>>;
   try {
-    results = await withStore(config, false, (store, fencedMap) => applyFloors(store, fencedMap, floors));
+    const progress = new ProgressReporter('takeover: sequences', floors.length);
+    results = await withStore(config, false, (store, fencedMap) => applyFloors(store, fencedMap, floors, () => progress.tick()));
+    progress.done();
   } catch (error) {
     if (!(error instanceof StoreLockedError)) throw error;
     throw new StartupError(
