@@ -4,6 +4,7 @@
  * takeover come from the option table; `next` and `status` have their own.
  */
 import { optionHelpLines, paragraph, twoColumns } from '../config/help.js';
+import { OPTIONS } from '../config/option-table.js';
 
 /** Commands that have their own --help. */
 export const HELP_COMMANDS = ['serve', 'dump', 'restore', 'takeover', 'next', 'status', 'completion'] as const;
@@ -106,6 +107,16 @@ const HELP: Readonly<Record<HelpCommand, CommandHelp>> = {
 /** True when `word` is a command with its own --help. */
 export function isHelpCommand(word: string | undefined): word is HelpCommand {
   return (HELP_COMMANDS as readonly string[]).includes(word ?? '');
+}
+
+/**
+ * The flags a command accepts (`--count`, …), as completion offers them: the
+ * option table's for serve, dump, restore and takeover, else the command's own.
+ */
+export function commandFlags(command: HelpCommand): string[] {
+  const help = HELP[command];
+  const terms = [...(help.ownOptions ?? []), ...(help.options ?? OPTIONS.map((spec) => [`--${spec.name}`, ''] as const))];
+  return [...terms.map(([term]) => term.split(' ')[0] as string), '--help'];
 }
 
 /** `ticket-server COMMAND --help`, every line at most 100 columns. */

@@ -22,6 +22,7 @@ import { commandHelpText, isHelpCommand } from './command-help.js';
 import { next } from './next-command.js';
 import { status } from './status-command.js';
 import { ProgressReporter } from './progress.js';
+import { completion } from './completion.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
@@ -296,6 +297,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     }
     if (argv[0] === 'next') return await next(argv.slice(1));
     if (argv[0] === 'status') return await status(argv.slice(1));
+    if (argv[0] === 'completion') return completion(argv.slice(1));
     const { sequence, rest } = argv.includes('takeover') ? takeSequenceOption(argv) : { sequence: undefined, rest: argv };
     const commandLine = parseCommandLine(rest);
     if (commandLine.command === 'help') {
