@@ -6,12 +6,14 @@
  * Numbering settings are observed the way a user sees them: through the
  * values a server issues.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, createTempDir, removeTempDirs, runCli, startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
+import { CLI_PATH, PROJECT_ROOT, cleanEnvironment, createTempDir, removeTempDirs, runCli, startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
 import { nextValue, nextValues, requestTicket } from '../helpers/zmq-client.js';
 
 afterEach(async () => {
@@ -463,6 +465,38 @@ describe('dump and restore', () => {
     const result = await runCli(['restore', '/nonexistent/dump.json', '--data', await createTempDir()]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('/nonexistent/dump.json');
+  });
+});
+
+describe('progress of a long restore', () => {
+  /** A dump file of `count` sequences, each with floor 9. */
+  async function bigDump(dir: string, count: number): Promise<string> {
+    const sequences = Array.from({ length: count }, (_unused, index) => ({ name: `p${index}`, next_slot: '10', floor: '9' }));
+    const file = join(dir, 'big-dump.json');
+    await writeFile(file, JSON.stringify({ format: 'ticket-server-dump', version: 1, store: 'x', numbering: { instance: 1, instances: 1, offset: '1' }, sequences }));
+    return file;
+  }
+
+  it('writes nothing on stderr when stderr is not a terminal', async () => {
+    const dir = await createTempDir();
+    const result = await runCli(['restore', await bigDump(dir, 2500), '--data', join(dir, 'data')]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ restored: 2500, raised: 2500 });
+  });
+
+  it.skipIf(!existsSync('/usr/bin/script'))('counts sequences on stderr when it is a terminal (script gives it one)', async () => {
+    const dir = await createTempDir();
+    const file = await bigDump(dir, 2500);
+    const command = [process.execPath, CLI_PATH, 'restore', file, '--data', join(dir, 'data')].map((part) => `'${part}'`).join(' ');
+    const { stdout: output } = await promisify(execFile)('/usr/bin/script', ['-qec', command, '/dev/null'], {
+      env: cleanEnvironment(),
+      timeout: 60_000,
+      cwd: dir,
+    });
+    // Reports come every 1000 sequences or every second, whichever is first: which counts appear depends on speed.
+    expect(output).toMatch(/\rrestore: sequences: [0-9]+\/2500/);
+    expect(output).toContain('\rrestore: sequences: 2500/2500');
   });
 });
 
