@@ -18,6 +18,7 @@ import { LineServer } from './protocols/line.js';
 import { FastifyProtocolServer, type HostPort, type ProtocolServer } from './protocols/protocol-server.js';
 import { OneShotServer } from './protocols/tcp-oneshot.js';
 import { ZmqServer } from './protocols/zmq.js';
+import { StartupError } from './core/startup-errors.js';
 import { ProxySource } from './proxy/proxy-source.js';
 import { TicketService } from './service/ticket-service.js';
 import { createStore } from './store/open-store.js';
@@ -249,6 +250,8 @@ interface ProtocolContext {
 interface ProtocolEntry<Address> {
   /** Its `endpoints` key and the `protocol` of its `listening` line. */
   readonly name: string;
+  /** The option that sets its address, as a bind failure names it. */
+  readonly option: string;
   /** Where it listens; undefined when the configuration leaves it off. */
   address(config: ServerConfig): Address | undefined;
   create(context: ProtocolContext): ProtocolServer<Address>;
@@ -265,6 +268,7 @@ interface ProtocolEntry<Address> {
 const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> = [
   {
     name: 'http',
+    option: '--http',
     address: (config) => config.http,
     create: ({ source, stats, backend }) => {
       const leader = backend.leader;
@@ -281,6 +285,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
   },
   {
     name: 'admin',
+    option: '--admin',
     address: (config) => config.admin,
     create: ({ config, backend, endpoints }) => {
       const leader = backend.leader;
@@ -302,6 +307,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
   },
   {
     name: 'tcp',
+    option: '--tcp',
     address: (config) => config.tcp,
     create: ({ config, source, logger, stats }) =>
       new OneShotServer(source, logger, { ...tcpOptions(config, stats), sequence: config.tcpSequence }),
@@ -309,12 +315,14 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
   },
   {
     name: 'line',
+    option: '--line',
     address: (config) => config.line,
     create: ({ config, source, logger, stats }) => new LineServer(source, logger, tcpOptions(config, stats)),
     logFields: (address) => ({ address }),
   },
   {
     name: 'zmq',
+    option: '--bind',
     address: (config) => config.bind,
     create: ({ source, logger, stats }) => new ZmqServer(source, logger, stats),
     logFields: (endpoint) => ({ endpoint }),
@@ -332,6 +340,33 @@ interface ActiveProtocol {
   readonly entry: ProtocolEntry<unknown>;
   readonly server: ProtocolServer<unknown>;
   readonly address: unknown;
+}
+
+/** Why a bind failed, in words, for the errno codes a user can act on. */
+const LISTEN_FAILURE_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied; ports below 1024 need privileges',
+  EADDRNOTAVAIL: 'no interface of this machine has that address',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+};
+
+/**
+ * Binds one protocol. A failure becomes `LISTEN_FAILED` naming the address and
+ * the option that set it: "Address already in use" alone does not say which of
+ * five listeners clashed.
+ * @throws StartupError (`LISTEN_FAILED`, exit status 1)
+ */
+async function listenOrExplain(protocol: ActiveProtocol): Promise<string> {
+  try {
+    return await protocol.server.listen(protocol.address);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reason = (typeof code === 'string' ? LISTEN_FAILURE_REASONS[code] : undefined) ?? (error as Error).message;
+    const address = protocol.address as HostPort | string;
+    const where = typeof address === 'string' ? address : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+    throw new StartupError('LISTEN_FAILED', `cannot listen on ${where} for ${protocol.entry.option} (${reason})`, { cause: error });
+  }
 }
 
 /** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
@@ -364,7 +399,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
       await backend.open();
       const announced: ActiveProtocol[] = [];
       for (const protocol of protocols) {
-        const bound = await protocol.server.listen(protocol.address);
+        const bound = await listenOrExplain(protocol);
         endpoints[protocol.entry.name] = bound;
         if (protocol.entry.announceAfterElection) announced.push(protocol);
         else logger.info({ protocol: protocol.entry.name, ...protocol.entry.logFields(bound, config) }, 'listening');

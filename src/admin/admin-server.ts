@@ -3,6 +3,7 @@
  *
  * - `GET /` dashboard; `GET /status` JSON; `GET /healthz` (process up);
  *   `GET /readyz` (store reachable and serving); `GET /metrics` (Prometheus);
+ *   `GET /openapi.json` (this port's OpenAPI document);
  * - `PUT /admin/sequences/{name}` — create a sequence (optionally with a floor);
  * - `POST /admin/sequences/{name}/floor` `{"floor": "<value>"}` — raise a floor.
  *
@@ -21,6 +22,7 @@ import type { TicketService } from '../service/ticket-service.js';
 import type { Store } from '../store/store.js';
 import { createHttpApp, sendError } from '../protocols/http-common.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { FLOOR_BODY_FIELDS, adminOpenApiDocument } from './admin-openapi.js';
 import { watchStoreAndBuild } from './metrics.js';
 import type { Sampler } from './sampler.js';
 import type { Registry } from 'prom-client';
@@ -145,6 +147,9 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
     return reply.header('cache-control', 'no-store').send(await buildStatus(context, limit));
   });
 
+  const openApiText = JSON.stringify(adminOpenApiDocument(STATUS_SEQUENCE_LIMIT));
+  app.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openApiText));
+
   app.get('/healthz', async (_request, reply) => reply.send({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
@@ -178,7 +183,7 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
     try {
       const service = serviceFor(request);
       const name = validateSequenceName(request.params.name);
-      const body = objectBody(request.body, ['floor']);
+      const body = objectBody(request.body, FLOOR_BODY_FIELDS);
       const floor = body.floor === undefined ? undefined : parseValue(body.floor, 'floor');
       const created = await service.createSequence(name);
       const raised = floor === undefined ? false : await service.raiseFloor(name, floor);
@@ -192,7 +197,7 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
     try {
       const service = serviceFor(request);
       const name = validateSequenceName(request.params.name);
-      const body = objectBody(request.body, ['floor']);
+      const body = objectBody(request.body, FLOOR_BODY_FIELDS);
       if (body.floor === undefined) throw new TicketError('EBADREQ', 'body must be {"floor": "<value>"}');
       const floor = parseValue(body.floor, 'floor');
       const raised = await service.raiseFloor(name, floor);

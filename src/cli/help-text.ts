@@ -15,7 +15,10 @@ const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
     'ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
     'print tickets, one per line (default server tcp://127.0.0.1:6410)',
   ],
+  ['ticket-server status [--admin URL] [--json]', 'summarise a running server\'s /status (exit 1 when not ready)'],
+  ['ticket-server completion bash|zsh', 'print a shell completion script'],
   ['ticket-server --help | --version', ''],
+  ['ticket-server COMMAND --help', 'that command\'s usage, options and examples'],
 ];
 
 /** The takeover SOURCE forms, as --help lists them. */

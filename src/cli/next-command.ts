@@ -60,7 +60,12 @@ export async function next(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'EINTERNAL';
-    process.stderr.write(`ticket-server: ${code}: ${(error as Error).message}\n`);
+    // The client's own message says only that nobody answered; a user needs to know whom it asked.
+    const message = code === 'ETIMEOUT' || code === 'EUNAVAILABLE'
+      ? `no answer from ${servers.join(', ')} within ${timeout} ms per server (${(error as Error).message}); ` +
+        'is the server running there? Choose another with --server URI'
+      : (error as Error).message;
+    process.stderr.write(`ticket-server: ${code}: ${message}\n`);
     return 1;
   } finally {
     await client.close();

@@ -18,7 +18,11 @@ import { createStore } from '../store/open-store.js';
 import { StoreLockedError, type Store } from '../store/store.js';
 import { StartupError, exitStatusOf } from '../core/startup-errors.js';
 import { helpText } from './help-text.js';
+import { commandHelpText, isHelpCommand } from './command-help.js';
 import { next } from './next-command.js';
+import { status } from './status-command.js';
+import { ProgressReporter } from './progress.js';
+import { completion } from './completion.js';
 import { applyFloors, checkFloorsFit, formatResult, readSources, takeSequenceOption } from '../takeover/takeover.js';
 
 const COMMANDS = ['serve', 'dump', 'restore', 'takeover'] as const;
@@ -82,7 +86,7 @@ function parseCommandLine(argv: string[]): ParsedCommandLine {
   if (positionals.length > 0) {
     const first = positionals.shift() as string;
     if (!(COMMANDS as readonly string[]).includes(first)) {
-      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump, restore or takeover (see --help)`);
+      throw new ConfigError('command', `unknown command "${first}"; expected serve, next, dump, restore, takeover, status or completion (see --help)`);
     }
     command = first as Command;
   }
@@ -166,9 +170,12 @@ interface DumpFile {
 async function dump(config: ServerConfig): Promise<void> {
   const document = await withStore(config, true, async (store, map) => {
     const sequences: DumpFile['sequences'] = [];
+    const progress = new ProgressReporter('dump: sequences read');
     for await (const { name, next } of store.list()) {
       sequences.push({ name, next_slot: next.toString(), floor: map.floorBelow(next).toString() });
+      progress.tick();
     }
+    progress.done();
     const result: DumpFile = {
       format: 'ticket-server-dump',
       version: 1,
@@ -226,11 +233,14 @@ async function restore(config: ServerConfig, files: readonly string[]): Promise<
     const before = new Map<string, bigint>();
     for await (const { name, next } of store.list()) before.set(name, next);
     let raised = 0;
+    const progress = new ProgressReporter('restore: sequences', floors.size);
     for (const [name, floor] of floors) {
       const target = map.slotAbove(floor);
       await store.reserve(name, 0n, target);
       if ((before.get(name) ?? 0n) < target) raised++;
+      progress.tick();
     }
+    progress.done();
     return { sequences: floors.size, raised };
   });
   process.stdout.write(`${JSON.stringify({ restored: summary.sequences, raised: summary.raised })}\n`);
@@ -247,7 +257,9 @@ async function takeover(config: ServerConfig, sources: readonly string[], sequen
   checkFloorsFit(floors, map);
   let results: Awaited<ReturnType<typeof applyFloors>>;
   try {
-    results = await withStore(config, false, (store, fencedMap) => applyFloors(store, fencedMap, floors));
+    const progress = new ProgressReporter('takeover: sequences', floors.length);
+    results = await withStore(config, false, (store, fencedMap) => applyFloors(store, fencedMap, floors, () => progress.tick()));
+    progress.done();
   } catch (error) {
     if (!(error instanceof StoreLockedError)) throw error;
     throw new StartupError(
@@ -278,7 +290,14 @@ export interface MainOptions {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, options: MainOptions = {}): Promise<number> {
   const programName = options.programName ?? 'ticket-server';
   try {
+    // `COMMAND --help` anywhere on the line shows that command's help, whatever else is there.
+    if (isHelpCommand(argv[0]) && argv.some((arg) => arg === '--help' || arg === '-h')) {
+      process.stdout.write(commandHelpText(argv[0]));
+      return 0;
+    }
     if (argv[0] === 'next') return await next(argv.slice(1));
+    if (argv[0] === 'status') return await status(argv.slice(1));
+    if (argv[0] === 'completion') return completion(argv.slice(1));
     const { sequence, rest } = argv.includes('takeover') ? takeSequenceOption(argv) : { sequence: undefined, rest: argv };
     const commandLine = parseCommandLine(rest);
     if (commandLine.command === 'help') {

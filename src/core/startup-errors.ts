@@ -46,6 +46,10 @@ export const STARTUP_ERROR_CATALOGUE = {
     exitStatus: EXIT_RUNTIME_FAILURE,
     shape: 'a command that only reads (dump) found no store where it was pointed',
   },
+  LISTEN_FAILED: {
+    exitStatus: EXIT_RUNTIME_FAILURE,
+    shape: 'cannot listen on ADDRESS for --OPTION (reason: address already in use, permission denied, …)',
+  },
   STORE_OPEN_FAILED: {
     exitStatus: EXIT_RUNTIME_FAILURE,
     shape: 'cannot open the store DESCRIPTION (no password): the driver\'s reason',

@@ -75,10 +75,50 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   });
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
   app.setErrorHandler((error, _request, reply) => answerError(reply, error));
+  const routes = new RouteTable();
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
   app.setNotFoundHandler((request, reply) => {
+    // A known path with another method is a wrong method, not a missing route: say which methods it takes.
+    const allowed = routes.methodsOf(request.url);
+    if (allowed.length > 0) {
+      const error = new TicketError('EBADREQ', `${request.method} is not allowed on ${request.url.split('?')[0]?.slice(0, 200)}; use ${allowed.join(' or ')}`);
+      onError?.(error);
+      return sendError(reply.header('allow', allowed.join(', ')), error, 405);
+    }
     const error = new TicketError('EBADREQ', `no route ${request.method} ${request.url.slice(0, 200)}`);
     onError?.(error);
     return sendError(reply, error, 404);
   });
   return app;
+}
+
+/**
+ * The methods each registered path answers, for 405 and `Allow`. Parameters
+ * (`:name`) match one path segment, as fastify's router matches them.
+ */
+class RouteTable {
+  private readonly routes: Array<{ pattern: RegExp; methods: Set<string> }> = [];
+  private readonly byUrl = new Map<string, Set<string>>();
+
+  add(url: string, method: string | readonly string[]): void {
+    let methods = this.byUrl.get(url);
+    if (!methods) {
+      methods = new Set();
+      this.byUrl.set(url, methods);
+      const source = url
+        .split('/')
+        .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/');
+      this.routes.push({ pattern: new RegExp(`^${source}$`), methods });
+    }
+    for (const one of typeof method === 'string' ? [method] : method) methods.add(one.toUpperCase());
+  }
+
+  /** Methods some route answers on the path of `url` (its query ignored), sorted; none for an unknown path. */
+  methodsOf(url: string): string[] {
+    const path = url.split('?')[0] ?? '';
+    const methods = new Set<string>();
+    for (const route of this.routes) if (route.pattern.test(path)) for (const method of route.methods) methods.add(method);
+    return [...methods].sort();
+  }
 }

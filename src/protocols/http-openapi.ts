@@ -35,7 +35,8 @@ export const nextQuerySchema = {
   },
 } as const;
 
-const errorSchema = {
+/** The error body of every non-2xx answer, on both HTTP ports. */
+export const errorSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['error'],
@@ -65,7 +66,8 @@ const valuesSchema = {
   },
 } as const;
 
-const errorResponses = (...statuses: number[]): Record<string, unknown> =>
+/** OpenAPI responses of the given error statuses, each an `Error` body. */
+export const errorResponses = (...statuses: number[]): Record<string, unknown> =>
   Object.fromEntries(
     statuses.map((status) => [
       String(status),

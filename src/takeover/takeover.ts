@@ -115,8 +115,14 @@ export function checkFloorsFit(floors: readonly TakeoverFloor[], map: SlotMap): 
  * beyond its floor reports `raised: false`; on a shared store another server
  * may move a counter meanwhile, which only ever makes a reported raise
  * conservative, never wrong about safety.
+ * @param onApplied told after each sequence is done (progress); default nothing
  */
-export async function applyFloors(store: Store, map: SlotMap, floors: readonly TakeoverFloor[]): Promise<TakeoverResult[]> {
+export async function applyFloors(
+  store: Store,
+  map: SlotMap,
+  floors: readonly TakeoverFloor[],
+  onApplied: () => void = () => undefined,
+): Promise<TakeoverResult[]> {
   const before = new Map<string, bigint>();
   const wanted = new Set(floors.map(({ name }) => name));
   for await (const { name, next } of store.list()) {
@@ -129,6 +135,7 @@ export async function applyFloors(store: Store, map: SlotMap, floors: readonly T
     // The lease starts at max(stored, target): it equals target only if the counter was moved up to it.
     const raised = (before.get(name) ?? FIRST_SLOT) < target && lease.start === target;
     results.push({ name, floor, raised });
+    onApplied();
   }
   return results;
 }

@@ -23,12 +23,14 @@ interface Reply {
   readonly status: number;
   readonly type: string;
   readonly text: string;
+  /** The Allow header of a 405. */
+  readonly allow: string | null;
 }
 
 async function call(url: string, init: RequestInit = {}): Promise<Reply> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type') ?? '', text };
+  return { status: response.status, type: response.headers.get('content-type') ?? '', text, allow: response.headers.get('allow') };
 }
 
 const json = <T = Record<string, unknown>>(reply: Reply): T => JSON.parse(reply.text) as T;
@@ -324,17 +326,24 @@ describe('mutations need a token', () => {
 });
 
 describe('admin errors', () => {
-  it('answers unknown routes with 404 and oversized bodies with 413, in the error shape', async () => {
+  it('answers unknown routes with 404, a wrong method with 405 and Allow, and oversized bodies with 413, in the error shape', async () => {
     const adminUrl = urlOf(server, 'admin');
-    for (const [method, path] of [
-      ['GET', '/nope'],
-      ['GET', '/admin/sequences/x'],
-      ['DELETE', '/admin/sequences/x'],
-      ['POST', '/admin/sequences/x'],
+    for (const [method, path, status, allow] of [
+      ['GET', '/nope', 404, null],
+      ['POST', '/admin/sequences', 404, null],
+      ['GET', '/admin/sequences/x', 405, 'PUT'],
+      ['DELETE', '/admin/sequences/x', 405, 'PUT'],
+      ['POST', '/admin/sequences/x', 405, 'PUT'],
+      ['GET', '/admin/sequences/x/floor', 405, 'POST'],
+      ['POST', '/status', 405, 'GET, HEAD'],
+      ['DELETE', '/metrics', 405, 'GET, HEAD'],
     ] as const) {
       const reply = await call(`${adminUrl}${path}`, { method, headers: { authorization: `Bearer ${TOKEN}` } });
-      expect(reply.status, `${method} ${path}`).toBe(404);
-      expect(Object.keys(json<{ error: { code: string; message: string } }>(reply).error).sort()).toEqual(['code', 'message']);
+      expect(reply.status, `${method} ${path}`).toBe(status);
+      expect(reply.allow, `${method} ${path}`).toBe(allow);
+      const error = json<{ error: { code: string; message: string } }>(reply).error;
+      expect(Object.keys(error).sort()).toEqual(['code', 'message']);
+      expect(error.code).toBe('EBADREQ');
     }
     const big = await mutate(`${adminUrl}/admin/sequences/big-body/floor`, 'POST', { floor: '5', padding: 'x'.repeat(8192) });
     expect(big.status).toBe(413);
@@ -483,5 +492,39 @@ describe('configuration of the admin and HTTP ports', () => {
     expect(() => urlOf(quiet, 'admin')).toThrow();
     expect(await nextValue(quiet.endpoint, 'still-serving')).toBe(1n);
     expect((await quiet.stop()).code).toBe(0);
+  });
+});
+
+describe('admin OpenAPI document', () => {
+  it('is served at /openapi.json on the admin port, and every documented path and method answers', async () => {
+    const adminUrl = urlOf(server, 'admin');
+    const reply = await call(`${adminUrl}/openapi.json`);
+    expect(reply.status).toBe(200);
+    const document = json<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(reply);
+    expect(document.openapi).toMatch(/^3\./);
+    const paths = Object.keys(document.paths);
+    for (const path of ['/status', '/healthz', '/readyz', '/metrics', '/admin/sequences/{name}', '/admin/sequences/{name}/floor']) {
+      expect(paths).toContain(path);
+    }
+    let checked = 0;
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const method of Object.keys(methods).map((name) => name.toUpperCase())) {
+        const concrete = `${adminUrl}${path.replace('{name}', 'documented-admin')}`;
+        const answer = method === 'GET' ? await call(concrete) : await mutate(concrete, method as 'PUT' | 'POST', { floor: '5' });
+        expect(answer.status, `${method} ${path}: ${answer.text}`).toBeLessThan(400);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(8);
+  });
+
+  it('documents the floor body the routes accept: a field it does not list is refused', async () => {
+    const adminUrl = urlOf(server, 'admin');
+    const document = json<{ paths: Record<string, { post?: { requestBody: { content: Record<string, { schema: { properties: object } }> } } }> }>(
+      await call(`${adminUrl}/openapi.json`),
+    );
+    const schema = document.paths['/admin/sequences/{name}/floor']?.post?.requestBody.content['application/json']?.schema;
+    expect(Object.keys(schema?.properties ?? {})).toEqual(['floor']);
+    expectError(await mutate(`${adminUrl}/admin/sequences/documented-body/floor`, 'POST', { floor: '5', extra: 1 }), 400, 'EBADREQ');
   });
 });

@@ -6,11 +6,14 @@
  * Numbering settings are observed the way a user sees them: through the
  * values a server issues.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, createTempDir, removeTempDirs, runCli, startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
+import { CLI_PATH, PROJECT_ROOT, cleanEnvironment, createTempDir, removeTempDirs, runCli, startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
 import { nextValue, nextValues, requestTicket } from '../helpers/zmq-client.js';
 
 afterEach(async () => {
@@ -77,6 +80,70 @@ describe('--help and --version', () => {
     const result = await runCli([flag]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(version);
+  });
+});
+
+describe('per-command --help', () => {
+  it.each([
+    ['serve', '--help'],
+    ['dump', '-h'],
+    ['restore', '--help'],
+    ['takeover', '-h'],
+    ['next', '--help'],
+    ['status', '-h'],
+    ['completion', '--help'],
+  ])('prints the usage, options and an example of %s with %s, exit code 0', async (command, flag) => {
+    const result = await runCli([command, flag]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    const usage = result.stdout.split('\n')[0] ?? '';
+    expect(usage).toMatch(/^Usage: ticket-server /);
+    expect(usage).toContain(command);
+    expect(result.stdout).toContain('Options:');
+    expect(result.stdout).toMatch(new RegExp(`Examples:\n  ticket-server ${command === 'serve' ? '' : command}`));
+    expect(result.stdout.split('\n').filter((line) => [...line].length > 100)).toEqual([]);
+  });
+
+  it('lists the option table under dump --help and only its own options under next --help', async () => {
+    const dump = await runCli(['dump', '--help']);
+    expect(dump.stdout).toContain('--data DIR');
+    expect(dump.stdout).toContain('TICKET_SERVER_STORE');
+    const next = await runCli(['next', '--help']);
+    expect(next.stdout).toContain('--count N');
+    expect(next.stdout).not.toContain('--data');
+  });
+});
+
+describe('a listener whose port is taken', () => {
+  let holder: Server | undefined;
+
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (holder ? holder.close(() => resolve()) : resolve()));
+    holder = undefined;
+  });
+
+  /** Holds a loopback port with a plain TCP listener, so any protocol's bind on it fails. */
+  async function takenPort(): Promise<number> {
+    const server = createNetServer();
+    holder = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  it.each([
+    ['--http', (port: number) => `127.0.0.1:${port}`],
+    ['--admin', (port: number) => `127.0.0.1:${port}`],
+    ['--tcp', (port: number) => `127.0.0.1:${port}`],
+    ['--line', (port: number) => `127.0.0.1:${port}`],
+    ['--bind', (port: number) => `tcp://127.0.0.1:${port}`],
+  ])('exits 1 naming the address and %s', async (option, value) => {
+    const port = await takenPort();
+    const result = await runCli(contained(['serve', option, value(port)]));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`ticket-server: cannot listen on ${value(port)} for ${option} (address already in use)`);
   });
 });
 
@@ -398,6 +465,38 @@ describe('dump and restore', () => {
     const result = await runCli(['restore', '/nonexistent/dump.json', '--data', await createTempDir()]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('/nonexistent/dump.json');
+  });
+});
+
+describe('progress of a long restore', () => {
+  /** A dump file of `count` sequences, each with floor 9. */
+  async function bigDump(dir: string, count: number): Promise<string> {
+    const sequences = Array.from({ length: count }, (_unused, index) => ({ name: `p${index}`, next_slot: '10', floor: '9' }));
+    const file = join(dir, 'big-dump.json');
+    await writeFile(file, JSON.stringify({ format: 'ticket-server-dump', version: 1, store: 'x', numbering: { instance: 1, instances: 1, offset: '1' }, sequences }));
+    return file;
+  }
+
+  it('writes nothing on stderr when stderr is not a terminal', async () => {
+    const dir = await createTempDir();
+    const result = await runCli(['restore', await bigDump(dir, 2500), '--data', join(dir, 'data')]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ restored: 2500, raised: 2500 });
+  });
+
+  it.skipIf(!existsSync('/usr/bin/script'))('counts sequences on stderr when it is a terminal (script gives it one)', async () => {
+    const dir = await createTempDir();
+    const file = await bigDump(dir, 2500);
+    const command = [process.execPath, CLI_PATH, 'restore', file, '--data', join(dir, 'data')].map((part) => `'${part}'`).join(' ');
+    const { stdout: output } = await promisify(execFile)('/usr/bin/script', ['-qec', command, '/dev/null'], {
+      env: cleanEnvironment(),
+      timeout: 60_000,
+      cwd: dir,
+    });
+    // Reports come every 1000 sequences or every second, whichever is first: which counts appear depends on speed.
+    expect(output).toMatch(/\rrestore: sequences: [0-9]+\/2500/);
+    expect(output).toContain('\rrestore: sequences: 2500/2500');
   });
 });
 

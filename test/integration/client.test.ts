@@ -65,6 +65,7 @@ describe('ticket-server next', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('ETIMEOUT');
+    expect(result.stderr).toContain(`no answer from tcp://127.0.0.1:${port} within 300 ms`);
   });
 
   it('fails over to a live server when the first --server is dead', async () => {

@@ -25,13 +25,15 @@ interface Reply {
   readonly status: number;
   readonly type: string;
   readonly text: string;
+  /** The Allow header of a 405. */
+  readonly allow: string | null;
 }
 
 async function call(url: string, init: RequestInit = {}): Promise<Reply> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await response.text();
   const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
-  return { status: response.status, type, text };
+  return { status: response.status, type, text, allow: response.headers.get('allow') };
 }
 
 const post = (url: string, init: RequestInit = {}): Promise<Reply> => call(url, { ...init, method: 'POST' });
@@ -389,15 +391,11 @@ describe('POST /v1/sequences/{name}/next', () => {
       expect(v1Values(await post(url('jumpy', '?last=900')))).toEqual(['901']);
     });
 
-    it('answers unknown routes and methods with 404 in the same shape', async () => {
+    it('answers unknown routes with 404 in the same shape', async () => {
       const unknown: Array<[string, string]> = [
         ['GET', '/nope'],
-        ['GET', '/'],
-        ['POST', '/tickets/create'],
-        ['GET', '/v1/sequences/x/next'],
         ['POST', '/v1/sequences/x'],
         ['POST', '/v1/sequences/x/next/more'],
-        ['DELETE', '/status'],
         ['PUT', '/admin/sequences/x'],
         ['GET', '/metrics'],
       ];
@@ -408,6 +406,26 @@ describe('POST /v1/sequences/{name}/next', () => {
         expect(Object.keys(body)).toEqual(['error']);
         expect(Object.keys(body.error).sort()).toEqual(['code', 'message']);
         expect(typeof body.error.code).toBe('string');
+      }
+    });
+
+    it('answers a wrong method on a known route with 405, an Allow header and EBADREQ in the same shape', async () => {
+      const wrong: Array<[string, string, string]> = [
+        ['GET', '/', 'POST'],
+        ['POST', '/tickets/create', 'GET, HEAD'],
+        ['DELETE', '/tickets/create/5', 'GET, HEAD'],
+        ['GET', '/v1/sequences/x/next?count=2', 'POST'],
+        ['DELETE', '/status', 'GET, HEAD'],
+        ['POST', '/openapi.json', 'GET, HEAD'],
+      ];
+      for (const [method, path, allow] of wrong) {
+        const reply = await call(`${mainUrl}${path}`, { method });
+        expect(reply.status, `${method} ${path}`).toBe(405);
+        expect(reply.allow, `${method} ${path}`).toBe(allow);
+        const body = JSON.parse(reply.text) as ErrorBody;
+        expect(Object.keys(body)).toEqual(['error']);
+        expect(body.error.code).toBe('EBADREQ');
+        expect(body.error.message).toContain(`${method} is not allowed`);
       }
     });
 
