@@ -54,7 +54,9 @@ export function helpText(): string {
     ...paragraph(
       'Aliases: TICKR_MAX_NODES → --instances, TICKR_NODE_NUMBER (0-based) → --instance, TICKR_STARTING_OFFSET → ' +
         '--offset, TXNID_SERVER_INCREMENT → --instances, TXNID_SERVER_INSTANCE → --instance, TXNID_SERVER_CONFDIR → ' +
-        '--data, TXNID_SERVER_VERBOSE=1 → --log-level debug.',
+        '--data, TXNID_SERVER_VERBOSE=1 → --log-level debug, TXNID_SERVER_IP/TXNID_SERVER_PORT → --tcp IP:PORT, ' +
+        'TICKR_DATABASE_HOST/USERNAME/PASSWORD/NAME → --store mysql://…, TICKR_DATABASE_POOL_SIZE → --pool-size, ' +
+        'TICKR_DATABASE_POOL_TIMEOUT (seconds) → --pool-timeout.',
     ),
     ...paragraph('Proxy mode: one or more --host URI make the process forward ticket requests (never last, never admin).'),
     ...paragraph(
