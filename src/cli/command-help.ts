@@ -5,6 +5,7 @@
  */
 import { optionHelpLines, paragraph, twoColumns } from '../config/help.js';
 import { OPTIONS } from '../config/option-table.js';
+import { TAKEOVER_SOURCE_HELP } from './help-text.js';
 
 /** Commands that have their own --help. */
 export const HELP_COMMANDS = ['serve', 'dump', 'restore', 'takeover', 'next', 'status', 'completion'] as const;
@@ -22,14 +23,6 @@ interface CommandHelp {
   readonly examples: readonly string[];
 }
 
-const TAKEOVER_SOURCES = [
-  'a decimal value',
-  'seqgen:FILE or ticket-server:FILE (sequences.json, every entry; only NAME with --sequence)',
-  'txnid:FILE (txn-id-server progress file); ticketd',
-  'mysql://USER:PASS@HOST:PORT/DB?table=T[&column=C][&nodes=N&offset=O] (Tickr: N = TICKR_MAX_NODES, ' +
-    'O = TICKR_STARTING_OFFSET)',
-  'postgres://USER:PASS@HOST:PORT/DB?sequence=S or ?table=T[&column=C]',
-];
 
 const HELP: Readonly<Record<HelpCommand, CommandHelp>> = {
   serve: {
@@ -64,7 +57,7 @@ const HELP: Readonly<Record<HelpCommand, CommandHelp>> = {
       'first and writes nothing if one fails; prints NAME: FLOOR (raised|unchanged) per sequence. --sequence ' +
       'defaults to "default". The embedded store needs the server stopped; shared stores work with servers running.',
     ownOptions: [['--sequence NAME', 'the sequence a value or single-sequence SOURCE raises (default "default")']],
-    notes: TAKEOVER_SOURCES.map((text) => `SOURCE: ${text}`),
+    notes: TAKEOVER_SOURCE_HELP.map((text) => `SOURCE: ${text}`),
     examples: [
       'ticket-server takeover seqgen:/var/lib/seqgen/sequences.json --data /var/lib/ticket-server',
       'ticket-server takeover 1500000 --sequence orders --store mysql://app:secret@db:3306/tickets',

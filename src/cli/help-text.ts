@@ -21,8 +21,8 @@ const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ['ticket-server COMMAND --help', 'that command\'s usage, options and examples'],
 ];
 
-/** The takeover SOURCE forms, as --help lists them. */
-const TAKEOVER_SOURCE_HELP: readonly string[] = [
+/** The takeover SOURCE forms, as --help and `takeover --help` list them. */
+export const TAKEOVER_SOURCE_HELP: readonly string[] = [
   'a decimal value',
   'seqgen:FILE or ticket-server:FILE (sequences.json, every entry; only NAME with --sequence)',
   'txnid:FILE (txn-id-server progress file); ticketd',
