@@ -16,6 +16,7 @@ import { createClient } from '../../src/client/client.js';
 import { TicketError, type ErrorCode } from '../../src/core/errors.js';
 import type { TicketRequest } from '../../src/client/transport.js';
 import { failure as failing } from '../helpers/ticket-errors.js';
+import { deadPort } from '../helpers/ports.js';
 
 /** One request as the fake server received it. */
 interface Received {
@@ -96,15 +97,6 @@ async function startApi(handler: Handler = apiHandler()): Promise<FakeApi> {
   servers.push(server);
   const port = (server.address() as AddressInfo).port;
   return Object.assign(api, { port, uri: `http://127.0.0.1:${port}` });
-}
-
-/** A port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function open(uri: string): HttpTransport {

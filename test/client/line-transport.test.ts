@@ -18,6 +18,7 @@ import { LineTransport } from '../../src/client/line-transport.js';
 import { defaultConnect } from '../../src/client/pool.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
+import { deadPort } from '../helpers/ports.js';
 
 const clients: TicketClient[] = [];
 const fakes: Fake[] = [];
@@ -54,15 +55,6 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: Er
     return error as Error & { code?: ErrorCode };
   }
   throw new Error('expected a rejection');
-}
-
-/** A port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** What a fake server answers to one received line: a reply (LF added), or undefined to stay silent. */

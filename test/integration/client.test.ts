@@ -4,24 +4,11 @@
  * failing over between real server processes (SPEC §2.3: clients keep getting
  * tickets while at least one server is up).
  */
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client/client.js';
 import { runCli, startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
 import { nextValue } from '../helpers/zmq-client.js';
-
-/** A loopback port nobody listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { deadPort } from '../helpers/ports.js';
 
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line !== '');

@@ -2,10 +2,10 @@
  * `ticket-server status`: a running server's /status, summarised or as JSON,
  * and exit 1 naming the URL when the server is not ready or not there.
  */
-import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli, startServer, stopAllServers, urlOf } from '../helpers/server-process.js';
 import { nextValues } from '../helpers/zmq-client.js';
+import { deadPort } from '../helpers/ports.js';
 
 afterEach(async () => {
   await stopAllServers();
@@ -14,19 +14,6 @@ afterEach(async () => {
 afterAll(async () => {
   await stopAllServers();
 });
-
-/** A loopback port nobody listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('ticket-server status', () => {
   it('summarises a ready server: ready, mode, store and its busiest sequence, exit 0', async () => {
