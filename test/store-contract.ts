@@ -5,7 +5,14 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import type { Numbering } from '../src/core/numbering.js';
-import { NumberingMismatchError, type Lease, type Store, type StoredSequence } from '../src/store/store.js';
+import {
+  MAX_SETTINGS_LENGTH,
+  NumberingMismatchError,
+  type Lease,
+  type Store,
+  type StoredSequence,
+  type StoredSettings,
+} from '../src/store/store.js';
 
 /** What a back end hands the suite for one test. */
 export interface StoreFixture {
@@ -211,6 +218,56 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
         const name = '€'.repeat(42);
         await store.reserve(name, 7n);
         expect(await listAll(store)).toEqual([{ name, next: 8n }]);
+      });
+    });
+
+    describe('settings', () => {
+      const listSettings = async (from: Store): Promise<StoredSettings[]> => {
+        const all: StoredSettings[] = [];
+        for await (const entry of from.listSettings()) all.push(entry);
+        return all;
+      };
+
+      it('reads back what was written, replaces it, and removes it', async () => {
+        expect(await store.readSettings('inv')).toBeUndefined();
+        await store.writeSettings('inv', '{"period":"yearly"}');
+        expect(await store.readSettings('inv')).toBe('{"period":"yearly"}');
+        await store.writeSettings('inv', '{"period":"monthly"}');
+        expect(await store.readSettings('inv')).toBe('{"period":"monthly"}');
+        await store.writeSettings('inv', undefined);
+        expect(await store.readSettings('inv')).toBeUndefined();
+        // Removing what is not there is not an error.
+        await expect(store.writeSettings('inv', undefined)).resolves.toBeUndefined();
+      });
+
+      it('keeps settings apart from counters: writing settings creates no sequence and moves nothing', async () => {
+        await store.writeSettings('only-settings', '{}');
+        expect(await store.has('only-settings')).toBe(false);
+        await store.reserve('counted', 3n);
+        await store.writeSettings('counted', '{"max":"9"}');
+        expect(await store.reserve('counted', 1n)).toEqual({ start: 4n, end: 5n });
+        expect(await listAll(store)).toEqual([{ name: 'counted', next: 5n }]);
+      });
+
+      it('lists every sequence with settings in UTF-8 byte order, multibyte text intact', async () => {
+        const text = JSON.stringify({ format: 'Rechnung-€-{value}' });
+        for (const name of ['😀', '\uff61', 'b', 'a']) await store.writeSettings(name, text);
+        expect(await listSettings(store)).toEqual(['a', 'b', '\uff61', '😀'].map((name) => ({ name, settings: text })));
+      });
+
+      it('refuses a settings text over the limit and keeps the old one', async () => {
+        await store.writeSettings('big', '{}');
+        await expect(store.writeSettings('big', 'x'.repeat(MAX_SETTINGS_LENGTH + 1))).rejects.toBeInstanceOf(RangeError);
+        expect(await store.readSettings('big')).toBe('{}');
+      });
+
+      it('keeps settings across close and reopen', async (context) => {
+        if (!fixture.reopen) return context.skip(`${label} does not outlive its object`);
+        await store.writeSettings('kept', '{"check":"luhn"}');
+        await store.close();
+        const reopened = await fixture.reopen();
+        expect(await reopened.readSettings('kept')).toBe('{"check":"luhn"}');
+        expect(await listSettings(reopened)).toEqual([{ name: 'kept', settings: '{"check":"luhn"}' }]);
       });
     });
 

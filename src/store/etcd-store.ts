@@ -19,6 +19,8 @@ import {
   type Store,
   type StoreHealth,
   type StoredSequence,
+  type StoredSettings,
+  checkSettingsLength,
 } from './store.js';
 import type { StoreOptions } from './store.js';
 import type { EtcdUri } from './store-uri.js';
@@ -26,6 +28,7 @@ import { HEALTH_TIMEOUT_MS, LIST_PAGE, checkNumbering, NUMBERING_KEY, openFailur
 
 const SEQUENCE_PREFIX = 'sequences/';
 const META_PREFIX = 'meta/';
+const SETTINGS_PREFIX = 'settings/';
 /** A reservation that loses this many compare-and-swap races in a row gives up (the caller retries with backoff). */
 const MAX_ATTEMPTS = 64;
 /** Deadline of one call to one member; see `open`. */
@@ -165,16 +168,36 @@ export class EtcdStore implements Store {
   }
 
   async *list(): AsyncIterable<StoredSequence> {
+    for await (const kv of this.range(SEQUENCE_PREFIX)) yield { name: kv.name, next: BigInt(kv.value) };
+  }
+
+  async readSettings(name: string): Promise<string | undefined> {
+    return (await this.call(this.namespace().get(`${SETTINGS_PREFIX}${name}`).string())) ?? undefined;
+  }
+
+  async writeSettings(name: string, settings: string | undefined): Promise<void> {
+    checkSettingsLength(settings);
+    const key = `${SETTINGS_PREFIX}${name}`;
+    if (settings === undefined) await this.call(this.namespace().delete().key(key).exec());
+    else await this.call(this.namespace().put(key).value(settings).exec());
+  }
+
+  async *listSettings(): AsyncIterable<StoredSettings> {
+    for await (const kv of this.range(SETTINGS_PREFIX)) yield { name: kv.name, settings: kv.value };
+  }
+
+  /** Every key under `prefix` (a folder such as `sequences/`), in byte order, a page at a time. */
+  private async *range(prefix: string): AsyncIterable<{ name: string; value: string }> {
     const keys = this.namespace();
     // Keys sort by their bytes; `sequences0` is the first key after every `sequences/…`.
-    const end = `${SEQUENCE_PREFIX.slice(0, -1)}0`;
-    let start = Buffer.from(SEQUENCE_PREFIX);
+    const end = `${prefix.slice(0, -1)}0`;
+    let start = Buffer.from(prefix);
     // The namespace hands keys back without its own prefix.
-    const prefixLength = SEQUENCE_PREFIX.length;
+    const prefixLength = prefix.length;
     for (;;) {
       const page = await this.call(keys.getAll().inRange({ start, end }).limit(LIST_PAGE).exec());
       for (const kv of page.kvs) {
-        yield { name: kv.key.subarray(prefixLength).toString('utf8'), next: BigInt(kv.value.toString('utf8')) };
+        yield { name: kv.key.subarray(prefixLength).toString('utf8'), value: kv.value.toString('utf8') };
       }
       const last = page.kvs[page.kvs.length - 1];
       if (!page.more || last === undefined) return;

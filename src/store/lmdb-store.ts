@@ -23,11 +23,16 @@ import {
   type Store,
   type StoreHealth,
   type StoredSequence,
+  type StoredSettings,
+  checkSettingsLength,
 } from './store.js';
 
 const NUMBERING_KEY = 'numbering';
 
-/** The embedded LMDB store. Layout: sub-database `sequences` (name → next slot, decimal text) and `meta`. */
+/**
+ * The embedded LMDB store. Layout: sub-databases `sequences` (name → next slot, decimal text),
+ * `settings` (name → settings JSON) and `meta`.
+ */
 export class LmdbStore implements Store {
   readonly kind = 'lmdb';
   readonly durable = true;
@@ -37,6 +42,7 @@ export class LmdbStore implements Store {
   private root: RootDatabase | undefined;
   private sequences: Database<string, string> | undefined;
   private meta: Database<string, string> | undefined;
+  private settings: Database<string, string> | undefined;
   private lock: DirectoryLock | undefined;
 
   private readonly mustExist: boolean;
@@ -74,6 +80,7 @@ export class LmdbStore implements Store {
       });
       this.sequences = this.root.openDB<string, string>({ name: 'sequences', encoding: 'string' });
       this.meta = this.root.openDB<string, string>({ name: 'meta', encoding: 'string' });
+      this.settings = this.root.openDB<string, string>({ name: 'settings', encoding: 'string' });
     } catch (error) {
       await this.lock.release();
       this.lock = undefined;
@@ -131,6 +138,27 @@ export class LmdbStore implements Store {
     }
   }
 
+  private settingsDatabase(): Database<string, string> {
+    if (!this.settings) throw new Error('lmdb store is not open');
+    return this.settings;
+  }
+
+  async readSettings(name: string): Promise<string | undefined> {
+    return this.settingsDatabase().get(name);
+  }
+
+  async writeSettings(name: string, settings: string | undefined): Promise<void> {
+    checkSettingsLength(settings);
+    const database = this.settingsDatabase();
+    // Resolves after the commit has synced (overlappingSync is off), as a reservation does.
+    if (settings === undefined) await database.remove(name);
+    else await database.put(name, settings);
+  }
+
+  async *listSettings(): AsyncIterable<StoredSettings> {
+    for (const { key, value } of this.settingsDatabase().getRange()) yield { name: key, settings: value };
+  }
+
   async health(): Promise<StoreHealth> {
     try {
       const { root } = this.databases();
@@ -143,7 +171,7 @@ export class LmdbStore implements Store {
 
   async close(): Promise<void> {
     const root = this.root;
-    this.root = this.sequences = this.meta = undefined;
+    this.root = this.sequences = this.meta = this.settings = undefined;
     if (root) await root.close();
     if (this.lock) {
       await this.lock.release();

@@ -11,6 +11,8 @@ import {
   type Store,
   type StoreHealth,
   type StoredSequence,
+  type StoredSettings,
+  checkSettingsLength,
 } from './store.js';
 
 /** In-process store; every operation completes on the next microtask. */
@@ -20,6 +22,7 @@ export class MemoryStore implements Store {
   readonly durable = false;
   readonly shared = false;
   private readonly counters = new Map<string, bigint>();
+  private readonly settings = new Map<string, string>();
   private numbering: Numbering | undefined;
 
   async open(): Promise<void> {}
@@ -48,11 +51,26 @@ export class MemoryStore implements Store {
   }
 
   async *list(): AsyncIterable<StoredSequence> {
-    // UTF-8 byte order, as LMDB and the SQL stores (C collation) list names.
-    const names = [...this.counters.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const name of names) {
+    for (const name of sortByBytes([...this.counters.keys()])) {
       const next = this.counters.get(name);
       if (next !== undefined) yield { name, next };
+    }
+  }
+
+  async readSettings(name: string): Promise<string | undefined> {
+    return this.settings.get(name);
+  }
+
+  async writeSettings(name: string, settings: string | undefined): Promise<void> {
+    checkSettingsLength(settings);
+    if (settings === undefined) this.settings.delete(name);
+    else this.settings.set(name, settings);
+  }
+
+  async *listSettings(): AsyncIterable<StoredSettings> {
+    for (const name of sortByBytes([...this.settings.keys()])) {
+      const settings = this.settings.get(name);
+      if (settings !== undefined) yield { name, settings };
     }
   }
 
@@ -61,4 +79,9 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
+}
+
+/** UTF-8 byte order, as LMDB and the SQL stores (C collation) list names. */
+function sortByBytes(names: string[]): string[] {
+  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }

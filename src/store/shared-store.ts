@@ -11,6 +11,9 @@ import { NumberingMismatchError, StoreMissingError, decodeNumbering, sameNumberi
 export const SEQUENCES_TABLE = 'ticket_server_sequences';
 /** Table of store-wide records: `numbering` (SPEC §3 fence). */
 export const META_TABLE = 'ticket_server_meta';
+
+/** Table of per-sequence settings (name → settings JSON). */
+export const SETTINGS_TABLE = 'ticket_server_settings';
 export const NUMBERING_KEY = 'numbering';
 /** Rows or keys read per round trip by `list()`. */
 export const LIST_PAGE = 1000;

@@ -9,7 +9,7 @@
 import mysql from 'mysql2/promise';
 import type { StoreOptions } from './store.js';
 import type { SqlUri } from './store-uri.js';
-import { LIST_PAGE, META_TABLE, SEQUENCES_TABLE, withTimeout, type SharedSettings } from './shared-store.js';
+import { LIST_PAGE, META_TABLE, SEQUENCES_TABLE, SETTINGS_TABLE, withTimeout, type SharedSettings } from './shared-store.js';
 import { SqlStore, type SqlDialect, type SqlResult } from './sql-store.js';
 
 const TWO_TO_64 = 1n << 64n;
@@ -24,6 +24,10 @@ const SCHEMA = [
      name VARCHAR(64) NOT NULL PRIMARY KEY,
      value VARCHAR(1024) NOT NULL
    ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS ${SETTINGS_TABLE} (
+     name VARBINARY(128) NOT NULL PRIMARY KEY,
+     settings TEXT NOT NULL
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 ];
 
 /** The part of mysql2's OK packet the store reads. */
@@ -50,6 +54,12 @@ export const MYSQL_DIALECT: SqlDialect<mysql.Pool> = {
     has: `SELECT 1 FROM ${SEQUENCES_TABLE} WHERE name = ?`,
     listFirst: `SELECT name, next_slot FROM ${SEQUENCES_TABLE} ORDER BY name LIMIT ${LIST_PAGE}`,
     listAfter: `SELECT name, next_slot FROM ${SEQUENCES_TABLE} WHERE name > ? ORDER BY name LIMIT ${LIST_PAGE}`,
+    readSettings: `SELECT settings FROM ${SETTINGS_TABLE} WHERE name = ?`,
+    writeSettings: `INSERT INTO ${SETTINGS_TABLE} (name, settings) VALUES (?, ?)
+  ON DUPLICATE KEY UPDATE settings = VALUES(settings)`,
+    deleteSettings: `DELETE FROM ${SETTINGS_TABLE} WHERE name = ?`,
+    listSettingsFirst: `SELECT name, settings FROM ${SETTINGS_TABLE} ORDER BY name LIMIT ${LIST_PAGE}`,
+    listSettingsAfter: `SELECT name, settings FROM ${SETTINGS_TABLE} WHERE name > ? ORDER BY name LIMIT ${LIST_PAGE}`,
     ping: 'SELECT 1',
   },
 
@@ -119,6 +129,11 @@ export const MYSQL_DIALECT: SqlDialect<mysql.Pool> = {
     // VARBINARY comes back as bytes; the next page starts after those bytes, not after their decoding.
     const key = row.name as Buffer;
     return { name: key.toString('utf8'), key, next: BigInt(row.next_slot as string) };
+  },
+
+  settingsRow(row: Record<string, unknown>) {
+    const key = row.name as Buffer;
+    return { name: key.toString('utf8'), key, settings: String(row.settings) };
   },
 };
 

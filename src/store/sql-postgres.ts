@@ -6,7 +6,7 @@
 import pg from 'pg';
 import type { StoreOptions } from './store.js';
 import type { SqlUri } from './store-uri.js';
-import { LIST_PAGE, META_TABLE, SEQUENCES_TABLE, withTimeout, type SharedSettings } from './shared-store.js';
+import { LIST_PAGE, META_TABLE, SEQUENCES_TABLE, SETTINGS_TABLE, withTimeout, type SharedSettings } from './shared-store.js';
 import { SqlStore, type SqlDialect, type SqlResult } from './sql-store.js';
 
 /** Any number the schema creation lock is known by; the same in every server. */
@@ -21,6 +21,10 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS ${META_TABLE} (
      name text PRIMARY KEY,
      value text NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS ${SETTINGS_TABLE} (
+     name text COLLATE "C" PRIMARY KEY,
+     settings text NOT NULL
    )`,
 ];
 
@@ -45,6 +49,12 @@ export const POSTGRES_DIALECT: SqlDialect<pg.Pool> = {
     has: `SELECT 1 FROM ${SEQUENCES_TABLE} WHERE name = $1`,
     listFirst: `SELECT name, next_slot FROM ${SEQUENCES_TABLE} ORDER BY name LIMIT ${LIST_PAGE}`,
     listAfter: `SELECT name, next_slot FROM ${SEQUENCES_TABLE} WHERE name > $1 ORDER BY name LIMIT ${LIST_PAGE}`,
+    readSettings: `SELECT settings FROM ${SETTINGS_TABLE} WHERE name = $1`,
+    writeSettings: `INSERT INTO ${SETTINGS_TABLE} (name, settings) VALUES ($1, $2)
+  ON CONFLICT (name) DO UPDATE SET settings = EXCLUDED.settings`,
+    deleteSettings: `DELETE FROM ${SETTINGS_TABLE} WHERE name = $1`,
+    listSettingsFirst: `SELECT name, settings FROM ${SETTINGS_TABLE} ORDER BY name LIMIT ${LIST_PAGE}`,
+    listSettingsAfter: `SELECT name, settings FROM ${SETTINGS_TABLE} WHERE name > $1 ORDER BY name LIMIT ${LIST_PAGE}`,
     ping: 'SELECT 1',
   },
 
@@ -113,6 +123,11 @@ export const POSTGRES_DIALECT: SqlDialect<pg.Pool> = {
   listRow(row: Record<string, unknown>) {
     const name = row.name as string;
     return { name, key: name, next: BigInt(row.next_slot as string) };
+  },
+
+  settingsRow(row: Record<string, unknown>) {
+    const name = row.name as string;
+    return { name, key: name, settings: row.settings as string };
   },
 };
 

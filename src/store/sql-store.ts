@@ -17,6 +17,8 @@ import {
   type StoreHealth,
   type StoreOptions,
   type StoredSequence,
+  type StoredSettings,
+  checkSettingsLength,
 } from './store.js';
 import type { SqlUri } from './store-uri.js';
 import {
@@ -24,6 +26,7 @@ import {
   LIST_PAGE,
   NUMBERING_KEY,
   SEQUENCES_TABLE,
+  SETTINGS_TABLE,
   checkNumbering,
   openFailure,
   probeHealth,
@@ -65,6 +68,15 @@ export interface SqlStatements {
   /** First page of `list()` (no parameter), and the pages after a key (parameter: that key). */
   readonly listFirst: string;
   readonly listAfter: string;
+  /** Parameter: name. Returns `settings`. */
+  readonly readSettings: string;
+  /** Parameters: name, settings. Inserts or replaces. */
+  readonly writeSettings: string;
+  /** Parameter: name. */
+  readonly deleteSettings: string;
+  /** First page of `listSettings()` (no parameter), and the pages after a key (parameter: that key). */
+  readonly listSettingsFirst: string;
+  readonly listSettingsAfter: string;
   /** A probe that touches nothing. */
   readonly ping: string;
 }
@@ -99,6 +111,8 @@ export interface SqlDialect<Pool> {
   releaseParameters(name: string, from: bigint, end: bigint): unknown[];
   /** One row of a `list` page. */
   listRow(row: Record<string, unknown>): SqlListRow;
+  /** One row of a `listSettings` page: the name, its paging key and the settings text. */
+  settingsRow(row: Record<string, unknown>): { name: string; key: unknown; settings: string };
 }
 
 /** A SQL database as a store: the shared logic over one dialect. */
@@ -111,6 +125,8 @@ export class SqlStore<Pool> implements Store {
   private readonly uri: SqlUri;
   private readonly settings: SharedSettings;
   private pool: Pool | undefined;
+  /** A read-only open of a database written before settings existed: there are none to read. */
+  private noSettingsTable = false;
 
   /** Defaults of `options`: see `StoreOptions`. */
   constructor(dialect: SqlDialect<Pool>, uri: SqlUri, options: StoreOptions = {}) {
@@ -134,6 +150,8 @@ export class SqlStore<Pool> implements Store {
         if (!this.dialect.tablesExist(found)) {
           throw new StoreMissingError(`no ticket-server tables in ${this.description} (no ${SEQUENCES_TABLE}); check --store`);
         }
+        const settings = await this.query(this.dialect.statements.findTables, [SETTINGS_TABLE]);
+        this.noSettingsTable = !this.dialect.tablesExist(settings);
       } else {
         await this.dialect.createSchema(pool, this.settings);
       }
@@ -189,6 +207,37 @@ export class SqlStore<Pool> implements Store {
       }
       if (result.rows.length < LIST_PAGE || last === undefined) return;
       after = last.key;
+    }
+  }
+
+  async readSettings(name: string): Promise<string | undefined> {
+    if (this.noSettingsTable) return undefined;
+    const result = await this.query(this.dialect.statements.readSettings, [name]);
+    const settings = result.rows[0]?.settings;
+    return typeof settings === 'string' ? settings : undefined;
+  }
+
+  async writeSettings(name: string, settings: string | undefined): Promise<void> {
+    checkSettingsLength(settings);
+    if (settings === undefined) await this.query(this.dialect.statements.deleteSettings, [name]);
+    else await this.query(this.dialect.statements.writeSettings, [name, settings]);
+  }
+
+  async *listSettings(): AsyncIterable<StoredSettings> {
+    if (this.noSettingsTable) return;
+    let after: unknown;
+    for (let first = true; ; first = false) {
+      const result = first
+        ? await this.query(this.dialect.statements.listSettingsFirst)
+        : await this.query(this.dialect.statements.listSettingsAfter, [after]);
+      let key: unknown;
+      for (const row of result.rows) {
+        const read = this.dialect.settingsRow(row);
+        key = read.key;
+        yield { name: read.name, settings: read.settings };
+      }
+      if (result.rows.length < LIST_PAGE || key === undefined) return;
+      after = key;
     }
   }
 

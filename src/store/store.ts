@@ -32,6 +32,15 @@ export interface StoredSequence {
   readonly next: bigint;
 }
 
+/** One sequence's settings as a store keeps them: JSON text written by the service, opaque to the store. */
+export interface StoredSettings {
+  readonly name: string;
+  readonly settings: string;
+}
+
+/** Longest settings text a store accepts (the service writes far less). */
+export const MAX_SETTINGS_LENGTH = 4096;
+
 /** Result of a health probe; `detail` is safe to show (no credentials). */
 export interface StoreHealth {
   readonly ok: boolean;
@@ -118,6 +127,18 @@ export interface Store {
   /** Every sequence with its next unreserved slot, in name order. */
   list(): AsyncIterable<StoredSequence>;
 
+  /** The settings text of a sequence (see `StoredSettings`), if any. */
+  readSettings(name: string): Promise<string | undefined>;
+
+  /**
+   * Stores (or, with `undefined`, removes) the settings text of a sequence, durably.
+   * @throws RangeError when the text is longer than MAX_SETTINGS_LENGTH
+   */
+  writeSettings(name: string, settings: string | undefined): Promise<void>;
+
+  /** Every sequence's settings, in name order. */
+  listSettings(): AsyncIterable<StoredSettings>;
+
   /** Whether the store answers now. Never throws. */
   health(): Promise<StoreHealth>;
 
@@ -150,6 +171,13 @@ export function planReservation(stored: bigint | undefined, count: bigint, atLea
   const current = stored ?? FIRST_SLOT;
   const start = atLeast !== undefined && atLeast > current ? atLeast : current;
   return { start, end: start + count };
+}
+
+/** @throws RangeError when a settings text is too long for every store. */
+export function checkSettingsLength(settings: string | undefined): void {
+  if (settings !== undefined && Buffer.byteLength(settings) > MAX_SETTINGS_LENGTH) {
+    throw new RangeError(`sequence settings are limited to ${MAX_SETTINGS_LENGTH} bytes`);
+  }
 }
 
 /** Serialises a numbering for a store's metadata record. */

@@ -62,7 +62,7 @@ export const DB_BACKENDS: readonly DbBackend[] = [
 ];
 
 /** The tables a ticket-server creates in a SQL store (docs/stores.md). */
-const STORE_TABLES = 'ticket_server_sequences, ticket_server_meta';
+const STORE_TABLES = 'ticket_server_sequences, ticket_server_meta, ticket_server_settings';
 let storePrefixes = 0;
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Numbering } from '../../src/core/numbering.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import type { Lease, Store, StoreHealth, StoredSequence } from '../../src/store/store.js';
+import type { Lease, Store, StoreHealth, StoredSequence, StoredSettings } from '../../src/store/store.js';
 
 export class DelegatingStore implements Store {
   readonly kind: string = 'delegating';
@@ -40,6 +40,18 @@ export class DelegatingStore implements Store {
 
   list(): AsyncIterable<StoredSequence> {
     return this.inner.list();
+  }
+
+  readSettings(name: string): Promise<string | undefined> {
+    return this.inner.readSettings(name);
+  }
+
+  writeSettings(name: string, settings: string | undefined): Promise<void> {
+    return this.inner.writeSettings(name, settings);
+  }
+
+  listSettings(): AsyncIterable<StoredSettings> {
+    return this.inner.listSettings();
   }
 
   health(): Promise<StoreHealth> {
