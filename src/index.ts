@@ -17,5 +17,6 @@ import { createClient } from './client/client.js';
 
 export default createClient;
 export { createClient };
-export type { ClientOptions, NextOptions, Callback, TicketClient } from './client/client.js';
+export type { ClientOptions, NextOptions, Callback, TicketClient, TicketOf } from './client/client.js';
+export type { Ticket } from './core/ticket.js';
 export { TicketError, type ErrorCode } from './core/errors.js';

@@ -16,10 +16,11 @@
  */
 import { TicketError } from '../core/errors.js';
 import { MAX_COUNT, parseCount } from '../core/request.js';
+import { newerTicket, ticketText, type Ticket } from '../core/ticket.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
 
-/** Options of `createClient`. */
-export interface ClientOptions {
+/** Options of `createClient`. `F`: the names listed in `formatted`. */
+export interface ClientOptions<F extends string = never> {
   /** Time one server gets per request before the next is tried, in ms. Default 1000. */
   readonly timeout?: number;
   /** Consecutive failures after which a server is skipped until probed. Default 2. */
@@ -37,7 +38,17 @@ export interface ClientOptions {
   readonly sendLast?: boolean;
   /** Told when a server goes down or comes back. */
   readonly onStateChange?: PoolOptions['onStateChange'];
+  /**
+   * Sequences with a format, period or check digit (their values are texts such as
+   * "INV-2026-000123"). Their values always resolve as strings — also the ones that happen
+   * to be all digits, such as a number with a check digit — and TypeScript types them so.
+   * A value of another sequence resolves as a bigint when it is all digits, else as its text.
+   */
+  readonly formatted?: readonly F[];
 }
+
+/** What `next(name)` resolves to: `string` for a sequence listed in `formatted`, else `bigint`. */
+export type TicketOf<F extends string, N extends string> = N extends F ? string : bigint;
 
 /** Options of one `next` call. */
 export interface NextOptions {
@@ -48,15 +59,18 @@ export interface NextOptions {
 /** Node-style callback. */
 export type Callback<T> = (error: Error | null, value?: T) => void;
 
-/** A client bound to a set of servers. */
-export interface TicketClient {
-  /** Next value of `name`. Errors are `Error`s with `.code`: EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE, ETIMEOUT, … */
-  next(name: string): Promise<bigint>;
-  next(name: string, callback: Callback<bigint>): void;
+/** A client bound to a set of servers; `F` names the sequences declared `formatted`. */
+export interface TicketClient<F extends string = never> {
+  /**
+   * Next value of `name`: a bigint, or a string for a formatted sequence (see `ClientOptions.formatted`).
+   * Errors are `Error`s with `.code`: EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE, ETIMEOUT, …
+   */
+  next<N extends string>(name: N): Promise<TicketOf<F, N>>;
+  next<N extends string>(name: N, callback: Callback<TicketOf<F, N>>): void;
   /** `count` values of `name`, increasing. */
-  next(name: string, options: NextOptions & { count: number }): Promise<bigint[]>;
-  next(name: string, options: NextOptions & { count: number }, callback: Callback<bigint[]>): void;
-  next(name: string, options: NextOptions): Promise<bigint | bigint[]>;
+  next<N extends string>(name: N, options: NextOptions & { count: number }): Promise<Array<TicketOf<F, N>>>;
+  next<N extends string>(name: N, options: NextOptions & { count: number }, callback: Callback<Array<TicketOf<F, N>>>): void;
+  next<N extends string>(name: N, options: NextOptions): Promise<TicketOf<F, N> | Array<TicketOf<F, N>>>;
   /** Closes every connection; pending requests fail with EUNAVAILABLE. */
   close(): Promise<void>;
   /** Per-server counters. */
@@ -71,9 +85,9 @@ const BATCHES_AHEAD = 2;
 
 /** Values fetched ahead for one sequence: the batch being handed out and up to two more. */
 class Prefetched {
-  current: bigint[] = [];
+  current: Ticket[] = [];
   index = 0;
-  readonly ahead: bigint[][] = [];
+  readonly ahead: Ticket[][] = [];
   aheadValues = 0;
   inflight = 0;
   /** The latest refill, for callers that must wait for values. */
@@ -84,17 +98,17 @@ class Prefetched {
   }
 
   /** Takes the next value; the caller checked `remaining > 0`. */
-  take(): bigint {
+  take(): Ticket {
     if (this.index === this.current.length) {
-      this.current = this.ahead.shift() as bigint[];
+      this.current = this.ahead.shift() as Ticket[];
       this.aheadValues -= this.current.length;
       this.index = 0;
     }
-    return this.current[this.index++] as bigint;
+    return this.current[this.index++] as Ticket;
   }
 
   /** Adds a fetched batch. */
-  add(batch: bigint[]): void {
+  add(batch: Ticket[]): void {
     if (this.index === this.current.length && this.ahead.length === 0) {
       this.current = batch;
       this.index = 0;
@@ -105,30 +119,33 @@ class Prefetched {
   }
 }
 
-class Client implements TicketClient {
+class Client implements TicketClient<string> {
   private readonly pool: UpstreamPool;
   private readonly sendLast: boolean;
   private readonly prefetch: number;
-  private readonly lastSeen = new Map<string, bigint>();
+  private readonly lastSeen = new Map<string, Ticket>();
+  /** Sequences declared `formatted`: their values are handed out as text. */
+  private readonly formatted: ReadonlySet<string> | undefined;
   private readonly buffers = new Map<string, Prefetched>();
   private closed = false;
 
-  constructor(pool: UpstreamPool, options: ClientOptions) {
+  constructor(pool: UpstreamPool, options: ClientOptions<string>) {
     this.pool = pool;
     this.sendLast = options.sendLast ?? true;
     this.prefetch = options.prefetch ?? 0;
+    this.formatted = options.formatted !== undefined && options.formatted.length > 0 ? new Set(options.formatted) : undefined;
   }
 
-  next(name: string): Promise<bigint>;
-  next(name: string, callback: Callback<bigint>): void;
-  next(name: string, options: NextOptions & { count: number }): Promise<bigint[]>;
-  next(name: string, options: NextOptions & { count: number }, callback: Callback<bigint[]>): void;
-  next(name: string, options: NextOptions): Promise<bigint | bigint[]>;
+  next(name: string): Promise<Ticket>;
+  next(name: string, callback: Callback<Ticket>): void;
+  next(name: string, options: NextOptions & { count: number }): Promise<Ticket[]>;
+  next(name: string, options: NextOptions & { count: number }, callback: Callback<Ticket[]>): void;
+  next(name: string, options: NextOptions): Promise<Ticket | Ticket[]>;
   next(
     name: string,
-    optionsOrCallback?: NextOptions | Callback<bigint>,
-    maybeCallback?: Callback<bigint[]>,
-  ): Promise<bigint | bigint[]> | void {
+    optionsOrCallback?: NextOptions | Callback<Ticket>,
+    maybeCallback?: Callback<Ticket[]>,
+  ): Promise<Ticket | Ticket[]> | void {
     if (optionsOrCallback === undefined && this.prefetch > 0 && !this.closed) {
       // Hot path of prefetching callers: one settled promise per value, nothing else.
       const buffer = this.buffers.get(name);
@@ -136,9 +153,9 @@ class Client implements TicketClient {
     }
     const options = typeof optionsOrCallback === 'object' && optionsOrCallback !== null ? optionsOrCallback : undefined;
     const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as
-      | Callback<bigint | bigint[]>
+      | Callback<Ticket | Ticket[]>
       | undefined;
-    let result: Promise<bigint | bigint[]>;
+    let result: Promise<Ticket | Ticket[]>;
     try {
       if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
       if (typeof name !== 'string') throw new TicketError('EBADNAME', 'sequence name must be a string');
@@ -153,9 +170,9 @@ class Client implements TicketClient {
     );
   }
 
-  private remember(name: string, value: bigint): void {
+  private remember(name: string, value: Ticket): void {
     const known = this.lastSeen.get(name);
-    if (known !== undefined && known >= value) return;
+    if (known !== undefined && newerTicket(known, value) === known) return;
     if (known === undefined && this.lastSeen.size >= MAX_REMEMBERED) {
       const oldest = this.lastSeen.keys().next().value;
       if (oldest !== undefined) this.lastSeen.delete(oldest);
@@ -163,18 +180,19 @@ class Client implements TicketClient {
     this.lastSeen.set(name, value);
   }
 
-  private async fetch(name: string, count: number | undefined): Promise<bigint | bigint[]> {
+  private async fetch(name: string, count: number | undefined): Promise<Ticket | Ticket[]> {
     const last = this.sendLast ? this.lastSeen.get(name) : undefined;
-    const result = await this.pool.request({ name, count, last });
-    if (typeof result === 'bigint') this.remember(name, result);
-    else if (result.length > 0) this.remember(name, result[result.length - 1] as bigint);
+    let result = await this.pool.request({ name, count, last });
+    if (this.formatted?.has(name) === true) result = Array.isArray(result) ? result.map(ticketText) : ticketText(result);
+    if (!Array.isArray(result)) this.remember(name, result);
+    else if (result.length > 0) this.remember(name, result[result.length - 1] as Ticket);
     return result;
   }
 
-  private async nextValue(name: string): Promise<bigint> {
+  private async nextValue(name: string): Promise<Ticket> {
     if (this.prefetch === 0) {
       const result = await this.fetch(name, undefined);
-      if (typeof result !== 'bigint') throw new TicketError('EINTERNAL', 'server sent several values for one');
+      if (Array.isArray(result)) throw new TicketError('EINTERNAL', 'server sent several values for one');
       return result;
     }
     const buffer = this.buffer(name);
@@ -186,7 +204,7 @@ class Client implements TicketClient {
   }
 
   /** Hands out the next prefetched value; the caller checked one is there. */
-  private takePrefetched(name: string, buffer: Prefetched): bigint {
+  private takePrefetched(name: string, buffer: Prefetched): Ticket {
     const value = buffer.take();
     // Keep two batches on their way while one is handed out: a round trip then
     // has two batches of time to come back before a caller would wait.
@@ -194,17 +212,17 @@ class Client implements TicketClient {
     return value;
   }
 
-  private async nextValues(name: string, count: number): Promise<bigint[]> {
+  private async nextValues(name: string, count: number): Promise<Ticket[]> {
     if (this.prefetch > 0) {
       const buffer = this.buffers.get(name);
       if (buffer && buffer.remaining >= count) {
-        const values = new Array<bigint>(count);
+        const values = new Array<Ticket>(count);
         for (let index = 0; index < count; index++) values[index] = buffer.take();
         return values;
       }
     }
     const result = await this.fetch(name, count);
-    return typeof result === 'bigint' ? [result] : result;
+    return Array.isArray(result) ? result : [result];
   }
 
   private buffer(name: string): Prefetched {
@@ -224,7 +242,7 @@ class Client implements TicketClient {
   private refill(name: string, buffer: Prefetched): void {
     buffer.inflight++;
     const arrival = this.fetch(name, this.prefetch)
-      .then((result) => buffer.add(typeof result === 'bigint' ? [result] : result))
+      .then((result) => buffer.add(Array.isArray(result) ? result : [result]))
       .finally(() => {
         buffer.inflight--;
       });
@@ -247,12 +265,15 @@ class Client implements TicketClient {
  * Creates a client for one or more servers (`tcp://host:port` ZeroMQ, `http://host:port[/base]` HTTP API).
  * @throws TypeError for no servers, an unsupported URI or invalid options
  */
-export function createClient(servers: string | readonly string[], options: ClientOptions = {}): TicketClient {
+export function createClient<const F extends string = never>(
+  servers: string | readonly string[],
+  options: ClientOptions<F> = {},
+): TicketClient<F> {
   const list = typeof servers === 'string' ? [servers] : servers;
   const prefetch = options.prefetch ?? 0;
   if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > MAX_COUNT) {
     throw new TypeError(`prefetch must be an integer from 0 to ${MAX_COUNT}`);
   }
   const pool = new UpstreamPool(list, options);
-  return new Client(pool, options);
+  return new Client(pool, options) as unknown as TicketClient<F>;
 }

@@ -20,6 +20,7 @@
  */
 import { Agent, request as sendHttpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { TicketError, isErrorCode } from '../core/errors.js';
+import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketRequest, Transport } from './transport.js';
 
@@ -32,7 +33,6 @@ const MAX_REDIRECTS = 3;
 /** Idle time after which a pooled socket is dropped, in ms (lowered by the server's Keep-Alive hint). */
 const IDLE_SOCKET_TIMEOUT = 15_000;
 
-const DIGITS = /^[0-9]{1,19}$/;
 
 /** Where one attempt goes. */
 interface Target {
@@ -76,19 +76,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function toValue(text: unknown): bigint {
-  if (typeof text !== 'string' || !DIGITS.test(text)) {
-    throw new TicketError('EINTERNAL', 'server sent a value that is not a base-10 integer');
-  }
-  return BigInt(text);
-}
 
 /**
  * Turns a complete reply into values or throws the server's error.
  * @throws TicketError with the server's code (unknown codes become EINTERNAL);
  *   EINTERNAL for a malformed reply
  */
-export function decodeHttpReply(status: number, body: string, request: TicketRequest): bigint | bigint[] {
+export function decodeHttpReply(status: number, body: string, request: TicketRequest): Ticket | Ticket[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -107,8 +101,8 @@ export function decodeHttpReply(status: number, body: string, request: TicketReq
   if (values.length !== expected) {
     throw new TicketError('EINTERNAL', `server sent ${values.length} values instead of ${expected}`);
   }
-  const decoded = values.map(toValue);
-  return request.count === undefined ? (decoded[0] as bigint) : decoded;
+  const decoded = values.map(readTicket);
+  return request.count === undefined ? (decoded[0] as Ticket) : decoded;
 }
 
 /** Host and port of an `http:` URL, for `http.request` (IPv6 literals without brackets). */
@@ -154,7 +148,7 @@ export class HttpTransport implements Transport {
     });
   }
 
-  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
     if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
     let configured: Target;
     try {

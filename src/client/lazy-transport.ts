@@ -6,6 +6,7 @@
  */
 import { TicketError } from '../core/errors.js';
 import type { TicketRequest, Transport } from './transport.js';
+import type { Ticket } from '../core/ticket.js';
 
 /** Loads the module of a transport and opens it; called once per lazy transport. */
 export type TransportLoader = (uri: string) => Promise<Transport>;
@@ -40,12 +41,12 @@ export class LazyTransport implements Transport {
    * @throws TicketError as the loaded transport does; EUNAVAILABLE when its module cannot load
    *   or the transport was closed
    */
-  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
     if (this.inner) return this.inner.request(request, timeoutMs);
     return this.requestWhenLoaded(request, timeoutMs);
   }
 
-  private async requestWhenLoaded(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+  private async requestWhenLoaded(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
     if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;

@@ -10,6 +10,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { TicketError, isErrorCode } from '../core/errors.js';
+import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketRequest, Transport } from './transport.js';
 
@@ -19,7 +20,7 @@ interface Pending {
   /** performance.now() after which the request has timed out. */
   readonly deadline: number;
   readonly timeoutMs: number;
-  resolve(value: bigint | bigint[]): void;
+  resolve(value: Ticket | Ticket[]): void;
   reject(error: unknown): void;
 }
 
@@ -63,7 +64,7 @@ export class LineTransport implements Transport {
     ({ host: this.host, port: this.port } = parseLineUri(uri));
   }
 
-  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
     if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
     try {
       validateSequenceName(request.name);
@@ -156,16 +157,18 @@ export class LineTransport implements Transport {
       return;
     }
     const words = line.split(' ');
-    if (words.length === 0 || !words.every((word) => /^[0-9]{1,19}$/.test(word))) {
-      entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
-      return;
-    }
     if (words.length !== entry.count) {
       entry.reject(new TicketError('EINTERNAL', `server sent ${words.length} values for ${entry.count}`));
       return;
     }
-    const values = words.map((word) => BigInt(word));
-    entry.resolve(entry.single ? (values[0] as bigint) : values);
+    let values: Ticket[];
+    try {
+      values = words.map(readTicket);
+    } catch {
+      entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
+      return;
+    }
+    entry.resolve(entry.single ? (values[0] as Ticket) : values);
   }
 
   /** Fails every request on `socket` and forgets it. */

@@ -9,6 +9,7 @@ import type { TicketRequest, Transport } from './transport.js';
 import { HttpTransport } from './http-transport.js';
 import { LineTransport } from './line-transport.js';
 import { LazyTransport } from './lazy-transport.js';
+import type { Ticket } from '../core/ticket.js';
 
 /** Settings of a pool; every field has a default. */
 export interface PoolOptions {
@@ -159,7 +160,7 @@ export class UpstreamPool {
    *   (EBADNAME, EJUMP, ENOSEQ, …); the last server error when every server
    *   failed and one of them answered; ETIMEOUT when none answered in time.
    */
-  async request(request: TicketRequest): Promise<bigint | bigint[]> {
+  async request(request: TicketRequest): Promise<Ticket | Ticket[]> {
     if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
     let answered: TicketError | undefined;
     for (const upstream of this.order()) {

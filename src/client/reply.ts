@@ -3,26 +3,18 @@
  * transport whose replies use the `[null, value]` / `[code, message]` shape.
  */
 import { TicketError, isErrorCode } from '../core/errors.js';
-
-const DIGITS = /^[0-9]{1,19}$/;
-
-function toValue(text: unknown): bigint {
-  if (typeof text !== 'string' || !DIGITS.test(text)) {
-    throw new TicketError('EINTERNAL', 'server sent a value that is not a base-10 integer');
-  }
-  return BigInt(text);
-}
+import { readTicket, type Ticket } from '../core/ticket.js';
 
 /**
  * Turns a parsed reply into values or throws the server's error.
  * @throws TicketError with the server's code (unknown codes become EINTERNAL)
  */
-export function decodeReply(reply: unknown): bigint | bigint[] {
+export function decodeReply(reply: unknown): Ticket | Ticket[] {
   if (!Array.isArray(reply) || reply.length !== 2) throw new TicketError('EINTERNAL', 'server sent a malformed reply');
   const [code, payload] = reply as [unknown, unknown];
   if (code !== null) {
     const message = typeof payload === 'string' ? payload : 'server error';
     throw new TicketError(isErrorCode(code) ? code : 'EINTERNAL', message);
   }
-  return Array.isArray(payload) ? payload.map(toValue) : toValue(payload);
+  return Array.isArray(payload) ? payload.map(readTicket) : readTicket(payload);
 }

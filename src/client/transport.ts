@@ -1,3 +1,5 @@
+import type { Ticket } from '../core/ticket.js';
+
 /**
  * A connection to one server, whatever its protocol. The pool above it
  * handles failover; a transport only sends one request and waits, bounded.
@@ -8,7 +10,7 @@ export interface TicketRequest {
   readonly name: string;
   /** Undefined for the single-value form. */
   readonly count: number | undefined;
-  readonly last: bigint | undefined;
+  readonly last: Ticket | undefined;
 }
 
 /** A connection to one server. */
@@ -19,7 +21,7 @@ export interface Transport {
    * @throws TicketError ETIMEOUT after `timeoutMs`, the server's code for its errors,
    *   EUNAVAILABLE when the request could not be sent.
    */
-  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]>;
+  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]>;
   /** Fails every pending request and frees the connection. */
   close(): void;
 }

@@ -16,9 +16,10 @@ import { Dealer } from 'zeromq';
 import { TicketError } from '../core/errors.js';
 import { decodeReply } from './reply.js';
 import type { TicketRequest, Transport } from './transport.js';
+import type { Ticket } from '../core/ticket.js';
 
 interface Pending {
-  resolve(value: bigint | bigint[]): void;
+  resolve(value: Ticket | Ticket[]): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
 }
@@ -68,7 +69,7 @@ export class ZmqTransport implements Transport {
     void this.receive();
   }
 
-  request(request: TicketRequest, timeoutMs: number): Promise<bigint | bigint[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
     if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;

@@ -1,3 +1,5 @@
+import type { Ticket } from './ticket.js';
+
 /**
  * What every protocol calls. A TicketService, a proxy and a leader forwarder
  * all implement it, so a protocol never knows who issues its tickets.
@@ -6,12 +8,14 @@
 /** Issues tickets. Results are synchronous when a lease has room, a promise otherwise. */
 export interface TicketSource {
   /**
-   * One value of `name`. `last` is the last value the client saw (drift).
-   * Errors: EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE.
+   * One value of `name`: a bigint, or a text for a sequence with a format,
+   * period or check digit. `last` is the last value the client saw (drift),
+   * a number or a formatted ticket of the same sequence.
+   * Errors: EBADREQ (a `last` the sequence cannot read), EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE.
    */
-  nextValue(name: string, last?: bigint): bigint | Promise<bigint>;
+  nextValue(name: string, last?: Ticket): Ticket | Promise<Ticket>;
   /** `count` (1–1000) values of `name`, increasing. Same errors as `nextValue`. */
-  next(name: string, count: number, last?: bigint): bigint[] | Promise<bigint[]>;
+  next(name: string, count: number, last?: Ticket): Ticket[] | Promise<Ticket[]>;
   /** Last value this process handed out for `name`, if it knows (Tickr's `last_ticket`). */
-  lastValue?(name: string): bigint | undefined;
+  lastValue?(name: string): Ticket | undefined;
 }

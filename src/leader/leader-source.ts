@@ -7,6 +7,7 @@
  * EUNAVAILABLE, so clients try another server or retry.
  */
 import { TicketError } from '../core/errors.js';
+import type { Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { ProxySource } from '../proxy/proxy-source.js';
 import type { TicketService } from '../service/ticket-service.js';
@@ -47,15 +48,15 @@ export class LeaderSource implements TicketSource {
     return this.forwarder.proxy;
   }
 
-  nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
+  nextValue(name: string, last?: Ticket): Ticket | Promise<Ticket> {
     return this.target().nextValue(name, last);
   }
 
-  next(name: string, count: number, last?: bigint): bigint[] | Promise<bigint[]> {
+  next(name: string, count: number, last?: Ticket): Ticket[] | Promise<Ticket[]> {
     return this.target().next(name, count, last);
   }
 
-  lastValue(name: string): bigint | undefined {
+  lastValue(name: string): Ticket | undefined {
     return this.leading() ? this.service.lastValue(name) : this.forwarder?.proxy.lastValue(name);
   }
 

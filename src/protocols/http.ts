@@ -16,7 +16,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
-import { parseCount, parseLast } from '../core/request.js';
+import { parseCount } from '../core/request.js';
+import { parseLastTicket, ticketJson, ticketText, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import { createHttpApp, sendError } from './http-common.js';
@@ -68,7 +69,7 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
     try {
       const value = await source.nextValue(DEFAULT_SEQUENCE);
       stats?.countIssued('http', 1);
-      return reply.type('text/plain; charset=utf-8').send(value.toString());
+      return reply.type('text/plain; charset=utf-8').send(ticketText(value));
     } catch (error) {
       return fail(reply, error);
     }
@@ -78,7 +79,8 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
     try {
       const values = await source.next(DEFAULT_SEQUENCE, count);
       stats?.countIssued('http', values.length);
-      return reply.type('application/json; charset=utf-8').send(`[${values.join(',')}]`);
+      // Tickr's JSON numbers, with their exact digits; a formatted sequence's tickets are JSON strings.
+      return reply.type('application/json; charset=utf-8').send(`[${values.map(tickrJson).join(',')}]`);
     } catch (error) {
       return fail(reply, error);
     }
@@ -96,7 +98,7 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
 
   app.get('/status', async (_request, reply) => {
     const last = source.lastValue?.(DEFAULT_SEQUENCE);
-    return reply.type('application/json; charset=utf-8').send(`{"last_ticket":${last === undefined ? 'null' : last.toString()}}`);
+    return reply.type('application/json; charset=utf-8').send(`{"last_ticket":${last === undefined ? 'null' : tickrJson(last)}}`);
   });
 
   app.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openApiText));
@@ -111,10 +113,10 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
         const body = readNextBody(request.body);
         const countInput = body.count ?? request.query.count;
         const count = countInput === undefined ? undefined : parseCount(countInput);
-        const last = parseLast(body.last ?? request.query.last);
-        const send = (values: bigint | bigint[]): FastifyReply => {
-          const list = typeof values === 'bigint' ? `"${values}"` : `"${values.join('","')}"`;
-          stats?.countIssued('http', typeof values === 'bigint' ? 1 : values.length);
+        const last = parseLastTicket(body.last ?? request.query.last);
+        const send = (values: Ticket | Ticket[]): FastifyReply => {
+          const list = Array.isArray(values) ? values.map(ticketJson).join(',') : ticketJson(values);
+          stats?.countIssued('http', Array.isArray(values) ? values.length : 1);
           return reply.type('application/json; charset=utf-8').send(`{"sequence":${JSON.stringify(name)},"values":[${list}]}`);
         };
         const result = count === undefined ? source.nextValue(name, last) : source.next(name, count, last);
@@ -130,6 +132,11 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
   );
 
   return app;
+}
+
+/** A ticket in Tickr's JSON: a number with its exact digits, or a string for formatted tickets. */
+function tickrJson(ticket: Ticket): string {
+  return typeof ticket === 'bigint' ? ticket.toString() : JSON.stringify(ticket);
 }
 
 /**

@@ -28,7 +28,8 @@ import type { Socket } from 'node:net';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { DEFAULT_SEQUENCE } from '../core/names.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
-import { MAX_COUNT, parseCount, parseLast } from '../core/request.js';
+import { MAX_COUNT, parseCount } from '../core/request.js';
+import { parseLastTicket, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { ETX, LineParser, decodeLine, type LineSink } from './line-parser.js';
 import { LineOutput } from './line-output.js';
@@ -185,7 +186,7 @@ class LineConnection extends LineOutput implements LineSink {
       this.answerValue(name, undefined, terminator);
       return;
     }
-    let result: bigint[] | Promise<bigint[]>;
+    let result: Ticket[] | Promise<Ticket[]>;
     try {
       result = this.source.next(name, count);
     } catch {
@@ -201,8 +202,8 @@ class LineConnection extends LineOutput implements LineSink {
       );
       return;
     }
-    if (this.queued()) {
-      this.enqueue(this.encodeRun(result, terminator));
+    if (this.queued() || !isNumbers(result)) {
+      this.textOrQueue(this.encodeRun(result, terminator));
       return;
     }
     this.writeRun(result, terminator);
@@ -221,7 +222,7 @@ class LineConnection extends LineOutput implements LineSink {
       if (words.length < 2 || words.length > 4) throw new TicketError('EBADREQ', 'expected NEXT <name> [count] [last]');
       const name = words[1] as string;
       const count = words[2] === undefined ? 1 : parseCount(words[2]);
-      const last = parseLast(words[3]);
+      const last = parseLastTicket(words[3]);
       if (count === 1) {
         this.answerValue(name, last, LF);
         return;
@@ -231,8 +232,8 @@ class LineConnection extends LineOutput implements LineSink {
         this.later(result.then((values) => this.encodeValues(values), this.failed));
         return;
       }
-      if (this.queued()) {
-        this.enqueue(this.encodeValues(result));
+      if (this.queued() || !isNumbers(result)) {
+        this.textOrQueue(this.encodeValues(result));
         return;
       }
       this.writeList(result);
@@ -242,43 +243,49 @@ class LineConnection extends LineOutput implements LineSink {
   }
 
   /** One value of `name`, then `terminator` (ETX for STX, LF for NEXT); or an ERR line. */
-  private answerValue(name: string, last: bigint | undefined, terminator: number): void {
-    let result: bigint | Promise<bigint>;
+  private answerValue(name: string, last: Ticket | undefined, terminator: number): void {
+    let result: Ticket | Promise<Ticket>;
     try {
       result = this.source.nextValue(name, last);
     } catch (error) {
       this.error(error);
       return;
     }
-    if (typeof result !== 'bigint') {
+    if (result instanceof Promise) {
       const encode = terminator === ETX ? this.encodeStx : this.encodeValue;
       this.later(result.then(encode, this.failed));
       return;
     }
-    if (this.queued()) {
-      this.enqueue(terminator === ETX ? this.encodeStx(result) : this.encodeValue(result));
+    if (this.queued() || typeof result === 'string') {
+      this.textOrQueue(terminator === ETX ? this.encodeStx(result) : this.encodeValue(result));
       return;
     }
     this.writeValue(result, terminator);
   }
 
-  private readonly encodeStx = (value: bigint): string => {
+  /** A reply already encoded: into this read's output, or the queue when one before it is not ready. */
+  private textOrQueue(reply: string): void {
+    if (this.queued()) this.enqueue(reply);
+    else this.text(reply);
+  }
+
+  private readonly encodeStx = (value: Ticket): string => {
     this.stats?.countIssued('line', 1);
     return `${value}\u0003`;
   };
 
-  private readonly encodeValue = (value: bigint): string => {
+  private readonly encodeValue = (value: Ticket): string => {
     this.stats?.countIssued('line', 1);
     return `${value}\n`;
   };
 
-  private encodeRun(values: bigint[], terminator: number): string {
+  private encodeRun(values: Ticket[], terminator: number): string {
     this.stats?.countIssued('line', values.length);
     const separator = String.fromCharCode(terminator);
     return `${values.join(separator)}${separator}`;
   }
 
-  private encodeValues(values: bigint[]): string {
+  private encodeValues(values: Ticket[]): string {
     this.stats?.countIssued('line', values.length);
     return `${values.join(' ')}\n`;
   }
@@ -293,6 +300,11 @@ class LineConnection extends LineOutput implements LineSink {
   private error(error: unknown): void {
     this.text(this.failed(error));
   }
+}
+
+/** True when the values are plain numbers (written as digits into the slab); formatted tickets go as text. */
+function isNumbers(values: Ticket[]): values is bigint[] {
+  return typeof values[0] === 'bigint';
 }
 
 /** The long-lived TCP server. */

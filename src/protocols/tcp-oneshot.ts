@@ -7,6 +7,7 @@
  */
 import { toTicketError } from '../core/errors.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
+import type { Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { HostPort, ProtocolServer } from './protocol-server.js';
 import { TcpListener } from './tcp-listener.js';
@@ -44,12 +45,12 @@ export class OneShotServer implements ProtocolServer {
       };
       try {
         const result = source.nextValue(sequence);
-        const succeeded = (value: bigint): void => {
+        const succeeded = (value: Ticket): void => {
           stats?.countIssued('tcp', 1);
           answer(`${value}\n`);
         };
-        if (typeof result === 'bigint') succeeded(result);
-        else result.then(succeeded, failed);
+        if (result instanceof Promise) result.then(succeeded, failed);
+        else succeeded(result);
       } catch (error) {
         failed(error);
       }

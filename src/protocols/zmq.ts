@@ -12,7 +12,8 @@
 import { Router } from 'zeromq';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { validateSequenceName } from '../core/names.js';
-import { parseCount, parseLast } from '../core/request.js';
+import { parseCount } from '../core/request.js';
+import { parseLastTicket, ticketJson, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { ProtocolServer } from './protocol-server.js';
@@ -27,7 +28,7 @@ const MAX_ENVELOPE_FRAMES = 16;
 /** A parsed ticket request. `count` is undefined for the single-value form. */
 export interface ZmqRequest {
   readonly name: string;
-  readonly last: bigint | undefined;
+  readonly last: Ticket | undefined;
   readonly count: number | undefined;
 }
 
@@ -57,16 +58,17 @@ export function parseZmqRequest(body: Uint8Array): ZmqRequest {
   const [name, last, count] = parsed as unknown[];
   return {
     name: validateSequenceName(name),
-    last: parseLast(last),
+    last: parseLastTicket(last),
     count: parsed.length === 3 ? parseCount(count) : undefined,
   };
 }
 
 /** Encodes a successful reply. */
-export function encodeValues(values: bigint | readonly bigint[]): string {
+export function encodeValues(values: Ticket | readonly Ticket[]): string {
   if (typeof values === 'bigint') return `[null,"${values}"]`;
+  if (typeof values === 'string') return `[null,${JSON.stringify(values)}]`;
   let text = '[null,[';
-  for (let index = 0; index < values.length; index++) text += `${index === 0 ? '' : ','}"${values[index]}"`;
+  for (let index = 0; index < values.length; index++) text += `${index === 0 ? '' : ','}${ticketJson(values[index] as Ticket)}`;
   return `${text}]]`;
 }
 
@@ -78,8 +80,8 @@ export function encodeError(error: unknown): string {
 
 /** Answers one body: a string reply now, or a promise of one. Never throws. */
 export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?: ProtocolStats): string | Promise<string> {
-  const succeeded = (values: bigint | bigint[]): string => {
-    stats?.countIssued('zmq', typeof values === 'bigint' ? 1 : values.length);
+  const succeeded = (values: Ticket | Ticket[]): string => {
+    stats?.countIssued('zmq', Array.isArray(values) ? values.length : 1);
     return encodeValues(values);
   };
   const failed = (error: unknown): string => {

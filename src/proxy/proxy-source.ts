@@ -18,10 +18,11 @@ import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import { MAX_COUNT } from '../core/request.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { UpstreamPool, type PoolOptions, type UpstreamStats } from '../client/pool.js';
+import { newerTicket, type Ticket } from '../core/ticket.js';
 
 interface Waiting {
-  readonly last: bigint | undefined;
-  resolve(value: bigint): void;
+  readonly last: Ticket | undefined;
+  resolve(value: Ticket): void;
   reject(error: unknown): void;
 }
 
@@ -43,7 +44,7 @@ export class ProxySource implements TicketSource {
   /** Upstream requests in flight per sequence (single-value traffic only). */
   private readonly inflight = new Map<string, number>();
   /** Highest value handed out of sequence `default`, for Tickr's `last_ticket`. */
-  private lastDefault: bigint | undefined;
+  private lastDefault: Ticket | undefined;
   private readonly forwardLast: boolean;
 
   /** @throws TypeError for no upstreams or an unsupported URI */
@@ -52,7 +53,7 @@ export class ProxySource implements TicketSource {
     this.forwardLast = options.forwardLast ?? false;
   }
 
-  nextValue(name: string, last?: bigint): Promise<bigint> {
+  nextValue(name: string, last?: Ticket): Promise<Ticket> {
     validateSequenceName(name);
     const sent = this.forwardLast ? last : undefined;
     return new Promise((resolve, reject) => {
@@ -71,20 +72,20 @@ export class ProxySource implements TicketSource {
     });
   }
 
-  async next(name: string, count: number, last?: bigint): Promise<bigint[]> {
+  async next(name: string, count: number, last?: Ticket): Promise<Ticket[]> {
     validateSequenceName(name);
     const result = await this.pool.request({ name, count, last: this.forwardLast ? last : undefined });
-    const values = typeof result === 'bigint' ? [result] : result;
+    const values = Array.isArray(result) ? result : [result];
     if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);
     return values;
   }
 
-  lastValue(name: string): bigint | undefined {
+  lastValue(name: string): Ticket | undefined {
     return name === DEFAULT_SEQUENCE ? this.lastDefault : undefined;
   }
 
-  private noteDefault(value: bigint | undefined): void {
-    if (value !== undefined && (this.lastDefault === undefined || value > this.lastDefault)) this.lastDefault = value;
+  private noteDefault(value: Ticket | undefined): void {
+    if (value !== undefined) this.lastDefault = newerTicket(this.lastDefault, value);
   }
 
   /** Sends one upstream request for a gathered batch and hands its values out in order. */
@@ -93,8 +94,8 @@ export class ProxySource implements TicketSource {
     this.inflight.set(name, (this.inflight.get(name) ?? 0) + 1);
     const count = batch.length === 1 ? undefined : batch.length;
     // One upstream request for the batch carries the highest `last` among them: a jump one needs is made for all.
-    let last: bigint | undefined;
-    for (const waiting of batch) if (waiting.last !== undefined && (last === undefined || waiting.last > last)) last = waiting.last;
+    let last: Ticket | undefined;
+    for (const waiting of batch) if (waiting.last !== undefined) last = newerTicket(last, waiting.last);
     const done = (): void => {
       const left = (this.inflight.get(name) ?? 1) - 1;
       if (left === 0) this.inflight.delete(name);
@@ -102,7 +103,7 @@ export class ProxySource implements TicketSource {
     };
     this.pool.request({ name, count, last }).finally(done).then(
       (result) => {
-        const values = typeof result === 'bigint' ? [result] : result;
+        const values = Array.isArray(result) ? result : [result];
         if (name === DEFAULT_SEQUENCE) this.noteDefault(values[values.length - 1]);
         batch.forEach((waiting, index) => {
           const value = values[index];

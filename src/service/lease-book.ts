@@ -47,6 +47,30 @@ export class LeaseBook {
   limitReached = false;
   /** Lowest slot an admin floor allows; leases below it are trimmed on `accept`. */
   floorSlot = 0n;
+  /** Last slot this sequence may issue (its `max` setting); the numbering's own limit applies too. */
+  maxSlot = NO_LIMIT;
+}
+
+/** `maxSlot` of a sequence without a `max` of its own. */
+const NO_LIMIT = 1n << 64n;
+
+/** Last slot `book` may issue: its own limit or the numbering's, whichever is lower. */
+export function lastSlot(book: LeaseBook, map: SlotMap): bigint {
+  return book.maxSlot < map.maxSlot ? book.maxSlot : map.maxSlot;
+}
+
+/**
+ * Sets the last slot the sequence may issue (a changed `max`); a lower one cuts
+ * the current lease short at once, so nothing above it is issued from now on.
+ */
+export function limitTo(book: LeaseBook, map: SlotMap, maxSlot: bigint): void {
+  book.maxSlot = maxSlot;
+  const limit = lastSlot(book, map);
+  if (book.nextValue < book.endValue && map.slotOf(book.endValue) > limit + 1n) {
+    book.endValue = map.valueOf(limit + 1n);
+    if (book.refillValue > book.endValue) book.refillValue = book.endValue;
+  }
+  book.limitReached = book.highestSlot > limit;
 }
 
 /** Slot this sequence would issue next (the highest slot received when nothing is held). */
@@ -59,7 +83,7 @@ export function positionSlot(book: LeaseBook, map: SlotMap): bigint {
 /** Slots left in held leases, clamped to what can be issued. */
 export function available(book: LeaseBook, map: SlotMap): bigint {
   let total = book.nextValue < book.endValue ? (book.endValue - book.nextValue) / map.step : 0n;
-  const limit = map.maxSlot + 1n;
+  const limit = lastSlot(book, map) + 1n;
   for (const lease of book.queued) {
     const end = lease.end < limit ? lease.end : limit;
     if (end > lease.start) total += end - lease.start;
@@ -98,7 +122,7 @@ export function skipTo(book: LeaseBook, map: SlotMap, target: bigint): boolean {
  * @returns true when a lease became current
  */
 export function promote(book: LeaseBook, map: SlotMap, plan: RefillPlan): boolean {
-  const limit = map.maxSlot + 1n;
+  const limit = lastSlot(book, map) + 1n;
   for (let lease = book.queued.shift(); lease !== undefined; lease = book.queued.shift()) {
     const end = lease.end < limit ? lease.end : limit;
     if (lease.start >= end) continue;
@@ -120,7 +144,7 @@ export function accept(book: LeaseBook, map: SlotMap, reserved: Lease, plan: Ref
   book.known = true;
   const lease = reserved.start < book.floorSlot ? { start: book.floorSlot, end: reserved.end } : reserved;
   if (lease.end > book.highestSlot) book.highestSlot = lease.end;
-  if (lease.end > map.maxSlot) book.limitReached = true;
+  if (lease.end > lastSlot(book, map)) book.limitReached = true;
   if (lease.end > lease.start) book.queued.push(lease);
   if (book.nextValue >= book.endValue) promote(book, map, plan);
 }

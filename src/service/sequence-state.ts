@@ -5,7 +5,8 @@
 import type { TicketError } from '../core/errors.js';
 import { nextLeaseSize } from '../core/lease-policy.js';
 import type { SlotMap } from '../core/numbering.js';
-import { LeaseBook, available, type RefillPlan } from './lease-book.js';
+import { LeaseBook, available, lastSlot, type RefillPlan } from './lease-book.js';
+import type { SequenceDefinition } from './sequence-definitions.js';
 import type { SequenceSnapshot } from './service-options.js';
 
 
@@ -44,6 +45,13 @@ export class SequenceState extends LeaseBook {
   failures = 0;
   issued = 0;
   lastIssued: bigint | undefined;
+  /** A sequence with a format or period: how its values look and count (undefined: plain numbers). */
+  definition: SequenceDefinition | undefined;
+  /** A periodic sequence: the counter of the period it issues in now, and that period's key. */
+  counter: SequenceState | undefined;
+  periodKey: string | undefined;
+  /** The last ticket text issued, for formatted sequences (Tickr's `last_ticket`, status). */
+  lastTicket: string | undefined;
   /** Reserve-ahead point of a lease this sequence makes current; follows its own demand. */
   readonly planRefill: RefillPlan;
 
@@ -61,14 +69,16 @@ export function failWaiters(seq: SequenceState, error: TicketError): void {
   for (const waiter of waiters) waiter.reject(error);
 }
 
-/** Read-only view of one sequence. */
+/** Read-only view of one sequence (a periodic one shows its current period's counter). */
 export function snapshotOf(seq: SequenceState, map: SlotMap): SequenceSnapshot {
+  const counter = seq.counter ?? seq;
   return {
     name: seq.name,
-    lastIssued: seq.lastIssued,
+    lastIssued: seq.definition !== undefined ? seq.lastTicket : seq.lastIssued,
+    ...(seq.periodKey !== undefined ? { period: seq.periodKey } : {}),
     issued: seq.issued,
-    leaseRemaining: available(seq, map),
-    leaseSize: seq.leaseSize,
+    leaseRemaining: available(counter, map),
+    leaseSize: counter.leaseSize,
   };
 }
 
@@ -91,7 +101,7 @@ export function sizeNextLease(
   seq.lastReserveAt = now;
   let count = BigInt(Math.min(Math.max(size, slots), maxBlock));
   const from = atLeast !== undefined && atLeast > seq.highestSlot ? atLeast : seq.highestSlot;
-  const room = map.maxSlot + 1n - (from > 1n ? from : 1n);
+  const room = lastSlot(seq, map) + 1n - (from > 1n ? from : 1n);
   if (room < count) count = room > 1n ? room : 1n;
   return count;
 }

@@ -4,6 +4,7 @@
  * snapshot it returns. Re-exported by `ticket-service.ts`, the public path.
  */
 import type { Numbering } from '../core/numbering.js';
+import type { Ticket } from '../core/ticket.js';
 import type { Store } from '../store/store.js';
 
 /** Minimal logger the service writes to (pino's methods fit). */
@@ -56,6 +57,13 @@ export interface TicketServiceOptions {
   readonly observer?: ServiceObserver;
   /** Leader mode: nothing is issued while the gate is closed (EUNAVAILABLE). Default: always open. */
   readonly gate?: IssuingGate;
+  /** Largest value of every sequence (`--js-safe`: 2^53 − 1). Default 2^63 − 1. */
+  readonly maxValue?: bigint;
+  /**
+   * Shared stores: how often the settings of every sequence are read again, so a change made
+   * through another server applies here too, in ms. Default 2,000.
+   */
+  readonly settingsRefreshMs?: number;
 }
 
 /** Defaults of SPEC §3–§4. */
@@ -69,7 +77,10 @@ export const SERVICE_DEFAULTS = {
 /** A read-only view of one sequence, for status pages and tests. */
 export interface SequenceSnapshot {
   readonly name: string;
-  readonly lastIssued: bigint | undefined;
+  /** Last value issued since start: a number, or the ticket text of a formatted sequence. */
+  readonly lastIssued: Ticket | undefined;
+  /** The period being counted (`2026`, `2026-11`, `2026-11-30`), for a sequence with a period. */
+  readonly period?: string;
   readonly issued: number;
   /** Slots left in held leases. */
   readonly leaseRemaining: bigint;
