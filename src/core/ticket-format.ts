@@ -50,10 +50,21 @@ export interface TicketFormat {
   /** True when every output of this format contains at least one non-digit character. */
   readonly alwaysHasNonDigit: boolean;
   /**
+   * True when the template shows a date field that changes within a period
+   * (`{mm}` or `{dd}` in a yearly format, `{dd}` in a monthly one): the
+   * instant given to `render` must then be renewed every local day, not only
+   * when `periodAt`'s period bounds are passed. (Addition to the issue-12 API.)
+   */
+  readonly refreshDaily: boolean;
+  /**
    * The ticket for `value` issued at `at` (from `periodAt` with this format's
    * period). Check digits are computed over the value's decimal digits
    * without padding zeros, so `{value:6}` showing `000123` carries the same
    * check as `123` (for Luhn, Damm and MOD 97-10 leading zeros change nothing anyway).
+   *
+   * `{mm}` and `{dd}` show `at`'s date: a caller that keeps one instant for a
+   * whole year or month must ask `periodAt` again each local day when
+   * `refreshDaily` is true, or those fields go stale.
    *
    * @throws RangeError when `value` is below 1.
    */
@@ -287,6 +298,7 @@ export function compileFormat(template: string | undefined, check: CheckKind, pe
     refuse(`tickets could be ${longest} characters long, more than ${MAX_FORMATTED_LENGTH} (the largest value has ${decimalDigits(maxValue)} digits)`);
   }
 
+  const refreshDaily = (period === 'yearly' && (shows('mm') || shows('dd'))) || (period === 'monthly' && shows('dd'));
   const alwaysHasNonDigit = parts.some(
     (part) => (part.kind === 'literal' && /[^0-9]/.test(part.text)) || (part.kind === 'period' && (period === 'monthly' || period === 'daily')),
   );
@@ -387,6 +399,7 @@ export function compileFormat(template: string | undefined, check: CheckKind, pe
     period,
     plain: template === undefined && check === 'none',
     alwaysHasNonDigit,
+    refreshDaily,
     render,
     parse,
     periodKeyOf,

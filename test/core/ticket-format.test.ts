@@ -146,6 +146,28 @@ describe('compileFormat: flags', () => {
   });
 });
 
+describe('compileFormat: refreshDaily', () => {
+  it.each([
+    ['{yyyy}-{value}', 'yearly', false],
+    ['{yyyy}{mm}-{value}', 'yearly', true],
+    ['{period}{dd}-{value}', 'yearly', true],
+    ['{period}-{mm}-{value}', 'monthly', false],
+    ['{period}-{dd}-{value}', 'monthly', true],
+    ['{period}-{value}', 'daily', false],
+    ['{yyyy}{mm}{dd}-{value}', 'none', false],
+  ] as const)('%s (%s): %s', (template, period, refresh) => {
+    expect(compileFormat(template, 'none', period, MAX_63).refreshDaily).toBe(refresh);
+  });
+
+  it('a yearly format showing {mm} needs a new instant within its period', () => {
+    const format = compileFormat('{yyyy}{mm}-{value}', 'none', 'yearly', MAX_63);
+    const january = at('yearly', '2026-01-15T12:00:00Z');
+    const february = at('yearly', '2026-02-15T12:00:00Z');
+    expect(january.endsAtMs).toBe(february.endsAtMs); // one cached instant would cover both …
+    expect(format.render(1n, january)).not.toBe(format.render(1n, february)); // … yet they render differently
+  });
+});
+
 describe('parse: only what render could have produced', () => {
   const yearly = compileFormat('INV-{yyyy}-{value:3}', 'none', 'yearly', MAX_63);
   it.each([
