@@ -11,6 +11,9 @@ import { createAdminApi, type LeaderStatus } from './admin/admin-server.js';
 import { createMetrics, type Metrics } from './admin/metrics.js';
 import { Sampler } from './admin/sampler.js';
 import type { ServerConfig } from './config/options.js';
+import { ConfigError } from './config/config-error.js';
+import { toTicketError } from './core/errors.js';
+import { JS_SAFE_MAX } from './core/sequence-definitions.js';
 import { ProtocolStats } from './core/protocol-stats.js';
 import type { TicketSource } from './core/ticket-source.js';
 import { createHttpApi } from './protocols/http.js';
@@ -107,6 +110,7 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
     maxSequences: config.maxSequences,
     strictSequences: config.strictSequences,
     storeTimeoutMs: config.storeTimeoutMs,
+    ...(config.jsSafe ? { maxValue: JS_SAFE_MAX } : {}),
     logger,
   });
   const sampler = new Sampler(service);
@@ -129,6 +133,7 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
       await store.open();
       storeOpen = true;
       await service.start();
+      await defineConfiguredSequences(service, config.sequences);
       sampler.start();
       logger.info(
         {
@@ -153,6 +158,22 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
       if (storeOpen) await store.close();
     },
   };
+}
+
+/**
+ * Applies the `sequences` option (config file) after the store is open: each
+ * entry as a `PUT /admin/sequences/{name}` would. A setting the store's state
+ * refuses (it would repeat a value) stops the start with exit status 2.
+ */
+async function defineConfiguredSequences(service: TicketService, sequences: Readonly<Record<string, unknown>> | undefined): Promise<void> {
+  for (const [name, settings] of Object.entries(sequences ?? {})) {
+    try {
+      await service.settings.define(name, settings);
+    } catch (error) {
+      if (toTicketError(error).code !== 'EBADREQ' && toTicketError(error).code !== 'EJUMP') throw error;
+      throw new ConfigError('sequences', `sequence "${name}": ${(error as Error).message}`, { cause: error });
+    }
+  }
 }
 
 function leaderBackend(config: ServerConfig, logger: Logger, store: Store, service: TicketService, gate: { mayIssue: () => boolean }): LeaderBackend {

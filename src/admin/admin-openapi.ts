@@ -5,23 +5,52 @@
  */
 import { errorResponses, errorSchema } from '../protocols/http-openapi.js';
 
-/** Body of `PUT /admin/sequences/{name}` (optional) and `POST …/floor` (required). */
+const valueSchema = {
+  oneOf: [
+    { type: 'string', pattern: '^[0-9]{1,19}$' },
+    { type: 'integer', minimum: 0 },
+  ],
+} as const;
+
+/** Body of `POST /admin/sequences/{name}/floor`. */
 export const floorBodySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    floor: {
-      description: 'Every later value is above this, base-10 (a JSON string keeps all 64 bits).',
-      oneOf: [
-        { type: 'string', pattern: '^[0-9]{1,19}$' },
-        { type: 'integer', minimum: 0 },
-      ],
-    },
+    floor: { description: 'Every later value is above this, base-10 (a JSON string keeps all 64 bits).', ...valueSchema },
+    force: { type: 'boolean', description: 'Allow a floor more than --max-jump above the current position.' },
+  },
+} as const;
+
+/** Body of `PUT /admin/sequences/{name}`: settings (left out: kept; null: default) and a floor. */
+export const settingsBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    max: { description: 'Largest value; past it EXHAUSTED. null: no limit of its own.', anyOf: [...valueSchema.oneOf, { type: 'null' }] },
+    period: { enum: ['none', 'yearly', 'monthly', 'daily', null], description: 'Count each period on its own from 1.' },
+    timezone: { type: ['string', 'null'], description: 'IANA time zone the period counts in (default UTC).' },
+    format: { type: ['string', 'null'], description: 'Template such as INV-{yyyy}-{value:6}{check}; null: plain numbers.' },
+    check: { enum: ['none', 'luhn', 'damm', 'mod97', null], description: 'Check digit(s) computed over the value.' },
+    floor: floorBodySchema.properties.floor,
+    force: floorBodySchema.properties.force,
+  },
+} as const;
+
+const sequenceViewSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    settings: { type: 'object' },
+    state: { type: ['object', 'null'], description: 'This server\'s live state (null when it did not issue since start)' },
   },
 } as const;
 
 /** Fields a floor body may hold. */
 export const FLOOR_BODY_FIELDS: readonly string[] = Object.keys(floorBodySchema.properties);
+
+/** Fields a settings body may hold. */
+export const SETTINGS_BODY_FIELDS: readonly string[] = Object.keys(settingsBodySchema.properties);
 
 const nameParameter = {
   name: 'name',
@@ -78,16 +107,27 @@ export function adminOpenApiDocument(statusSequenceLimit: number): Record<string
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text exposition format', content: { 'text/plain': {} } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': jsonOk('OpenAPI 3.1') } } },
       '/admin/sequences/{name}': {
+        get: {
+          summary: 'A sequence\'s settings and this server\'s state of it (no token needed)',
+          parameters: [nameParameter],
+          responses: { '200': jsonOk('{"name","settings","state"}', sequenceViewSchema), ...errorResponses(400, 404, 405, 503) },
+        },
         put: {
-          summary: 'Create a sequence, optionally raising its floor',
+          summary: 'Create or configure a sequence (settings merge: left out = kept, null = default), optionally raising its floor',
           security: bearer,
           parameters: [nameParameter],
-          requestBody: { required: false, content: { 'application/json': { schema: floorBodySchema } } },
+          requestBody: { required: false, content: { 'application/json': { schema: settingsBodySchema } } },
           responses: {
-            '200': jsonOk('It existed: {"sequence","created":false,"raised"}'),
-            '201': jsonOk('Created: {"sequence","created":true,"raised"}'),
-            ...errorResponses(400, 401, 405, 413, 503, 504),
+            '200': jsonOk('It existed: {"sequence","created":false,"raised","name","settings","state"}'),
+            '201': jsonOk('Created: {"sequence","created":true,"raised","name","settings","state"}'),
+            ...errorResponses(400, 401, 405, 409, 413, 503, 504),
           },
+        },
+        delete: {
+          summary: 'Delete a sequence; a tombstone keeps its counters, so a new one under the name continues above',
+          security: bearer,
+          parameters: [nameParameter],
+          responses: { '200': jsonOk('{"sequence","deleted":true}'), ...errorResponses(400, 401, 404, 405, 503, 504) },
         },
       },
       '/admin/sequences/{name}/floor': {
@@ -96,7 +136,7 @@ export function adminOpenApiDocument(statusSequenceLimit: number): Record<string
           security: bearer,
           parameters: [nameParameter],
           requestBody: { required: true, content: { 'application/json': { schema: { ...floorBodySchema, required: ['floor'] } } } },
-          responses: { '200': jsonOk('{"sequence","floor","raised"}'), ...errorResponses(400, 401, 404, 405, 413, 503, 504) },
+          responses: { '200': jsonOk('{"sequence","floor","raised"}'), ...errorResponses(400, 401, 404, 405, 409, 413, 503, 504) },
         },
       },
     },

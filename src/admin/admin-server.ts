@@ -22,7 +22,7 @@ import type { TicketService } from '../service/ticket-service.js';
 import type { Store } from '../store/store.js';
 import { createHttpApp, sendError } from '../protocols/http-common.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { FLOOR_BODY_FIELDS, adminOpenApiDocument } from './admin-openapi.js';
+import { FLOOR_BODY_FIELDS, SETTINGS_BODY_FIELDS, adminOpenApiDocument } from './admin-openapi.js';
 import { watchStoreAndBuild } from './metrics.js';
 import type { Sampler } from './sampler.js';
 import type { Registry } from 'prom-client';
@@ -183,11 +183,30 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
     try {
       const service = serviceFor(request);
       const name = validateSequenceName(request.params.name);
-      const body = objectBody(request.body, FLOOR_BODY_FIELDS);
-      const floor = body.floor === undefined ? undefined : parseValue(body.floor, 'floor');
-      const created = await service.createSequence(name);
-      const raised = floor === undefined ? false : await service.raiseFloor(name, floor);
-      return reply.code(created ? 201 : 200).send({ sequence: name, created, raised });
+      const body = objectBody(request.body, SETTINGS_BODY_FIELDS);
+      const { created, raised, view } = await service.settings.define(name, body);
+      return reply.code(created ? 201 : 200).send({ sequence: name, created, raised, ...view });
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
+  app.get<{ Params: { name: string } }>('/admin/sequences/:name', async (request, reply) => {
+    try {
+      if (!context.service) throw new TicketError('EUNAVAILABLE', 'proxy mode: ask a server');
+      const name = validateSequenceName(request.params.name);
+      return reply.send(await context.service.settings.describe(name));
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
+  app.delete<{ Params: { name: string } }>('/admin/sequences/:name', async (request, reply) => {
+    try {
+      const service = serviceFor(request);
+      const name = validateSequenceName(request.params.name);
+      await service.settings.remove(name);
+      return reply.send({ sequence: name, deleted: true });
     } catch (error) {
       return fail(reply, error);
     }
@@ -200,7 +219,8 @@ export function createAdminApi(context: AdminContext): FastifyInstance {
       const body = objectBody(request.body, FLOOR_BODY_FIELDS);
       if (body.floor === undefined) throw new TicketError('EBADREQ', 'body must be {"floor": "<value>"}');
       const floor = parseValue(body.floor, 'floor');
-      const raised = await service.raiseFloor(name, floor);
+      if (body.force !== undefined && typeof body.force !== 'boolean') throw new TicketError('EBADREQ', 'force must be true or false');
+      const raised = await service.raiseFloor(name, floor, body.force === true);
       return reply.send({ sequence: name, floor: floor.toString(), raised });
     } catch (error) {
       return fail(reply, error);

@@ -35,6 +35,11 @@ export function readConfigFile(path: string): RawOptions {
       throw new ConfigError(name, `unknown option "${key}" in --config ${path}`);
     }
     const source = `"${key}" in ${path}`;
+    if (name === 'sequences' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      // Sequence settings are an object in the file; the option reads it as JSON text.
+      result.set(name, { value: JSON.stringify(value), source });
+      continue;
+    }
     if (Array.isArray(value) && SPEC_BY_NAME.get(name)?.kind === 'list' && value.every((item) => typeof item === 'string')) {
       result.set(name, { value: value.join(','), source });
       continue;

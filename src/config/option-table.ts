@@ -21,6 +21,7 @@ import {
   integerIn,
   listenAddressOrOff,
   logLevel,
+  sequenceDefinitions,
   sequenceName,
   storeUri,
   upstreamList,
@@ -124,6 +125,16 @@ export const FIELD_OPTIONS = [
   option({
     name: 'strict-sequences', field: 'strictSequences', kind: 'boolean', default: false, parse: booleanValue,
     description: 'only sequences that already exist may be used (others: ENOSEQ)',
+  }),
+  option({
+    name: 'js-safe', field: 'jsSafe', kind: 'boolean', default: false, parse: booleanValue,
+    description: 'every sequence ends at 2^53-1, so every value fits a JavaScript Number',
+  }),
+  option({
+    name: 'sequences', field: 'sequences', kind: 'string', placeholder: 'JSON',
+    default: undefined as Readonly<Record<string, unknown>> | undefined, parse: sequenceDefinitions,
+    defaultText: 'none',
+    description: 'sequence settings applied at start: {"NAME": {"period", "format", "check", ...}}',
   }),
   option({
     name: 'data', field: 'data', kind: 'string', placeholder: 'DIR', default: './data', parse: directoryPath,

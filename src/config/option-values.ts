@@ -7,6 +7,7 @@
 import { OptionValueError } from './config-error.js';
 import { validateStoreUri, StoreUriError } from '../store/open-store.js';
 import { validateSequenceName } from '../core/names.js';
+import { parseSettingsChange } from '../core/sequence-definitions.js';
 
 /** A raw value: text from a flag, variable or file, or a boolean from a bare flag or a JSON `true`. */
 export type RawValue = string | boolean;
@@ -184,4 +185,34 @@ export const advertisedZmqEndpoint: ValueParser<string | undefined> = (raw) => {
     throw new OptionValueError(`expected tcp://HOST:PORT, got "${text.slice(0, 100)}"`);
   }
   return text;
+};
+
+/** Most sequences the `sequences` option may define. */
+export const MAX_CONFIGURED_SEQUENCES = 10_000;
+
+/**
+ * Sequence definitions: a JSON object of sequence name → settings (as the
+ * admin API's PUT body). Checked here for shape; applied at start.
+ */
+export const sequenceDefinitions: ValueParser<Readonly<Record<string, unknown>> | undefined> = (raw) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(raw));
+  } catch {
+    throw new OptionValueError('expected a JSON object of sequence name -> settings');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new OptionValueError('expected a JSON object of sequence name -> settings');
+  }
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  if (entries.length > MAX_CONFIGURED_SEQUENCES) throw new OptionValueError(`at most ${MAX_CONFIGURED_SEQUENCES} sequences`);
+  for (const [name, settings] of entries) {
+    try {
+      validateSequenceName(name);
+      parseSettingsChange(settings);
+    } catch (error) {
+      throw new OptionValueError(`sequence "${name.slice(0, 128)}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return parsed as Readonly<Record<string, unknown>>;
 };

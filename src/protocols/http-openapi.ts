@@ -17,9 +17,10 @@ export const nextBodySchema = {
       ],
     },
     last: {
-      description: 'Last value the client received from any server, base-10 (drift catch-up).',
+      description:
+        'Last value the client received from any server (drift catch-up): base-10, or a ticket of a formatted sequence.',
       oneOf: [
-        { type: 'string', pattern: '^[0-9]{1,19}$' },
+        { type: 'string', minLength: 1, maxLength: 64 },
         { type: 'integer', minimum: 0 },
       ],
     },
@@ -31,7 +32,12 @@ export const nextQuerySchema = {
   additionalProperties: false,
   properties: {
     count: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'Number of values, 1–1000.' },
-    last: { type: 'string', pattern: '^[0-9]{1,19}$', description: 'Last value the client received, base-10.' },
+    last: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'Last value the client received: base-10, or a ticket of a formatted sequence.',
+    },
   },
 } as const;
 

@@ -62,9 +62,17 @@ export class Admission {
     this.now = options.now;
   }
 
-  /** Loads the names of the sequences in the store. The store must be open. */
-  async load(): Promise<void> {
-    for await (const { name } of this.store.list()) this.existing.add(name);
+  /**
+   * Loads the names of the sequences in the store, except those `skip` says are
+   * not sequences (period counters) or no longer are (deleted). The store must be open.
+   */
+  async load(skip: (name: string) => boolean = () => false): Promise<void> {
+    for await (const { name } of this.store.list()) if (!skip(name)) this.existing.add(name);
+  }
+
+  /** A deleted sequence no longer exists nor counts toward the limit. */
+  forget(name: string): void {
+    this.existing.delete(name);
   }
 
   /** Number of sequences that exist (in the store or admitted since start). */

@@ -52,7 +52,7 @@ export class LeaseBook {
 }
 
 /** `maxSlot` of a sequence without a `max` of its own. */
-const NO_LIMIT = 1n << 64n;
+export const NO_LIMIT = 1n << 64n;
 
 /** Last slot `book` may issue: its own limit or the numbering's, whichever is lower. */
 export function lastSlot(book: LeaseBook, map: SlotMap): bigint {

@@ -6,7 +6,7 @@ import type { TicketError } from '../core/errors.js';
 import { nextLeaseSize } from '../core/lease-policy.js';
 import type { SlotMap } from '../core/numbering.js';
 import { LeaseBook, available, lastSlot, type RefillPlan } from './lease-book.js';
-import type { SequenceDefinition } from './sequence-definitions.js';
+import type { SequenceDefinition } from '../core/sequence-definitions.js';
 import type { SequenceSnapshot } from './service-options.js';
 
 

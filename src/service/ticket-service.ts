@@ -21,12 +21,15 @@
  */
 import { TicketError } from '../core/errors.js';
 import { slotsBeforeRefill } from '../core/lease-policy.js';
-import { SlotMap, driftTarget } from '../core/numbering.js';
+import { MAX_VALUE, SlotMap, driftTarget } from '../core/numbering.js';
+import type { Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import { releaseLeases, settleWithin, type WithdrawnLeases } from './hand-back.js';
-import { accept, available, positionSlot, raiseFloorSlot, skipTo, take, withdraw } from './lease-book.js';
+import { NO_LIMIT, accept, available, lastSlot, limitTo, positionSlot, raiseFloorSlot, skipTo, take, withdraw } from './lease-book.js';
+import { SequenceDefinition, isPeriodCounter, periodCounterName } from '../core/sequence-definitions.js';
+import { SequenceSettingsBook } from './sequence-settings.js';
 import {
   SequenceState,
   failWaiters,
@@ -77,9 +80,13 @@ export class TicketService implements TicketSource {
   private epoch = 0;
   private readonly step: bigint;
   private readonly sequences = new Map<string, SequenceState>();
+  /** Last slot of a sequence without a `max` of its own: the numbering's, or 2^53 − 1's with --js-safe. */
+  private readonly defaultMaxSlot: bigint;
   private readonly admission: Admission;
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
   private readonly reservations: Reservations;
+  /** Every sequence's settings (from the store) and the admin operations on them. */
+  readonly settings: SequenceSettingsBook;
   /** Set once close() has taken the leases out of service; later leases are released, never used. */
   private withdrawn = false;
 
@@ -100,6 +107,16 @@ export class TicketService implements TicketSource {
     if (!Number.isInteger(this.maxBlock) || this.maxBlock < 1) throw new RangeError('maxBlock must be a positive integer');
     if (this.maxJump < 0n) throw new RangeError('maxJump must not be negative');
     this.reservations = new Reservations(this.store, this.storeTimeoutMs, this.now, this.logger, this.observer);
+    const maxValue = options.maxValue ?? MAX_VALUE;
+    this.defaultMaxSlot = maxValue < MAX_VALUE && maxValue >= this.map.first ? (maxValue - this.map.first) / this.step + 1n : NO_LIMIT;
+    this.settings = new SequenceSettingsBook(this, {
+      store: this.store,
+      map: this.map,
+      maxValue,
+      storeTimeoutMs: this.storeTimeoutMs,
+      refreshMs: options.settingsRefreshMs ?? 2_000,
+      logger: this.logger,
+    });
     this.admission = new Admission({
       store: this.store,
       maxSequences: this.maxSequences,
@@ -113,8 +130,11 @@ export class TicketService implements TicketSource {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error('TicketService.start called twice');
     await this.store.fence(this.map.numbering);
-    await this.admission.load();
+    await this.settings.load();
+    // Period counters are not sequences of their own, and deleted sequences count no more.
+    await this.admission.load((name) => isPeriodCounter(name) || this.settings.isDeleted(name));
     this.state = 'running';
+    this.settings.startRefresh();
   }
 
   /** Number of sequences that exist (in the store or admitted since start). */
@@ -122,14 +142,15 @@ export class TicketService implements TicketSource {
     return this.admission.count;
   }
 
-  nextValue(name: string, last?: bigint): bigint | Promise<bigint> {
+  nextValue(name: string, last?: Ticket): Ticket | Promise<Ticket> {
     const seq = this.sequences.get(name) ?? this.admit(name);
     if (seq instanceof Promise) return seq.then(() => this.nextValue(name, last));
-    // Hot path: no waiters ahead, no jump, room in the current lease. It issues from the lease book's
-    // fields directly (the one place outside lease-book.ts that does) so that issuing stays a compare and an add.
+    // Hot path: a plain sequence, no waiters ahead, no jump, room in the current lease. It issues from the lease
+    // book's fields directly (the one place outside lease-book.ts that does) so that issuing stays a compare and an add.
     if (
+      seq.definition === undefined &&
       seq.waiters.length === 0 &&
-      (last === undefined || this.drift <= 0n || last - seq.nextValue <= this.drift)
+      (last === undefined || (typeof last === 'bigint' && (this.drift <= 0n || last - seq.nextValue <= this.drift)))
     ) {
       const value = seq.nextValue;
       if (value < seq.endValue && (this.gate === undefined || this.gate.mayIssue())) {
@@ -143,38 +164,42 @@ export class TicketService implements TicketSource {
         return value;
       }
     }
-    return this.serveSlowly(seq, 1, last, true) as bigint | Promise<bigint>;
+    return this.serve(seq, 1, last, true) as Ticket | Promise<Ticket>;
   }
 
-  next(name: string, count: number, last?: bigint): bigint[] | Promise<bigint[]> {
+  next(name: string, count: number, last?: Ticket): Ticket[] | Promise<Ticket[]> {
     if (!Number.isInteger(count) || count < 1 || count > 1000) {
       throw new TicketError('EBADREQ', 'count must be an integer from 1 to 1000');
     }
     const seq = this.sequences.get(name) ?? this.admit(name);
     if (seq instanceof Promise) return seq.then(() => this.next(name, count, last));
-    return this.serveSlowly(seq, count, last, false) as bigint[] | Promise<bigint[]>;
+    return this.serve(seq, count, last, false) as Ticket[] | Promise<Ticket[]>;
   }
 
   /** Snapshot of every sequence used since start, in name order. */
   snapshot(): SequenceSnapshot[] {
-    const result = [...this.sequences.values()].map((seq) => snapshotOf(seq, this.map));
+    const result: SequenceSnapshot[] = [];
+    for (const seq of this.sequences.values()) if (!isPeriodCounter(seq.name)) result.push(snapshotOf(seq, this.map));
     return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** One sequence's live state, if it was used since start. */
   describe(name: string): SequenceSnapshot | undefined {
-    const seq = this.sequences.get(name);
+    const seq = isPeriodCounter(name) ? undefined : this.sequences.get(name);
     return seq ? snapshotOf(seq, this.map) : undefined;
   }
 
-  /** Last value issued of `name` since start, if any. */
-  lastValue(name: string): bigint | undefined {
-    return this.sequences.get(name)?.lastIssued;
+  /** Last value issued of `name` since start, if any (the ticket text of a formatted sequence). */
+  lastValue(name: string): Ticket | undefined {
+    const seq = this.sequences.get(name);
+    return seq?.definition !== undefined ? seq.lastTicket : seq?.lastIssued;
   }
 
   /** Visits every sequence used since start, unsorted (cheap; for samplers). */
   forEachSequence(visit: (name: string, issued: number, leaseRemaining: bigint) => void): void {
-    for (const seq of this.sequences.values()) visit(seq.name, seq.issued, available(seq, this.map));
+    for (const seq of this.sequences.values()) {
+      if (!isPeriodCounter(seq.name)) visit(seq.name, seq.issued, available(seq.counter ?? seq, this.map));
+    }
   }
 
   /** Whether a sequence exists (in the store or admitted since start). */
@@ -195,18 +220,33 @@ export class TicketService implements TicketSource {
   /**
    * Makes every value issued from now on greater than `floor`, durably; never
    * lowers anything. Creates the sequence when missing (not in strict mode).
-   * @returns true when the sequence moved
-   * @throws TicketError EBADNAME, ENOSEQ (strict mode), ELIMIT, EUNAVAILABLE
+   * A sequence with a period gets the floor in the period of this moment.
+   * A floor more than --max-jump above the current position needs `force`
+   * (one mistyped digit must not use up a sequence).
+   * @returns true when the next value moved (false when it was already above the floor)
+   * @throws TicketError EBADNAME, ENOSEQ (strict mode), ELIMIT, EJUMP (too far, without force), EUNAVAILABLE
    */
-  async raiseFloor(name: string, floor: bigint): Promise<boolean> {
+  async raiseFloor(name: string, floor: bigint, force = false): Promise<boolean> {
     this.checkRunning();
     await this.admission.require(name);
+    const definition = this.settings.definitionOf(name);
+    const counterName = definition?.periodic === true ? periodCounterName(name, definition.instantAt(this.now()).key) : name;
     const slot = this.map.slotAbove(floor);
-    const lease = await callStore(() => this.store.reserve(name, 0n, slot), this.storeTimeoutMs);
-    const seq = this.sequences.get(name);
+    // The counter as it stands (a reservation of nothing moves nothing), to know whether the floor moves it.
+    const before = (await callStore(() => this.store.reserve(counterName, 0n), this.storeTimeoutMs)).start;
+    const seq = this.sequences.get(counterName);
+    const position = seq !== undefined && seq.known ? positionSlot(seq, this.map) : before;
+    if (!force && slot > position && this.map.valueOf(slot) - this.map.valueOf(position) > this.maxJump) {
+      throw new TicketError(
+        'EJUMP',
+        `floor ${floor} would move the sequence by ${this.map.valueOf(slot) - this.map.valueOf(position)}, more than ` +
+          `--max-jump ${this.maxJump}; send "force": true to move it anyway`,
+      );
+    }
+    if (slot > before) await callStore(() => this.store.reserve(counterName, 0n, slot), this.storeTimeoutMs);
     // Whatever the store answered, the book learns the floor (leases it receives later are trimmed to it).
     const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
-    return lease.start === slot || movedHere;
+    return slot > before || movedHere;
   }
 
   /** Store health, for readiness probes. Never throws. */
@@ -232,6 +272,7 @@ export class TicketService implements TicketSource {
   async close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.state = 'closing';
+    this.settings.stop();
     const inflight = [...this.sequences.values()].flatMap((seq) => (seq.reserving ? [seq.reserving] : []));
     if (inflight.length > 0) await settleWithin(inflight, this.storeTimeoutMs);
     // Take every lease out of service synchronously first, so that nothing can
@@ -281,14 +322,150 @@ export class TicketService implements TicketSource {
     if (this.state !== 'running') {
       throw new TicketError('EUNAVAILABLE', this.state === 'new' ? 'server is starting' : 'server is shutting down');
     }
+    if (this.strictSequences && this.settings.isDeleted(name)) throw new TicketError('ENOSEQ', `no sequence "${name}" (deleted)`);
     const pending = this.admission.admit(name);
     if (pending !== undefined) return pending;
-    const seq = new SequenceState(name, this.now(), (state, size) => this.refillSlots(state, size));
+    // A shared store: another server may have defined this sequence since the last refresh; its
+    // first value must already look as defined.
+    const known = this.settings.knows(name);
+    if (known !== true) return known.then(() => undefined);
+    this.settings.revive(name);
+    const seq = this.newState(name);
     this.sequences.set(name, seq);
+    this.applyDefinition(seq, this.settings.definitionOf(name));
     return seq;
   }
 
-  /** Everything that is not the single-value hot path: counts, jumps, empty leases, waiting. */
+  private newState(name: string): SequenceState {
+    const seq = new SequenceState(name, this.now(), (state, size) => this.refillSlots(state, size));
+    seq.maxSlot = this.defaultMaxSlot;
+    return seq;
+  }
+
+  /**
+   * Gives a live sequence its (new) definition: its limit, and whether its
+   * values are formatted. A sequence that starts counting per period hands its
+   * own leases back (its period counters issue from now on).
+   * For `SequenceSettingsBook`; the definition has passed its checks.
+   */
+  applyDefinition(seq: SequenceState, definition: SequenceDefinition | undefined): void {
+    const maxSlot = definition?.maxSlot ?? this.defaultMaxSlot;
+    for (const state of seq.counter !== undefined ? [seq, seq.counter] : [seq]) limitTo(state, this.map, maxSlot);
+    const formatted = definition !== undefined && definition.formatted ? definition : undefined;
+    if (formatted?.periodic === true && seq.counter === undefined && seq.waiters.length === 0 && seq.reserving === undefined) {
+      const leases = withdraw(seq, this.map);
+      if (leases.length > 0) void releaseLeases(this.store, this.logger, [{ name: seq.name, leases }]);
+    }
+    if (formatted?.periodic !== true && seq.counter !== undefined) {
+      this.retire(seq.counter);
+      seq.counter = seq.periodKey = undefined;
+    }
+    seq.definition = formatted;
+  }
+
+  /** The live state of a sequence, if it was used since start. For `SequenceSettingsBook`. */
+  liveState(name: string): SequenceState | undefined {
+    return this.sequences.get(name);
+  }
+
+  /**
+   * Hands the unissued leases of one sequence (and its period counter) back,
+   * so the store's counter shows what was issued. Waiting requests keep
+   * waiting (their reservation is in flight). For `SequenceSettingsBook`.
+   */
+  async handBack(name: string): Promise<void> {
+    const seq = this.sequences.get(name);
+    if (seq === undefined) return;
+    const handBack: WithdrawnLeases[] = [];
+    for (const state of seq.counter !== undefined ? [seq, seq.counter] : [seq]) {
+      if (state.reserving !== undefined || state.waiters.length > 0) continue;
+      const leases = withdraw(state, this.map);
+      if (leases.length > 0) handBack.push({ name: state.name, leases });
+    }
+    await releaseLeases(this.store, this.logger, handBack);
+  }
+
+  /** Forgets a deleted sequence: fails its waiters, hands its leases back. For `SequenceSettingsBook`. */
+  async forget(name: string): Promise<void> {
+    const seq = this.sequences.get(name);
+    if (seq === undefined) return;
+    const handBack: WithdrawnLeases[] = [];
+    for (const state of seq.counter !== undefined ? [seq, seq.counter] : [seq]) {
+      failWaiters(state, new TicketError('ENOSEQ', `sequence "${name}" was deleted`));
+      this.sequences.delete(state.name);
+      const leases = withdraw(state, this.map);
+      if (state.reserving === undefined && leases.length > 0) handBack.push({ name: state.name, leases });
+    }
+    this.admission.forget(name);
+    await releaseLeases(this.store, this.logger, handBack);
+  }
+
+  /** Everything that is not the single-value hot path: formatted sequences, counts, jumps, empty leases, waiting. */
+  private serve(seq: SequenceState, count: number, last: Ticket | undefined, single: boolean): Ticket | Ticket[] | Promise<Ticket | Ticket[]> {
+    if (seq.definition !== undefined) return this.serveDefined(seq, seq.definition, count, last, single);
+    if (typeof last === 'string') {
+      throw new TicketError('EBADREQ', 'last must be a base-10 integer string from 0 to 2^63 - 1 (this sequence has no format)');
+    }
+    return this.serveSlowly(seq, count, last, single);
+  }
+
+  /**
+   * A sequence with a format or period: picks the counter of the period of
+   * this moment (a new period starts its own counter, so leases of the old one
+   * are never used for it), reads `last` in that period, issues from the
+   * counter as for any sequence, and renders the values as tickets.
+   */
+  private serveDefined(
+    front: SequenceState,
+    definition: SequenceDefinition,
+    count: number,
+    last: Ticket | undefined,
+    single: boolean,
+  ): Ticket | Ticket[] | Promise<Ticket | Ticket[]> {
+    if (this.state !== 'running') throw new TicketError('EUNAVAILABLE', 'server is shutting down');
+    const instant = definition.instantAt(this.now());
+    const counter = definition.periodic ? this.periodCounter(front, instant.key) : front;
+    const lastValue = last === undefined ? undefined : definition.readLast(last, instant.key);
+    const render = (result: bigint | bigint[]): Ticket | Ticket[] => {
+      const values = Array.isArray(result) ? result : [result];
+      const tickets = values.map((value) => definition.format.render(value, instant));
+      front.lastTicket = tickets[tickets.length - 1];
+      if (counter !== front) front.issued += tickets.length;
+      return single ? (tickets[0] as string) : tickets;
+    };
+    const result = this.serveSlowly(counter, count, lastValue, single);
+    return result instanceof Promise ? result.then(render) : render(result);
+  }
+
+  /**
+   * The counter of a periodic sequence for period `key`, created on first use.
+   * The previous period's counter hands its unissued leases back once idle.
+   */
+  private periodCounter(front: SequenceState, key: string): SequenceState {
+    if (front.periodKey === key && front.counter !== undefined) return front.counter;
+    const storeName = periodCounterName(front.name, key);
+    let counter = this.sequences.get(storeName);
+    if (counter === undefined) {
+      counter = this.newState(storeName);
+      counter.maxSlot = front.maxSlot;
+      this.sequences.set(storeName, counter);
+    }
+    const previous = front.counter;
+    front.counter = counter;
+    front.periodKey = key;
+    if (previous !== undefined && previous !== counter) this.retire(previous);
+    return counter;
+  }
+
+  /** Drops a state nobody issues from any more, handing its leases back when nothing waits on it. */
+  private retire(seq: SequenceState): void {
+    if (seq.waiters.length > 0 || seq.reserving !== undefined) return;
+    this.sequences.delete(seq.name);
+    const leases = withdraw(seq, this.map);
+    if (leases.length > 0) void releaseLeases(this.store, this.logger, [{ name: seq.name, leases }]);
+  }
+
+  /** Counts, jumps, empty leases and waiting, for one counter (a plain sequence or a period's). */
   private serveSlowly(
     seq: SequenceState,
     count: number,
@@ -347,12 +524,12 @@ export class TicketService implements TicketSource {
       if (jump !== undefined && (target === undefined || jump > target)) {
         target = jump;
         // Counted once: a waiting request re-evaluated later carries this target as its floor.
-        if (jump <= this.map.maxSlot) this.observer?.jumped();
+        if (jump <= lastSlot(seq, this.map)) this.observer?.jumped();
       }
     }
     let atLeast: bigint | undefined;
     if (target !== undefined) {
-      if (target > this.map.maxSlot) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
+      if (target > lastSlot(seq, this.map)) throw new TicketError('EXHAUSTED', 'no value of this sequence is above last');
       if (!skipTo(seq, this.map, target)) atLeast = target;
     }
     if (atLeast === undefined) {

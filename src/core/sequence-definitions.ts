@@ -9,13 +9,13 @@
  * resets one to its default. `floor` and `force` are not settings but actions
  * taken with the change (raise the floor now, allow a floor past --max-jump).
  */
-import { CHECK_KINDS, type CheckKind } from '../core/check-digits.js';
-import { TicketError } from '../core/errors.js';
-import { MAX_VALUE, type SlotMap } from '../core/numbering.js';
-import { PERIODS, isValidTimeZone, periodAt, type Period, type PeriodInstant } from '../core/periods.js';
-import { parseValue } from '../core/request.js';
-import type { Ticket } from '../core/ticket.js';
-import { compileFormat, type TicketFormat } from '../core/ticket-format.js';
+import { CHECK_KINDS, type CheckKind } from './check-digits.js';
+import { TicketError } from './errors.js';
+import { MAX_VALUE, type SlotMap } from './numbering.js';
+import { PERIODS, isValidTimeZone, periodAt, type Period, type PeriodInstant } from './periods.js';
+import { parseValue } from './request.js';
+import type { Ticket } from './ticket.js';
+import { compileFormat, type TicketFormat } from './ticket-format.js';
 
 /** Largest value a JavaScript `Number` holds exactly: `--js-safe` caps every sequence here. */
 export const JS_SAFE_MAX = 2n ** 53n - 1n;
@@ -119,11 +119,11 @@ export function settingsJson(settings: SequenceSettings): Record<string, string 
   };
 }
 
-/** What a store's settings text holds: settings, or the tombstone of a deleted sequence. */
-export type StoredDefinition = { readonly deleted: false; readonly settings: SequenceSettings } | { readonly deleted: true };
-
-/** The store text of a tombstone: the sequence was deleted, its counter is kept so a new one continues above. */
-export const TOMBSTONE_TEXT = '{"deleted":true}';
+/** What a store's settings text holds: settings, or the tombstone of a deleted sequence with the settings it had. */
+export interface StoredDefinition {
+  readonly deleted: boolean;
+  readonly settings: SequenceSettings;
+}
 
 /** The store text of settings. */
 export function encodeSettings(settings: SequenceSettings): string {
@@ -141,8 +141,9 @@ export function decodeSettings(text: string): StoredDefinition {
   } catch {
     throw badSetting('stored settings are not JSON');
   }
-  if (typeof parsed === 'object' && parsed !== null && (parsed as { deleted?: unknown }).deleted === true) return { deleted: true };
-  return { deleted: false, settings: mergeSettings(DEFAULT_SETTINGS, parseSettingsChange(parsed)) };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw badSetting('stored settings are not an object');
+  const { deleted, ...fields } = parsed as Record<string, unknown>;
+  return { deleted: deleted === true, settings: mergeSettings(DEFAULT_SETTINGS, parseSettingsChange(fields)) };
 }
 
 /**
