@@ -13,6 +13,8 @@ import { ConfigError, OPTIONS, loadConfig, type RawOptions, type ServerConfig } 
 import { SlotMap } from '../core/numbering.js';
 import { parseValue } from '../core/request.js';
 import { validateSequenceName } from '../core/names.js';
+import { PERIOD_SEPARATOR, decodeSettings, isPeriodCounter } from '../core/sequence-definitions.js';
+import { TicketError } from '../core/errors.js';
 import { createServer } from '../server.js';
 import { createStore } from '../store/open-store.js';
 import { StoreLockedError, type Store } from '../store/store.js';
@@ -165,6 +167,8 @@ interface DumpFile {
   store: string;
   numbering: { instance: number; instances: number; offset: string };
   sequences: Array<{ name: string; next_slot: string; floor: string }>;
+  /** Per-sequence settings (and tombstones of deleted sequences), as the store keeps them. Absent in older dumps. */
+  settings?: Array<{ name: string; settings: unknown }>;
 }
 
 async function dump(config: ServerConfig): Promise<void> {
@@ -175,6 +179,8 @@ async function dump(config: ServerConfig): Promise<void> {
       sequences.push({ name, next_slot: next.toString(), floor: map.floorBelow(next).toString() });
       progress.tick();
     }
+    const settings: NonNullable<DumpFile['settings']> = [];
+    for await (const { name, settings: text } of store.listSettings()) settings.push({ name, settings: JSON.parse(text) as unknown });
     progress.done();
     const result: DumpFile = {
       format: 'ticket-server-dump',
@@ -182,15 +188,20 @@ async function dump(config: ServerConfig): Promise<void> {
       store: store.description,
       numbering: { instance: config.instance, instances: config.instances, offset: config.offset.toString() },
       sequences,
+      settings,
     };
     return result;
   });
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
 }
 
-/** Reads dump files and keeps, per sequence, the highest floor. @throws StartupError (`INPUT_INVALID`) on a bad file. */
-function readFloors(files: readonly string[]): Map<string, bigint> {
+/**
+ * Reads dump files and keeps, per sequence (and period counter), the highest floor, and the
+ * settings of each sequence (a later file's win). @throws StartupError (`INPUT_INVALID`) on a bad file.
+ */
+function readDumps(files: readonly string[]): { floors: Map<string, bigint>; settings: Map<string, string> } {
   const floors = new Map<string, bigint>();
+  const settings = new Map<string, string>();
   for (const file of files) {
     const bad = (why: string): StartupError => new StartupError('INPUT_INVALID', `invalid restore FILE ${file}: ${why}`);
     let parsed: unknown;
@@ -209,7 +220,7 @@ function readFloors(files: readonly string[]): Map<string, bigint> {
     for (const [index, entry] of document.sequences.entries()) {
       const item = entry as { name?: unknown; floor?: unknown } | null;
       try {
-        validateSequenceName(item?.name);
+        validateStoreName(item?.name);
       } catch (error) {
         throw bad(`sequences[${index}].name: ${(error as Error).message}`);
       }
@@ -223,12 +234,35 @@ function readFloors(files: readonly string[]): Map<string, bigint> {
       const known = floors.get(name);
       if (known === undefined || floor > known) floors.set(name, floor);
     }
+    if (document.settings !== undefined && !Array.isArray(document.settings)) throw bad('settings must be an array');
+    for (const [index, entry] of (document.settings ?? []).entries()) {
+      const item = entry as { name?: unknown; settings?: unknown } | null;
+      try {
+        validateSequenceName(item?.name);
+        const text = JSON.stringify(item?.settings ?? null);
+        decodeSettings(text);
+        settings.set(item?.name as string, text);
+      } catch (error) {
+        throw bad(`settings[${index}]: ${(error as Error).message}`);
+      }
+    }
   }
-  return floors;
+  return { floors, settings };
+}
+
+/** A sequence name, or a period counter's store name (a sequence name, the separator, a period key). */
+function validateStoreName(name: unknown): void {
+  if (typeof name === 'string' && isPeriodCounter(name)) {
+    const [sequence, key, ...rest] = name.split(PERIOD_SEPARATOR);
+    if (rest.length > 0 || !/^[0-9]{4}(-[0-9]{2}){0,2}$/.test(key ?? '')) throw new TicketError('EBADNAME', 'not a period counter name');
+    validateSequenceName(sequence);
+    return;
+  }
+  validateSequenceName(name);
 }
 
 async function restore(config: ServerConfig, files: readonly string[]): Promise<void> {
-  const floors = readFloors(files);
+  const { floors, settings } = readDumps(files);
   const summary = await withStore(config, false, async (store, map) => {
     const before = new Map<string, bigint>();
     for await (const { name, next } of store.list()) before.set(name, next);
@@ -240,6 +274,7 @@ async function restore(config: ServerConfig, files: readonly string[]): Promise<
       if ((before.get(name) ?? 0n) < target) raised++;
       progress.tick();
     }
+    for (const [name, text] of settings) await store.writeSettings(name, text);
     progress.done();
     return { sequences: floors.size, raised };
   });

@@ -8,7 +8,7 @@
  */
 import { TicketError } from '../core/errors.js';
 import type { Ticket } from '../core/ticket.js';
-import type { TicketSource } from '../core/ticket-source.js';
+import type { TicketCheck, TicketSource } from '../core/ticket-source.js';
 import { ProxySource } from '../proxy/proxy-source.js';
 import type { TicketService } from '../service/ticket-service.js';
 import type { LeaderElection } from './election.js';
@@ -54,6 +54,11 @@ export class LeaderSource implements TicketSource {
 
   next(name: string, count: number, last?: Ticket): Ticket[] | Promise<Ticket[]> {
     return this.target().next(name, count, last);
+  }
+
+  /** The settings are the same on every server sharing the store: checked here, leader or not. */
+  checkTicket(name: string, text: string): Promise<TicketCheck> {
+    return this.service.checkTicket(name, text);
   }
 
   lastValue(name: string): Ticket | undefined {

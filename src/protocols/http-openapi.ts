@@ -68,7 +68,7 @@ const valuesSchema = {
   required: ['sequence', 'values'],
   properties: {
     sequence: { type: 'string' },
-    values: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' } },
+    values: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64, description: 'a base-10 value, or a ticket of a formatted sequence' } },
   },
 } as const;
 
@@ -150,8 +150,32 @@ export const openApiDocument = {
         ],
         requestBody: { required: false, content: { 'application/json': { schema: nextBodySchema } } },
         responses: {
-          '200': { description: 'The values, as base-10 strings', content: { 'application/json': { schema: { $ref: '#/components/schemas/Values' } } } },
+          '200': { description: 'The values, as base-10 strings (ticket texts for a formatted sequence)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Values' } } } },
           ...errorResponses(400, 404, 409, 413, 503, 504),
+        },
+      },
+    },
+    '/v1/sequences/{name}/check/{text}': {
+      get: {
+        summary: 'Is this a well-formed number of the sequence, with a correct check digit? (Not whether it was issued.)',
+        parameters: [
+          { name: 'name', in: 'path', required: true, schema: { type: 'string', minLength: 1 }, description: '1–128 bytes of UTF-8, no control characters' },
+          { name: 'text', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 64 }, description: 'The number as read (percent-encoded)' },
+        ],
+        responses: {
+          '200': {
+            description: '{"valid", "value", "period"}',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['valid', 'value', 'period'],
+                  properties: { valid: { type: 'boolean' }, value: { type: ['string', 'null'] }, period: { type: ['string', 'null'] } },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 404, 503),
         },
       },
     },
@@ -163,7 +187,12 @@ export const openApiDocument = {
     schemas: {
       Error: errorSchema,
       Values: valuesSchema,
-      TickrValues: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'integer', minimum: 1 } },
+      TickrValues: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 1000,
+        items: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', description: 'a ticket of a formatted sequence' }] },
+      },
     },
   },
 } as const;

@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import { parseCount } from '../core/request.js';
-import { parseLastTicket, ticketJson, ticketText, type Ticket } from '../core/ticket.js';
+import { MAX_TICKET_TEXT, parseLastTicket, ticketJson, ticketText, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import { createHttpApp, sendError } from './http-common.js';
@@ -102,6 +102,20 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
   });
 
   app.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(openApiText));
+
+  app.get<{ Params: { name: string; text: string } }>('/v1/sequences/:name/check/:text', async (request, reply) => {
+    try {
+      const name = validateSequenceName(request.params.name);
+      const text = request.params.text;
+      if (text.length === 0 || text.length > MAX_TICKET_TEXT) {
+        throw new TicketError('EBADREQ', `a ticket has 1 to ${MAX_TICKET_TEXT} characters`);
+      }
+      if (source.checkTicket === undefined) throw new TicketError('EUNAVAILABLE', 'proxy mode: check numbers at a server');
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(await source.checkTicket(name, text)));
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
 
   app.post<{ Params: { name: string }; Querystring: { count?: string; last?: string }; Body: unknown }>(
     '/v1/sequences/:name/next',

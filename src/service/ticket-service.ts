@@ -23,7 +23,8 @@ import { TicketError } from '../core/errors.js';
 import { slotsBeforeRefill } from '../core/lease-policy.js';
 import { MAX_VALUE, SlotMap, driftTarget } from '../core/numbering.js';
 import type { Ticket } from '../core/ticket.js';
-import type { TicketSource } from '../core/ticket-source.js';
+import { validateSequenceName } from '../core/names.js';
+import type { TicketCheck, TicketSource } from '../core/ticket-source.js';
 import type { Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import { releaseLeases, settleWithin, type WithdrawnLeases } from './hand-back.js';
@@ -247,6 +248,35 @@ export class TicketService implements TicketSource {
     // Whatever the store answered, the book learns the floor (leases it receives later are trimmed to it).
     const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
     return slot > before || movedHere;
+  }
+
+  /**
+   * Whether `text` is a well-formed number of sequence `name`: its form (format, period), its
+   * check digit and its range (1 to the sequence's max). It does not say whether it was issued.
+   * @throws TicketError EBADNAME, ENOSEQ (no such sequence), EUNAVAILABLE (store; unusable settings)
+   */
+  async checkTicket(name: string, text: string): Promise<TicketCheck> {
+    validateSequenceName(name);
+    if (this.settings.isDeleted(name)) throw new TicketError('ENOSEQ', `no sequence "${name}"`);
+    if (!this.admission.has(name)) {
+      const found = this.store.shared && (await callStore(() => this.store.has(name), this.storeTimeoutMs));
+      if (!found) throw new TicketError('ENOSEQ', `no sequence "${name}"`);
+    }
+    const known = this.settings.knows(name);
+    if (known !== true) await known;
+    const definition = this.settings.definitionOf(name);
+    const invalid: TicketCheck = { valid: false, value: null, period: null };
+    const ownLast = definition?.maxSlot ?? this.defaultMaxSlot;
+    const maxValue = this.map.valueOf(ownLast < this.map.maxSlot ? ownLast : this.map.maxSlot);
+    if (definition === undefined || !definition.formatted) {
+      if (!/^[1-9][0-9]{0,18}$/.test(text)) return invalid;
+      const value = BigInt(text);
+      return value <= maxValue ? { valid: true, value: text, period: null } : invalid;
+    }
+    const parsed = definition.format.parse(text);
+    if (parsed === undefined || parsed.value > maxValue) return invalid;
+    const period = definition.periodic ? (definition.format.periodKeyOf(parsed) ?? null) : null;
+    return { valid: parsed.checkOk, value: parsed.value.toString(), period };
   }
 
   /** Store health, for readiness probes. Never throws. */
