@@ -96,6 +96,8 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
           last_value: last === undefined ? null : last.toString(),
           issued: live?.issued ?? sample.issued,
           lease_remaining: (live?.leaseRemaining ?? sample.leaseRemaining).toString(),
+          period: live?.period ?? null,
+          settings: service?.settings.settingsOf(sample.name) ?? null,
           rate: Math.round(sample.rate * 10) / 10,
           runway_seconds: sample.runway === undefined ? null : Math.round(sample.runway * 10) / 10,
         };

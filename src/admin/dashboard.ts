@@ -59,6 +59,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   th { font-size: .78rem; text-transform: uppercase; letter-spacing: .06em; color: var(--dim); background: var(--panel); font-weight: 600; }
   th:first-child, td:first-child { text-align: left; }
   td.name { font-weight: 600; max-width: 22rem; overflow: hidden; text-overflow: ellipsis; }
+  td.name small.definition { font-weight: 400; font-size: .8rem; color: var(--dim); white-space: nowrap; }
   td.last { font-size: 1.3rem; font-weight: 700; letter-spacing: .01em; }
   td.rate { color: var(--accent); font-weight: 600; }
   tr.idle td.rate, tr.idle td.name { color: var(--dim); }
@@ -169,7 +170,9 @@ function fmt(n) {
   return fraction === "0" ? group(whole) : group(whole) + "." + fraction;
 }
 function bigint(text) {
-  return text === null || text === undefined || text === "" ? "–" : group(text);
+  if (text === null || text === undefined || text === "") return "–";
+  // Digits are grouped for reading; a formatted ticket (INV-2026-000123) is shown as issued.
+  return /^[0-9]+$/.test(text) ? group(text) : text;
 }
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "idle";
@@ -335,6 +338,19 @@ function renderRows(status) {
     if (!(s.rate > 0)) tr.className = "idle";
     const name = cell(s.name, "name");
     name.title = s.name;
+    if (s.settings) {
+      // A defined sequence: how its numbers look and count, under its name.
+      const parts = [s.settings.format || (s.settings.check !== "none" ? "{value}{check}" : "")];
+      if (s.settings.period !== "none") parts.push(s.settings.period + (s.period ? " " + s.period : "") + " (" + s.settings.timezone + ")");
+      if (s.settings.check !== "none") parts.push(s.settings.check);
+      if (s.settings.max !== null) parts.push("max " + group(s.settings.max));
+      const definition = document.createElement("small");
+      definition.className = "definition";
+      definition.textContent = parts.filter((part) => part).join(" · ");
+      name.appendChild(document.createElement("br"));
+      name.appendChild(definition);
+      name.title = s.name + "\n" + definition.textContent;
+    }
     tr.appendChild(name);
     const last = cell(bigint(s.last_value), s.last_value !== null && s.last_value.length > 12 ? "last long" : "last");
     if (s.last_value !== null) {

@@ -117,6 +117,12 @@ export class SequenceSettingsBook {
     this.timer = undefined;
   }
 
+  /** The settings of a sequence that has any (for /status), or undefined for a plain one. */
+  settingsOf(name: string): Record<string, string | null> | undefined {
+    const definition = this.definitions.get(name);
+    return definition === undefined ? undefined : settingsJson(definition.settings);
+  }
+
   isDeleted(name: string): boolean {
     return this.deleted.has(name);
   }
