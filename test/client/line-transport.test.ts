@@ -234,10 +234,11 @@ describe('line:// against fake servers', () => {
       limit: 'ERR ELIMIT at most 1 sequences may exist',
       weird: 'ERR EWEIRD something new',
       bare: 'ERR ENOSEQ',
-      garbage: 'hello',
-      negative: '-1',
+      garbage: 'hello there',
+      control: 'INV\u0001',
       empty: '',
-      toolong: '1'.repeat(20),
+      toolong: '1'.repeat(65),
+      ticket: 'INV-2026-0000018',
     };
     const fake = await startFake((line) => replies[line.split(' ')[1] ?? ''] ?? '7');
     const ticket = client([fake.uri]);
@@ -249,7 +250,7 @@ describe('line:// against fake servers', () => {
       weird: 'EINTERNAL',
       bare: 'ENOSEQ',
       garbage: 'EINTERNAL',
-      negative: 'EINTERNAL',
+      control: 'EINTERNAL',
       empty: 'EINTERNAL',
       toolong: 'EINTERNAL',
     };
@@ -259,6 +260,8 @@ describe('line:// against fake servers', () => {
     }
     const noseq = await rejection(ticket.next('noseq'));
     expect(noseq.message).toContain('no sequence "noseq"');
+    // A formatted sequence's ticket is a text, not an error.
+    expect(await ticket.next('ticket')).toBe('INV-2026-0000018');
     // Error replies do not cost the connection.
     expect(await ticket.next('fine')).toBe(7n);
     expect(fake.connections).toBe(1);

@@ -313,11 +313,11 @@ describe('TicketService.raiseFloor', () => {
 
   it('at the top of the range: the last value, then EXHAUSTED', async () => {
     const service = await startService();
-    await service.raiseFloor('top', MAX_VALUE - 2n);
+    await service.raiseFloor('top', MAX_VALUE - 2n, true);
     expect(await service.next('top', 2)).toEqual([MAX_VALUE - 1n, MAX_VALUE]);
     await expectCode(() => service.nextValue('top'), 'EXHAUSTED');
 
-    await service.raiseFloor('past', MAX_VALUE);
+    await service.raiseFloor('past', MAX_VALUE, true);
     await expectCode(() => service.nextValue('past'), 'EXHAUSTED');
   });
 
@@ -376,7 +376,7 @@ describe('TicketService.lastValue', () => {
     await expectCode(() => service.nextValue('q', 1_000_000n), 'EJUMP');
     await expectCode(() => service.next('q', 0), 'EBADREQ');
     expect(service.lastValue('q')).toBe(2n);
-    await service.raiseFloor('q', 500n);
+    await service.raiseFloor('q', 500n, true);
     expect(service.lastValue('q')).toBe(2n);
     expect(await service.nextValue('q')).toBe(501n);
     expect(service.lastValue('q')).toBe(501n);
