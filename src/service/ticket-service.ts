@@ -406,17 +406,23 @@ export class TicketService implements TicketSource {
   async handBack(name: string): Promise<void> {
     const seq = this.sequences.get(name);
     if (seq === undefined) return;
-    const handBack: WithdrawnLeases[] = [];
     for (const state of seq.counter !== undefined ? [seq, seq.counter] : [seq]) {
       if (state.reserving !== undefined || state.waiters.length > 0) continue;
       const leases = withdraw(state, this.map);
-      if (leases.length > 0) handBack.push({ name: state.name, leases });
+      const held = leases.reduce((sum, lease) => sum + (lease.end - lease.start), 0n);
+      const released = await releaseLeases(this.store, this.logger, [{ name: state.name, leases }]);
+      if (released === held && state.reserving === undefined) {
+        // All of it is back in the store: the position is the store's again, learnt from the next lease.
+        state.known = false;
+        state.highestSlot = 0n;
+        state.limitReached = false;
+      }
     }
-    await releaseLeases(this.store, this.logger, handBack);
   }
 
   /** Forgets a deleted sequence: fails its waiters, hands its leases back. For `SequenceSettingsBook`. */
   async forget(name: string): Promise<void> {
+    this.admission.forget(name);
     const seq = this.sequences.get(name);
     if (seq === undefined) return;
     const handBack: WithdrawnLeases[] = [];
@@ -426,7 +432,6 @@ export class TicketService implements TicketSource {
       const leases = withdraw(state, this.map);
       if (state.reserving === undefined && leases.length > 0) handBack.push({ name: state.name, leases });
     }
-    this.admission.forget(name);
     await releaseLeases(this.store, this.logger, handBack);
   }
 

@@ -81,7 +81,7 @@ async function stored(store: Store): Promise<Map<string, bigint>> {
 
 async function issue(service: TicketService, name: string, count: number): Promise<bigint[]> {
   const values: bigint[] = [];
-  for (let index = 0; index < count; index++) values.push(await service.nextValue(name));
+  for (let index = 0; index < count; index++) values.push((await service.nextValue(name)) as bigint);
   return values;
 }
 
@@ -258,7 +258,7 @@ describe('TicketService.raiseFloor', () => {
     await until('the first reservation held', () => store.heldCount === 1);
     await service.raiseFloor('t', 3n);
     store.releaseHeld();
-    const values = await pending;
+    const values = (await pending) as bigint[];
     expect(values).toHaveLength(5);
     expect(values.every((value) => value > 3n)).toBe(true);
     expect(values[0]).toBe(4n);
@@ -271,12 +271,12 @@ describe('TicketService.raiseFloor', () => {
     const before = await issue(service, 'r', 3);
     store.holding = true;
     // Issue from the held lease until the service reserves ahead (held now).
-    for (let index = 0; index < 1000 && store.heldCount === 0; index++) before.push(await service.nextValue('r'));
+    for (let index = 0; index < 1000 && store.heldCount === 0; index++) before.push((await service.nextValue('r')) as bigint);
     expect(store.heldCount).toBe(1);
     expect(await service.raiseFloor('r', 10_000n)).toBe(true);
     const pending = Promise.all(Array.from({ length: 30 }, async () => service.nextValue('r')));
     store.releaseHeld();
-    const after = await pending;
+    const after = (await pending) as bigint[];
     expect(after.every((value) => value > 10_000n)).toBe(true);
     expect(new Set([...before, ...after]).size).toBe(before.length + after.length);
   });
@@ -339,7 +339,7 @@ describe('TicketService.raiseFloor', () => {
               if (step.floor > floor) floor = step.floor;
               continue;
             }
-            const values = step.count === 1 ? [await service.nextValue('p')] : await service.next('p', step.count);
+            const values = (step.count === 1 ? [await service.nextValue('p')] : await service.next('p', step.count)) as bigint[];
             for (const value of values) {
               expect(value).toBeGreaterThan(last);
               expect(value).toBeGreaterThan(floor);

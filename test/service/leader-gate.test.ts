@@ -73,7 +73,7 @@ describe('the issuing gate (leader mode)', () => {
     const gateA = { open: true };
     const a = await started(store, gateA);
     const issued: bigint[] = [];
-    for (let index = 0; index < 30; index++) issued.push(await a.nextValue('orders'));
+    for (let index = 0; index < 30; index++) issued.push((await a.nextValue('orders')) as bigint);
     await flush();
     gateA.open = false;
     await a.suspend();
@@ -111,16 +111,16 @@ describe('the issuing gate (leader mode)', () => {
     const gateA = { open: true };
     const a = await started(store, gateA);
     const values: bigint[] = [];
-    for (let index = 0; index < 10; index++) values.push(await a.nextValue('orders'));
+    for (let index = 0; index < 10; index++) values.push((await a.nextValue('orders')) as bigint);
     gateA.open = false;
     // Leadership lost without a hand-back reaching the store (partitioned): A keeps its leases in memory until suspend runs.
     const b = new TicketService({ store, numbering, gate: { mayIssue: () => true } });
     await b.start();
-    for (let index = 0; index < 10; index++) values.push(await b.nextValue('orders'));
+    for (let index = 0; index < 10; index++) values.push((await b.nextValue('orders')) as bigint);
     await b.close();
     await a.suspend();
     gateA.open = true;
-    for (let index = 0; index < 10; index++) values.push(await a.nextValue('orders'));
+    for (let index = 0; index < 10; index++) values.push((await a.nextValue('orders')) as bigint);
     for (let index = 1; index < values.length; index++) expect(values[index]).toBeGreaterThan(values[index - 1] as bigint);
   });
 });

@@ -113,7 +113,7 @@ async function issueEach(service: TicketService, name: string, count: number, be
   const values: bigint[] = [];
   for (let index = 0; index < count; index++) {
     beforeEach?.();
-    values.push(await service.nextValue(name));
+    values.push((await service.nextValue(name)) as bigint);
   }
   return values;
 }
@@ -164,7 +164,7 @@ describe('TicketService', () => {
       const results: Array<bigint | bigint[] | Promise<bigint | bigint[]>> = [];
       for (let index = 0; index < 3000; index++) {
         const name = names[index % 3] as string;
-        results.push(index % 5 === 0 ? service.next(name, (index % 17) + 1) : service.nextValue(name));
+        results.push((index % 5 === 0 ? service.next(name, (index % 17) + 1) : service.nextValue(name)) as bigint | Promise<bigint>);
         // Let the store answer now and then, so that some calls are served synchronously.
         if (index % 200 === 0) await store.settle();
       }
@@ -183,7 +183,7 @@ describe('TicketService', () => {
       const service = await startService();
       const results: Array<bigint | bigint[] | Promise<bigint | bigint[]>> = [];
       for (let index = 0; index < 500; index++) {
-        results.push(index % 3 === 0 ? service.next('a', 4) : service.nextValue('a'));
+        results.push((index % 3 === 0 ? service.next('a', 4) : service.nextValue('a')) as bigint | Promise<bigint>);
       }
       const values = (await Promise.all(results.map((result) => Promise.resolve(result)))).flatMap((result) => result);
       for (let index = 1; index < values.length; index++) {
@@ -421,7 +421,7 @@ describe('TicketService', () => {
       let error: TicketError | undefined;
       for (let index = 0; index < 20 && !error; index++) {
         try {
-          values.push(await service.nextValue('end'));
+          values.push((await service.nextValue('end')) as bigint);
         } catch (caught) {
           error = caught as TicketError;
         }
@@ -557,7 +557,7 @@ describe('TicketService', () => {
       const values = [...issued];
       for (let index = 0; index < 200; index++) {
         try {
-          values.push(await service.nextValue('a'));
+          values.push((await service.nextValue('a')) as bigint);
         } catch (error) {
           expect((error as TicketError).code).toBe('EUNAVAILABLE');
         }
@@ -602,7 +602,7 @@ describe('TicketService', () => {
       clock.advance(10_000);
       const after = await service.nextValue('a');
       expect(after).toBeGreaterThan((during.at(-1) ?? issued.at(-1)) as bigint);
-      expect(store.covers(service.map, 'a', after)).toBe(true);
+      expect(store.covers(service.map, 'a', after as bigint)).toBe(true);
     });
 
     it('fails a waiting request with EUNAVAILABLE when the store does not answer within storeTimeoutMs', async () => {
@@ -634,7 +634,7 @@ describe('TicketService', () => {
       await store.settle();
       const value = await service.nextValue('a');
       expect(value).toBe(101n);
-      expect(store.covers(service.map, 'a', value)).toBe(true);
+      expect(store.covers(service.map, 'a', value as bigint)).toBe(true);
     });
   });
 
@@ -724,14 +724,14 @@ describe('TicketService', () => {
             for (const operation of operations) {
               switch (operation.kind) {
                 case 'one':
-                  record(operation.name, () => service.nextValue(operation.name));
+                  record(operation.name, () => service.nextValue(operation.name) as bigint | Promise<bigint>);
                   break;
                 case 'many':
-                  record(operation.name, () => service.next(operation.name, operation.count));
+                  record(operation.name, () => service.next(operation.name, operation.count) as bigint[] | Promise<bigint[]>);
                   break;
                 case 'last': {
                   const last = (seen.get(operation.name) ?? 1n) + operation.ahead;
-                  record(operation.name, () => service.nextValue(operation.name, last));
+                  record(operation.name, () => service.nextValue(operation.name, last) as bigint | Promise<bigint>);
                   break;
                 }
                 case 'tick':
