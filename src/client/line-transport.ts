@@ -12,6 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { TicketError, isErrorCode } from '../core/errors.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketRequest, Transport } from './transport.js';
+import { parseValueList } from './reply.js';
 
 interface Pending {
   readonly single: boolean;
@@ -155,16 +156,15 @@ export class LineTransport implements Transport {
       entry.reject(new TicketError(isErrorCode(code) ? code : 'EINTERNAL', space < 0 ? 'server error' : line.slice(space + 1)));
       return;
     }
-    const words = line.split(' ');
-    if (words.length === 0 || !words.every((word) => /^[0-9]{1,19}$/.test(word))) {
+    const values = parseValueList(line, 0, line.length, 0x20, false);
+    if (values === undefined) {
       entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
       return;
     }
-    if (words.length !== entry.count) {
-      entry.reject(new TicketError('EINTERNAL', `server sent ${words.length} values for ${entry.count}`));
+    if (values.length !== entry.count) {
+      entry.reject(new TicketError('EINTERNAL', `server sent ${values.length} values for ${entry.count}`));
       return;
     }
-    const values = words.map((word) => BigInt(word));
     entry.resolve(entry.single ? (values[0] as bigint) : values);
   }
 
