@@ -57,6 +57,15 @@ export interface TicketClient {
   next(name: string, options: NextOptions & { count: number }): Promise<bigint[]>;
   next(name: string, options: NextOptions & { count: number }, callback: Callback<bigint[]>): void;
   next(name: string, options: NextOptions): Promise<bigint | bigint[]>;
+  /**
+   * With `prefetch`: the next value of `name` at once, from the values already
+   * fetched, without a promise; undefined when none is at hand (prefetch off,
+   * none fetched yet or all handed out, client closed): then ask `next(name)`.
+   * Values come in the same order as from `next`, and taking one keeps the
+   * batches flowing as `next` does. For loops that issue millions of values a
+   * second: `const value = ticket.tryNext('x') ?? (await ticket.next('x'))`.
+   */
+  tryNext(name: string): bigint | undefined;
   /** Closes every connection; pending requests fail with EUNAVAILABLE. */
   close(): Promise<void>;
   /** Per-server counters. */
@@ -151,6 +160,12 @@ class Client implements TicketClient {
       (value) => callback(null, value),
       (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
     );
+  }
+
+  tryNext(name: string): bigint | undefined {
+    if (this.closed) return undefined;
+    const buffer = this.buffers.get(name);
+    return buffer !== undefined && buffer.remaining > 0 ? this.takePrefetched(name, buffer) : undefined;
   }
 
   private remember(name: string, value: bigint): void {
