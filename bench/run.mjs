@@ -52,6 +52,8 @@ const TARGET_VALUES_PER_SECOND = 10_000_000;
 const TARGET_LMDB_OVER_MEMORY = 0.95;
 const TARGET_PROXY_OVER_DIRECT = 0.8;
 const TARGET_PREFETCH_VALUES_PER_SECOND = 1_000_000;
+/** The issue's goal for a prefetching client in one process, on both transports (the (d) variants). */
+const TARGET_PREFETCH_TRYNEXT = 10_000_000;
 /** (e): ticket-server req/s ÷ constant fastify req/s. */
 const TARGET_HTTP_OVER_CONSTANT = 0.9;
 
@@ -98,6 +100,8 @@ settings.prefetch = {
   rounds: Math.round(envNumber('BENCH_PREFETCH_ROUNDS', quick ? 2 : 5, 1, 25)),
   prefetch: 1000,
   sequence: 'pf',
+  /** Values per round of the rows without prefetch (one round trip each). */
+  unbufferedValues: quick ? 2_000 : 10_000,
 };
 settings.sharedStores = sharedStoresSettings(quick);
 settings.leader = leaderSettings(quick);
@@ -526,6 +530,46 @@ function printProxy(result) {
   }
 }
 
+/** Rows of (d) beside the main one (ZeroMQ, prefetch 1000, awaiting every value). */
+const PREFETCH_VARIANTS = [
+  { label: 'tcp:// (ZeroMQ), tryNext', scheme: 'tcp', loop: 'tryNext', prefetch: 1000 },
+  { label: 'line://, await', scheme: 'line', loop: 'await', prefetch: 1000 },
+  { label: 'line://, tryNext', scheme: 'line', loop: 'tryNext', prefetch: 1000 },
+  { label: 'tcp:// (ZeroMQ), no prefetch', scheme: 'tcp', loop: 'await', prefetch: 0 },
+  { label: 'line://, no prefetch', scheme: 'line', loop: 'await', prefetch: 0 },
+];
+
+function printPrefetchVariants(result) {
+  const rows = [{ label: 'tcp:// (ZeroMQ), await', prefetch: result.settings.prefetch, ...result }, ...(result.variants ?? [])];
+  console.log(`  every variant (the first row is the table above; the others ${Math.min(result.settings.rounds, 3)} rounds; loop "tryNext" = t.tryNext(name) ?? await t.next(name)):`);
+  console.log(renderTable(
+    ['variant', 'prefetch', 'values/s (median)', 'spread', 'per client CPU-s', 'client CPU', 'server CPU', 'increasing'],
+    rows.map((row) => row.failed
+      ? [row.label, String(row.prefetch), `FAILED: ${row.failed}`, '', '', '', '', '']
+      : [
+        row.label,
+        String(row.prefetch),
+        formatRate(row.medianValuesPerSecond),
+        `${Math.round(row.spread * 100)}%`,
+        formatRate(row.perClientCpuSecond),
+        fixed(median(row.rounds.map((r) => r.clientCpuCores))),
+        fixed(median(row.rounds.map((r) => r.serverCpuCores))),
+        row.orderViolations === 0 ? 'yes' : `NO (${row.orderViolations})`,
+      ]),
+  ));
+  const rate = (label) => rows.find((row) => row.label === label && !row.failed)?.medianValuesPerSecond;
+  const zmq = rate('tcp:// (ZeroMQ), no prefetch');
+  const line = rate('line://, no prefetch');
+  if (zmq && line) {
+    const slower = line / zmq;
+    console.log(`  without prefetch, line:// ÷ tcp:// (ZeroMQ) = ${formatRatio(slower)} (target: ZeroMQ within 1.5× of line://: ${slower <= 1.5 ? 'PASS' : 'FAIL'})`);
+  }
+  for (const label of ['tcp:// (ZeroMQ), await', 'tcp:// (ZeroMQ), tryNext', 'line://, await', 'line://, tryNext']) {
+    const value = rate(label);
+    if (value !== undefined) console.log(`  ${label}: ${formatRate(value)} (target ≥ ${formatRate(TARGET_PREFETCH_TRYNEXT)}: ${value >= TARGET_PREFETCH_TRYNEXT ? 'PASS' : 'FAIL'})`);
+  }
+}
+
 function printPrefetch(result) {
   const { settings: s, rounds } = result;
   console.log(`\n(d) Client prefetch: ticketServer([endpoint], { prefetch: ${s.prefetch} }), \`await t.next('${s.sequence}')\` in one loop in this process,` +
@@ -552,6 +596,7 @@ function printPrefetch(result) {
     : `  PROBLEM: ${result.orderViolations} values not greater than the one before`);
   const warnings = result.server.warnings.filter((entry) => !/NOT durable/.test(entry.msg));
   if (warnings.length > 0) console.log(`  server pid ${result.server.pid} logged: ${warnings.map((entry) => entry.msg).join(' | ')}`);
+  printPrefetchVariants(result);
 }
 
 /** (e) HTTP keep-alive throughput: ticket-server (memory:, lmdb) against a constant fastify app. */
@@ -650,6 +695,18 @@ async function main() {
 
   log('client prefetch benchmark …');
   const prefetch = await runPrefetch({ ...settings.prefetch, log });
+  // The same loop over line://, the synchronous take, and no prefetch at all, on both transports.
+  prefetch.variants = [];
+  for (const variant of PREFETCH_VARIANTS) {
+    const values = variant.prefetch === 0 ? settings.prefetch.unbufferedValues : settings.prefetch.values;
+    const rounds = Math.min(settings.prefetch.rounds, 3);
+    try {
+      const result = await runPrefetch({ ...settings.prefetch, ...variant, values, rounds, log });
+      prefetch.variants.push({ ...variant, ...result });
+    } catch (error) {
+      prefetch.variants.push({ ...variant, failed: error instanceof Error ? error.message : String(error) });
+    }
+  }
   printPrefetch(prefetch);
 
   log('HTTP benchmark …');
