@@ -117,7 +117,9 @@ const WATCHDOG_MS = 6 * 60_000 + Math.max(0, httpPlannedMs - HTTP_TARGETS.length
   // (h) starts an etcd cluster and kills leaders: its own bound too.
   leaderPlannedMs(settings.leader) +
   // (f) has eight rows (three line/Redis shapes and the Go one-shot baseline) where it had three, and builds the Go baseline.
-  2 * 60_000;
+  2 * 60_000 +
+  // (e) starts a fresh server per target and repeat, each with its own warm-up; (d) has five more variants.
+  HTTP_TARGETS.length * settings.http.repeats * (settings.http.warmupMs + 8_000) + 3 * 60_000;
 
 // ---- cleanup: children and temp dirs go away on every exit path -------------
 const tempDirs = new Set();
@@ -616,7 +618,9 @@ async function runHttpSection() {
 function printHttp(result) {
   const { settings: h, points, ratios, failures, servers, ticketServerResponses: t } = result;
   console.log(`\n(e) HTTP keep-alive: autocannon, POST ${h.path} (no body), ${h.connections} connections, pipelining ${h.pipelining},` +
-    ` ${h.repeats} × ${h.durationMs / 1000} s per target after a ${h.warmupMs / 1000} s warm-up, targets interleaved (order rotated each repeat);`);
+    ` ${h.repeats} × ${h.durationMs / 1000} s per target, targets interleaved (order rotated each repeat);`);
+  console.log(`    every repeat on a fresh server process with its own ${h.warmupMs / 1000} s warm-up` +
+    (h.pinning ? `; server pinned to CPU ${h.pinning.serverCpus}, autocannon (this process) to CPU ${h.pinning.loadCpus} (taskset -a)` : '; not pinned (taskset missing or one core)') + ';');
   console.log(`    constant = bench/fastify-constant.mjs (app from ${result.servers.constant?.app ?? 'n/a'}): one route answering a constant body (the framework ceiling);`);
   console.log('    memory/lmdb = the real CLI (node dist/cli/main.js --store memory: | --data <tmpdir>). req/s = median of the repeats;');
   console.log('    p50/p99 over every response of all repeats (autocannon\'s response times, full precision).');
