@@ -174,11 +174,12 @@ export async function runHttp({ dataDir, connections, pipelining, durationMs, wa
     started[target] = server;
     processes[target].push(server);
     if (pins) pin(server.pid, pins.server);
-    if (typeof server.endpoint !== 'string') throw new Error(`${target} server logged no http url`);
-    const answer = await probe(target, server.endpoint + path);
+    const endpoint = /** @type {string | undefined} */ (server.endpoint);
+    if (typeof endpoint !== 'string') throw new Error(`${target} server logged no http url`);
+    const answer = await probe(target, endpoint + path);
     probes[target] ??= answer;
     if (!answer.ok) throw new Error(`${target}: unexpected answer to POST ${path}: ${JSON.stringify(answer)}`);
-    log(`http benchmark: ${target} pid ${server.pid} at ${server.endpoint}${pins ? ` (pinned to CPU ${pins.server}, load on CPU ${pins.load})` : ''}`);
+    log(`http benchmark: ${target} pid ${server.pid} at ${endpoint}${pins ? ` (pinned to CPU ${pins.server}, load on CPU ${pins.load})` : ''}`);
     return server;
   };
   const pins = pinning();
