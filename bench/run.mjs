@@ -8,12 +8,16 @@
 // (c) Proxy: one memory: server and one proxy (--host) in front of it, 64
 //     outstanding requests directly and through the proxy, interleaved.
 // (d) Client prefetch: `ticketServer([endpoint], { prefetch: 1000 })` and a loop
-//     of `await t.next('pf')` in this process, against one memory: server.
+//     of `await t.next('pf')` in this process, against one memory: server; then the
+//     same over line://, with `t.tryNext('pf') ?? await t.next('pf')`, and both
+//     transports without prefetch.
 // (e) HTTP: keep-alive `POST /v1/sequences/x/next`, 64 connections (autocannon in
-//     this process) against memory: and lmdb servers and a constant fastify app.
-// (f) Raw TCP (bench/tcp-load.mjs): one-shot --tcp connections/s with 32 connectors, and
-//     --line with 50 connections × pipeline depth 16 next to Redis INCR at the same 50 × 16
-//     (knobs BENCH_TCP_SECONDS, BENCH_TCP_REPEATS, BENCH_REDIS_SERVER).
+//     this process) against memory: and lmdb servers and a constant fastify app, a
+//     fresh server process per repeat, server and load pinned to their own core.
+// (f) Raw TCP (bench/tcp-load.mjs): one-shot --tcp connections/s with 32 connectors next
+//     to a minimal Go one-shot server (bench/baselines/oneshot.go), and --line at
+//     50 × 16, 1 × 1 and 200 × 1 next to Redis INCR at the same shapes, per second and
+//     per server CPU-second (knobs BENCH_TCP_SECONDS, BENCH_TCP_REPEATS, BENCH_REDIS_SERVER).
 // (g) Shared stores (bench/shared-stores.mjs): PostgreSQL, MariaDB and etcd started on free
 //     loopback ports by the test harness test/helpers/db-servers.ts; single values/s through a
 //     ticket-server on each, 32 concurrent callers, three ways (HTTP keep-alive; the client on
