@@ -1,8 +1,14 @@
 // HTTP benchmark (e): keep-alive throughput of `POST /v1/sequences/x/next`
 // with autocannon (in this process), against real ticket-server processes
 // (memory: and lmdb) and a constant fastify app (bench/fastify-constant.mjs),
-// all child processes, interleaved.
+// all child processes, interleaved. Every repeat of every target runs on a
+// fresh server process (so no target profits from the JIT or the heap state
+// another repeat left behind); with taskset and two or more cores the server
+// runs on CPU 0 and this process (the load) on CPU 1.
 import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { URL, fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { median, percentileSorted, pooledLatencyUs, round } from './stats.mjs';
@@ -12,6 +18,24 @@ const CONSTANT_SERVER = fileURLToPath(new URL('./fastify-constant.mjs', import.m
 /** What the constant server answers; the real route answers the same shape. */
 const CONSTANT_BODY = '{"sequence":"x","values":["1"]}';
 const CONTENT_TYPE = 'application/json; charset=utf-8';
+
+const TASKSET = '/usr/bin/taskset';
+
+/** CPUs for the server and for the load, or undefined when pinning is not possible (no taskset, one core). */
+function pinning() {
+  if (!existsSync(TASKSET) || os.cpus().length < 2) return undefined;
+  return { server: '0', load: '1' };
+}
+
+/** Pins every thread of `pid` to `cpus` (a taskset list). */
+function pin(pid, cpus) {
+  execFileSync(TASKSET, ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore', timeout: 5_000 });
+}
+
+/** The CPU list `pid` may run on. */
+function affinityOf(pid) {
+  return execFileSync(TASKSET, ['-p', '-c', String(pid)], { encoding: 'utf8', timeout: 5_000 }).split(':').pop().trim();
+}
 
 /** Targets of (e), in the order of the first repeat. */
 export const HTTP_TARGETS = ['constant', 'memory', 'lmdb'];
@@ -137,56 +161,60 @@ export async function runHttp({ dataDir, connections, pipelining, durationMs, wa
   // Far above what 2 cores can answer.
   const latencies = new Float64Array(Math.ceil((Math.max(durationMs, warmupMs) / 1000) * 300_000) + 1000);
   const load = (target, ms) => runAutocannon({ server: started[target], url: started[target].endpoint + path, connections, pipelining, durationMs: ms, latencies });
+  /** Every server process of each target (one per repeat), for the result. */
+  const processes = Object.fromEntries(HTTP_TARGETS.map((target) => [target, []]));
+  const start = async (target) => {
+    let server;
+    if (target === 'constant') {
+      server = await startServer('constant', [], { cli: CONSTANT_SERVER, baseArgs: ['--http', '127.0.0.1:0'], readyProtocol: 'http' });
+    } else {
+      server = await startServer(target, target === 'memory' ? ['--store', 'memory:'] : ['--data', dataDir], { nodeArgs, readyProtocol: undefined });
+      server.endpoint = server.urls.http;
+    }
+    started[target] = server;
+    processes[target].push(server);
+    if (pins) pin(server.pid, pins.server);
+    const endpoint = /** @type {string | undefined} */ (server.endpoint);
+    if (typeof endpoint !== 'string') throw new Error(`${target} server logged no http url`);
+    const answer = await probe(target, endpoint + path);
+    probes[target] ??= answer;
+    if (!answer.ok) throw new Error(`${target}: unexpected answer to POST ${path}: ${JSON.stringify(answer)}`);
+    log(`http benchmark: ${target} pid ${server.pid} at ${endpoint}${pins ? ` (pinned to CPU ${pins.server}, load on CPU ${pins.load})` : ''}`);
+    return server;
+  };
+  const pins = pinning();
+  const loadAffinity = pins ? affinityOf(process.pid) : undefined;
   try {
-    started.constant = await startServer('constant', [], { cli: CONSTANT_SERVER, baseArgs: ['--http', '127.0.0.1:0'], readyProtocol: 'http' });
-    log(`http benchmark: constant fastify pid ${started.constant.pid} at ${started.constant.endpoint}`);
-    started.memory = await startServer('memory', ['--store', 'memory:'], { nodeArgs, readyProtocol: undefined });
-    started.memory.endpoint = started.memory.urls.http;
-    log(`http benchmark: memory server pid ${started.memory.pid} at ${started.memory.endpoint}`);
-    started.lmdb = await startServer('lmdb', ['--data', dataDir], { nodeArgs });
-    started.lmdb.endpoint = started.lmdb.urls.http;
-    log(`http benchmark: lmdb server pid ${started.lmdb.pid} at ${started.lmdb.endpoint} (data ${dataDir})`);
-    for (const target of HTTP_TARGETS) {
-      if (typeof started[target].endpoint !== 'string') throw new Error(`${target} server logged no http url`);
-      probes[target] = await probe(target, started[target].endpoint + path);
-      if (!probes[target].ok) throw new Error(`${target}: unexpected answer to POST ${path}: ${JSON.stringify(probes[target])}`);
-    }
-    // Warm-up (JIT, lease growth, connection setup), recorded for the 2xx check only.
-    for (const target of HTTP_TARGETS) {
-      try {
-        const run = await load(target, warmupMs);
-        delete run.sortedLatenciesMs;
-        warmups.push({ target, ...run });
-      } catch (error) {
-        failures.push({ target, phase: 'warm-up', message: error.message });
-        log(`http benchmark ${target} warm-up: FAILED: ${error.message}`);
-      }
-    }
+    if (pins) pin(process.pid, pins.load);
     for (let repeat = 0; repeat < repeats; repeat++) {
       // Rotate the order each repeat: every target runs first, second and last equally often.
       const order = HTTP_TARGETS.map((_, index) => HTTP_TARGETS[(index + repeat) % HTTP_TARGETS.length]);
       for (const target of order) {
-        const server = started[target];
-        if (server.failure) {
-          failures.push({ target, phase: 'skipped', repeat, message: `${target} server failed: ${server.failure.reason}` });
-          continue;
-        }
         try {
+          const server = await start(target);
+          // Warm-up of this process (JIT, lease growth, connection setup), recorded for the 2xx check only.
+          const warm = await load(target, warmupMs);
+          delete warm.sortedLatenciesMs;
+          warmups.push({ target, repeat, ...warm });
+          if (server.failure) throw new Error(`${target} server failed: ${server.failure.reason}`);
           const run = await load(target, durationMs);
           log(`http ${target.padEnd(8)} c=${connections} repeat ${repeat + 1}: ${(run.requestsPerSecond / 1000).toFixed(1)} k/s, ` +
             `p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, non-2xx ${run.non2xx}, errors ${run.errors}, ` +
             `CPU server ${run.serverCpuCores} bench ${run.benchCpuCores}`);
-          runs.push({ target, repeat, ...run });
+          runs.push({ target, repeat, pid: server.pid, ...run });
         } catch (error) {
           failures.push({ target, phase: 'measure', repeat, message: error.message });
           log(`http benchmark ${target} repeat ${repeat + 1}: FAILED: ${error.message}`);
+        } finally {
+          if (started[target]) started[target].exit = await started[target].stop();
         }
       }
     }
   } finally {
     for (const target of [...HTTP_TARGETS].reverse()) {
-      if (started[target]) started[target].exit = await started[target].stop();
+      if (started[target] && started[target].exit === undefined) started[target].exit = await started[target].stop();
     }
+    if (pins) pin(process.pid, loadAffinity);
   }
   const points = Object.fromEntries(HTTP_TARGETS.map((target) => [target, combine(runs.filter((run) => run.target === target))]));
   for (const run of runs) delete run.sortedLatenciesMs;
@@ -197,11 +225,17 @@ export async function runHttp({ dataDir, connections, pipelining, durationMs, wa
   const ratio = (target) => round(points[target].requestsPerSecond / points.constant.requestsPerSecond);
   return {
     settings: { connections, pipelining, durationMs, warmupMs, repeats, sequence, method: 'POST', path, body: 'none (no Content-Length)', nodeArgs,
+      freshServerPerRepeat: true, pinning: pins ? { serverCpus: pins.server, loadCpus: pins.load, loadAffinityBefore: loadAffinity } : null,
       serverArgs: '--bind tcp://127.0.0.1:0 --http 127.0.0.1:0 --admin 127.0.0.1:0 --log-level info (--store memory: | --data <tmpdir>)',
       constantArgs: 'bench/fastify-constant.mjs --http 127.0.0.1:0' },
     probes,
+    // Per target: the last process, with the warnings and any unclean exit of every process of the target.
     servers: Object.fromEntries(Object.entries(started).map(([target, server]) => [target, {
-      pid: server.pid, url: server.endpoint, app: server.listeningLines?.http?.app, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit: server.exit,
+      pid: server.pid, pids: processes[target].map((each) => each.pid), url: server.endpoint, app: server.listeningLines?.http?.app,
+      failure: processes[target].find((each) => each.failure)?.failure,
+      warnings: processes[target].flatMap((each) => each.logs.warnings),
+      stderr: processes[target].map((each) => each.logs.stderr).join(''),
+      exit: processes[target].map((each) => each.exit).find((exit) => exit && (exit.code !== 0 || exit.forced)) ?? server.exit,
     }])),
     failures,
     points,

@@ -4,7 +4,10 @@
 //   const t = ticketServer([endpoint], { prefetch: 1000 });
 //   for (…) await t.next('pf');
 //
-// against one real server (`--store memory:`, a child process).
+// against one real server (`--store memory:`, a child process), over ZeroMQ
+// (`tcp://`) or the line protocol (`line://`); the loop either awaits every
+// value or takes it synchronously when one is at hand
+// (`t.tryNext(name) ?? await t.next(name)`).
 import { performance } from 'node:perf_hooks';
 import ticketServer from '../dist/index.js';
 import { best, median, percentileSorted, round } from './stats.mjs';
@@ -17,7 +20,7 @@ const BLOCK = 1000;
  * One round: `blocks × BLOCK` awaited `t.next(sequence)` calls. Every value is
  * compared with the one before (`state.last`, carried over from round to round).
  */
-async function timedRound(client, sequence, blocks, state, blockMs) {
+async function timedRound(client, sequence, blocks, state, blockMs, sync = false) {
   let last = state.last;
   let violations = 0;
   let jumps = 0;
@@ -25,7 +28,7 @@ async function timedRound(client, sequence, blocks, state, blockMs) {
   let blockStart = start;
   for (let block = 0; block < blocks; block++) {
     for (let index = 0; index < BLOCK; index++) {
-      const value = await client.next(sequence);
+      const value = sync ? (client.tryNext(sequence) ?? (await client.next(sequence))) : await client.next(sequence);
       if (value <= last) violations++;
       else if (value !== last + 1n && last >= 0n) jumps++;
       last = value;
@@ -46,29 +49,39 @@ function requests(client) {
 /**
  * @param options.values values per round (rounded up to a multiple of 1000)
  * @param options.rounds recorded rounds (after one unrecorded warm-up round of a tenth of `values`)
- * @param options.prefetch the client's `prefetch`
+ * @param options.prefetch the client's `prefetch` (0: every value is a round trip)
  * @param options.sequence sequence name
+ * @param options.scheme `tcp` (ZeroMQ, the default) or `line`
+ * @param options.loop `await` (the default: `await t.next(name)`) or `tryNext` (`t.tryNext(name) ?? await t.next(name)`)
  * @param options.log progress sink
  */
-export async function runPrefetch({ values, rounds, prefetch, sequence, log }) {
+export async function runPrefetch({ values, rounds, prefetch, sequence, scheme = 'tcp', loop = 'await', log }) {
   const blocks = Math.ceil(values / BLOCK);
   const perRound = blocks * BLOCK;
-  const server = await startServer('prefetch', ['--store', 'memory:']);
-  log(`prefetch server: pid ${server.pid} at ${server.endpoint}`);
-  const client = ticketServer([server.endpoint], { prefetch });
+  const server = await startServer('prefetch', ['--store', 'memory:', '--line', '127.0.0.1:0']);
+  // The ZeroMQ endpoint makes the server ready; the line listener's log line may come just after it.
+  for (let waited = 0; server.addresses.line === undefined && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (server.addresses.line === undefined) {
+    await server.stop();
+    throw new Error('prefetch server: no line listener address logged');
+  }
+  const endpoint = scheme === 'line' ? `line://${server.addresses.line}` : server.endpoint;
+  log(`prefetch server: pid ${server.pid} at ${endpoint}`);
+  const client = ticketServer([endpoint], prefetch > 0 ? { prefetch } : {});
+  const sync = loop === 'tryNext';
   const state = { last: -1n };
   const rows = [];
   const blockMs = new Float64Array(blocks);
   let exit;
   try {
     // Warm-up: JIT, connection, the server's lease growth; not recorded.
-    await timedRound(client, sequence, Math.max(1, Math.ceil(blocks / 10)), state, blockMs);
+    await timedRound(client, sequence, Math.max(1, Math.ceil(blocks / 10)), state, blockMs, sync);
     for (let index = 0; index < rounds; index++) {
       if (server.failure) throw new Error(`prefetch server failed: ${server.failure.reason}`);
       const requestsBefore = requests(client);
       const cpuBefore = process.cpuUsage();
       const serverCpuBefore = processCpuSeconds(server.pid);
-      const result = await timedRound(client, sequence, blocks, state, blockMs);
+      const result = await timedRound(client, sequence, blocks, state, blockMs, sync);
       const cpu = process.cpuUsage(cpuBefore);
       const seconds = result.ms / 1000;
       const sorted = blockMs.slice().sort();
@@ -85,7 +98,7 @@ export async function runPrefetch({ values, rounds, prefetch, sequence, log }) {
         serverCpuCores: round((processCpuSeconds(server.pid) - serverCpuBefore) / seconds, 3),
       };
       rows.push(row);
-      log(`prefetch round ${index + 1}/${rounds}: ${(row.valuesPerSecond / 1e6).toFixed(2)} M values/s, ${row.batchRequests} batch requests, ` +
+      log(`prefetch ${scheme} ${loop} prefetch ${prefetch} round ${index + 1}/${rounds}: ${(row.valuesPerSecond / 1e6).toFixed(2)} M values/s, ${row.batchRequests} batch requests, ` +
         `per ${BLOCK} values p50 ${row.blockUs.p50} µs / max ${row.blockUs.max} µs, order violations ${row.orderViolations}`);
     }
   } finally {
@@ -94,9 +107,12 @@ export async function runPrefetch({ values, rounds, prefetch, sequence, log }) {
   }
   const rates = rows.map((row) => row.valuesPerSecond);
   return {
-    settings: { valuesPerRound: perRound, rounds, prefetch, sequence, blockValues: BLOCK, warmUpValues: Math.max(1, Math.ceil(blocks / 10)) * BLOCK, serverArgs: '--bind tcp://127.0.0.1:0 --log-level info --store memory:' },
-    server: { pid: server.pid, endpoint: server.endpoint, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit },
+    settings: { valuesPerRound: perRound, rounds, prefetch, sequence, scheme, loop, endpoint, blockValues: BLOCK, warmUpValues: Math.max(1, Math.ceil(blocks / 10)) * BLOCK, serverArgs: '--bind tcp://127.0.0.1:0 --line 127.0.0.1:0 --log-level info --store memory:' },
+    server: { pid: server.pid, endpoint, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit },
     medianValuesPerSecond: round(median(rates)),
+    spread: round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
+    /** Values per CPU-second of this process (the client), median of the rounds. */
+    perClientCpuSecond: round(median(rows.map((row) => row.valuesPerSecond / Math.max(row.clientCpuCores, 1e-6)))),
     bestValuesPerSecond: round(best(rates)),
     orderViolations: rows.reduce((sum, row) => sum + row.orderViolations, 0),
     jumps: rows.reduce((sum, row) => sum + row.jumps, 0),

@@ -8,12 +8,16 @@
 // (c) Proxy: one memory: server and one proxy (--host) in front of it, 64
 //     outstanding requests directly and through the proxy, interleaved.
 // (d) Client prefetch: `ticketServer([endpoint], { prefetch: 1000 })` and a loop
-//     of `await t.next('pf')` in this process, against one memory: server.
+//     of `await t.next('pf')` in this process, against one memory: server; then the
+//     same over line://, with `t.tryNext('pf') ?? await t.next('pf')`, and both
+//     transports without prefetch.
 // (e) HTTP: keep-alive `POST /v1/sequences/x/next`, 64 connections (autocannon in
-//     this process) against memory: and lmdb servers and a constant fastify app.
-// (f) Raw TCP (bench/tcp-load.mjs): one-shot --tcp connections/s with 32 connectors, and
-//     --line with 50 connections × pipeline depth 16 next to Redis INCR at the same 50 × 16
-//     (knobs BENCH_TCP_SECONDS, BENCH_TCP_REPEATS, BENCH_REDIS_SERVER).
+//     this process) against memory: and lmdb servers and a constant fastify app, a
+//     fresh server process per repeat, server and load pinned to their own core.
+// (f) Raw TCP (bench/tcp-load.mjs): one-shot --tcp connections/s with 32 connectors next
+//     to a minimal Go one-shot server (bench/baselines/oneshot.go), and --line at
+//     50 × 16, 1 × 1 and 200 × 1 next to Redis INCR at the same shapes, per second and
+//     per server CPU-second (knobs BENCH_TCP_SECONDS, BENCH_TCP_REPEATS, BENCH_REDIS_SERVER).
 // (g) Shared stores (bench/shared-stores.mjs): PostgreSQL, MariaDB and etcd started on free
 //     loopback ports by the test harness test/helpers/db-servers.ts; single values/s through a
 //     ticket-server on each, 32 concurrent callers, three ways (HTTP keep-alive; the client on
@@ -52,6 +56,8 @@ const TARGET_VALUES_PER_SECOND = 10_000_000;
 const TARGET_LMDB_OVER_MEMORY = 0.95;
 const TARGET_PROXY_OVER_DIRECT = 0.8;
 const TARGET_PREFETCH_VALUES_PER_SECOND = 1_000_000;
+/** The issue's goal for a prefetching client in one process, on both transports (the (d) variants). */
+const TARGET_PREFETCH_TRYNEXT = 10_000_000;
 /** (e): ticket-server req/s ÷ constant fastify req/s. */
 const TARGET_HTTP_OVER_CONSTANT = 0.9;
 
@@ -98,12 +104,14 @@ settings.prefetch = {
   rounds: Math.round(envNumber('BENCH_PREFETCH_ROUNDS', quick ? 2 : 5, 1, 25)),
   prefetch: 1000,
   sequence: 'pf',
+  /** Values per round of the rows without prefetch (one round trip each). */
+  unbufferedValues: quick ? 2_000 : 10_000,
 };
 settings.sharedStores = sharedStoresSettings(quick);
 settings.leader = leaderSettings(quick);
 
 /**
- * Whole run is killed after this, whatever happens: 6 minutes for the defaults,
+ * Whole run is killed after this, whatever happens: 8 minutes for the defaults,
  * plus whatever longer (e) settings add, plus the bound of (g) (every knob is bounded).
  */
 const httpPlannedMs = HTTP_TARGETS.length * (settings.http.warmupMs + settings.http.repeats * (settings.http.durationMs + 500));
@@ -111,7 +119,11 @@ const WATCHDOG_MS = 6 * 60_000 + Math.max(0, httpPlannedMs - HTTP_TARGETS.length
   // (g) starts databases: its own bound (measurements plus generous start/stop times).
   sharedStoresPlannedMs(settings.sharedStores) +
   // (h) starts an etcd cluster and kills leaders: its own bound too.
-  leaderPlannedMs(settings.leader);
+  leaderPlannedMs(settings.leader) +
+  // (f) has eight rows (three line/Redis shapes and the Go one-shot baseline) where it had three, and builds the Go baseline.
+  2 * 60_000 +
+  // (e) starts a fresh server per target and repeat, each with its own warm-up; (d) has five more variants.
+  HTTP_TARGETS.length * settings.http.repeats * (settings.http.warmupMs + 8_000) + 3 * 60_000;
 
 // ---- cleanup: children and temp dirs go away on every exit path -------------
 const tempDirs = new Set();
@@ -524,6 +536,46 @@ function printProxy(result) {
   }
 }
 
+/** Rows of (d) beside the main one (ZeroMQ, prefetch 1000, awaiting every value). */
+const PREFETCH_VARIANTS = [
+  { label: 'tcp:// (ZeroMQ), tryNext', scheme: 'tcp', loop: 'tryNext', prefetch: 1000 },
+  { label: 'line://, await', scheme: 'line', loop: 'await', prefetch: 1000 },
+  { label: 'line://, tryNext', scheme: 'line', loop: 'tryNext', prefetch: 1000 },
+  { label: 'tcp:// (ZeroMQ), no prefetch', scheme: 'tcp', loop: 'await', prefetch: 0 },
+  { label: 'line://, no prefetch', scheme: 'line', loop: 'await', prefetch: 0 },
+];
+
+function printPrefetchVariants(result) {
+  const rows = [{ label: 'tcp:// (ZeroMQ), await', prefetch: result.settings.prefetch, ...result }, ...(result.variants ?? [])];
+  console.log(`  every variant (the first row is the table above; the others ${Math.min(result.settings.rounds, 3)} rounds; loop "tryNext" = t.tryNext(name) ?? await t.next(name)):`);
+  console.log(renderTable(
+    ['variant', 'prefetch', 'values/s (median)', 'spread', 'per client CPU-s', 'client CPU', 'server CPU', 'increasing'],
+    rows.map((row) => row.failed
+      ? [row.label, String(row.prefetch), `FAILED: ${row.failed}`, '', '', '', '', '']
+      : [
+        row.label,
+        String(row.prefetch),
+        formatRate(row.medianValuesPerSecond),
+        `${Math.round(row.spread * 100)}%`,
+        formatRate(row.perClientCpuSecond),
+        fixed(median(row.rounds.map((r) => r.clientCpuCores))),
+        fixed(median(row.rounds.map((r) => r.serverCpuCores))),
+        row.orderViolations === 0 ? 'yes' : `NO (${row.orderViolations})`,
+      ]),
+  ));
+  const rate = (label) => rows.find((row) => row.label === label && !row.failed)?.medianValuesPerSecond;
+  const zmq = rate('tcp:// (ZeroMQ), no prefetch');
+  const line = rate('line://, no prefetch');
+  if (zmq && line) {
+    const slower = line / zmq;
+    console.log(`  without prefetch, line:// ÷ tcp:// (ZeroMQ) = ${formatRatio(slower)} (target: ZeroMQ within 1.5× of line://: ${slower <= 1.5 ? 'PASS' : 'FAIL'})`);
+  }
+  for (const label of ['tcp:// (ZeroMQ), await', 'tcp:// (ZeroMQ), tryNext', 'line://, await', 'line://, tryNext']) {
+    const value = rate(label);
+    if (value !== undefined) console.log(`  ${label}: ${formatRate(value)} (target ≥ ${formatRate(TARGET_PREFETCH_TRYNEXT)}: ${value >= TARGET_PREFETCH_TRYNEXT ? 'PASS' : 'FAIL'})`);
+  }
+}
+
 function printPrefetch(result) {
   const { settings: s, rounds } = result;
   console.log(`\n(d) Client prefetch: ticketServer([endpoint], { prefetch: ${s.prefetch} }), \`await t.next('${s.sequence}')\` in one loop in this process,` +
@@ -550,6 +602,7 @@ function printPrefetch(result) {
     : `  PROBLEM: ${result.orderViolations} values not greater than the one before`);
   const warnings = result.server.warnings.filter((entry) => !/NOT durable/.test(entry.msg));
   if (warnings.length > 0) console.log(`  server pid ${result.server.pid} logged: ${warnings.map((entry) => entry.msg).join(' | ')}`);
+  printPrefetchVariants(result);
 }
 
 /** (e) HTTP keep-alive throughput: ticket-server (memory:, lmdb) against a constant fastify app. */
@@ -569,7 +622,9 @@ async function runHttpSection() {
 function printHttp(result) {
   const { settings: h, points, ratios, failures, servers, ticketServerResponses: t } = result;
   console.log(`\n(e) HTTP keep-alive: autocannon, POST ${h.path} (no body), ${h.connections} connections, pipelining ${h.pipelining},` +
-    ` ${h.repeats} × ${h.durationMs / 1000} s per target after a ${h.warmupMs / 1000} s warm-up, targets interleaved (order rotated each repeat);`);
+    ` ${h.repeats} × ${h.durationMs / 1000} s per target, targets interleaved (order rotated each repeat);`);
+  console.log(`    every repeat on a fresh server process with its own ${h.warmupMs / 1000} s warm-up` +
+    (h.pinning ? `; server pinned to CPU ${h.pinning.serverCpus}, autocannon (this process) to CPU ${h.pinning.loadCpus} (taskset -a)` : '; not pinned (taskset missing or one core)') + ';');
   console.log(`    constant = bench/fastify-constant.mjs (app from ${result.servers.constant?.app ?? 'n/a'}): one route answering a constant body (the framework ceiling);`);
   console.log('    memory/lmdb = the real CLI (node dist/cli/main.js --store memory: | --data <tmpdir>). req/s = median of the repeats;');
   console.log('    p50/p99 over every response of all repeats (autocannon\'s response times, full precision).');
@@ -648,6 +703,18 @@ async function main() {
 
   log('client prefetch benchmark …');
   const prefetch = await runPrefetch({ ...settings.prefetch, log });
+  // The same loop over line://, the synchronous take, and no prefetch at all, on both transports.
+  prefetch.variants = [];
+  for (const variant of PREFETCH_VARIANTS) {
+    const values = variant.prefetch === 0 ? settings.prefetch.unbufferedValues : settings.prefetch.values;
+    const rounds = Math.min(settings.prefetch.rounds, 3);
+    try {
+      const result = await runPrefetch({ ...settings.prefetch, ...variant, values, rounds, log });
+      prefetch.variants.push({ ...variant, ...result });
+    } catch (error) {
+      prefetch.variants.push({ ...variant, failed: error instanceof Error ? error.message : String(error) });
+    }
+  }
   printPrefetch(prefetch);
 
   log('HTTP benchmark …');

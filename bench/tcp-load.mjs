@@ -2,18 +2,22 @@
 //
 // - one-shot (`--tcp`, SPEC §6.4): connections per second with 32 concurrent
 //   connectors, each in a loop: connect, read `<value>\n` to EOF, next;
-// - long-lived (`--line`, SPEC §6.5): 50 connections, each keeping 16
-//   `NEXT bench\n` requests in flight (closed loop, pipeline depth 16), next to
-//   Redis `INCR bench` at the same 50 × 16 over RESP (Debian's redis-server,
+//   next to a minimal Go server of the same kind (bench/baselines/oneshot.go,
+//   built with Debian's golang-go into a temp dir; the row is skipped, and says
+//   so, when `go` is missing);
+// - long-lived (`--line`, SPEC §6.5): three load shapes — 50 connections × 16
+//   `NEXT bench\n` in flight, 1 × 1, 200 × 1 (closed loops) — each next to
+//   Redis `INCR bench` at the same shape over RESP (Debian's redis-server,
 //   started here on a free loopback port with `--save '' --appendonly no`; the
-//   Redis row is skipped, and says so, when /usr/bin/redis-server is missing).
+//   Redis rows are skipped, and say so, when /usr/bin/redis-server is missing).
+// Every row reports requests per second and per CPU-second of its server.
 //
 // Everything speaks raw sockets (node:net) from this process; no client
 // library. Used by bench/run.mjs as section (f); also runs alone:
 //   node bench/tcp-load.mjs          (after a build; BENCH_QUICK=1 for a smoke run)
 import { Buffer } from 'node:buffer';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +30,9 @@ import { killAllChildren, liveChildren, machineCpuSeconds, processCpuSeconds, st
 /** ticket-server line req/s ÷ Redis INCR req/s at the same concurrency and depth (the issue's target). */
 export const TARGET_LINE_OVER_REDIS = 1.0;
 export const DEFAULT_REDIS_SERVER = '/usr/bin/redis-server';
+/** ticket-server one-shot connections/s ÷ the minimal Go one-shot server's (the issue's target). */
+export const TARGET_ONE_SHOT_OVER_GO = 1.0;
+const GO_BASELINE = fileURLToPath(new URL('./baselines/oneshot.go', import.meta.url));
 
 const LINE_REQUEST = 'NEXT bench\n';
 const REDIS_REQUEST = '*2\r\n$4\r\nINCR\r\n$5\r\nbench\r\n';
@@ -44,6 +51,12 @@ export function tcpSettings(quick = process.env.BENCH_QUICK === '1') {
     oneShotConcurrency: 32,
     lineConnections: 50,
     lineDepth: 16,
+    /** Load shapes of the line and Redis rows: connections × requests in flight on each. */
+    lineShapes: [
+      { connections: 50, depth: 16 },
+      { connections: 1, depth: 1 },
+      { connections: 200, depth: 1 },
+    ],
     durationMs: Math.round(envNumber('BENCH_TCP_SECONDS', quick ? 0.5 : 3, 0.2, 10) * 1000),
     repeats: Math.round(envNumber('BENCH_TCP_REPEATS', quick ? 1 : 3, 1, 5)),
     /** Unrecorded start of every run (connections ramp up). */
@@ -156,6 +169,73 @@ async function startRedis(binary, log) {
     await sleep(50);
   }
   log(`tcp benchmark: ${version.split(' ').slice(0, 3).join(' ')} pid ${handle.pid} on 127.0.0.1:${port}`);
+  return handle;
+}
+
+// ---- the Go one-shot baseline ----------------------------------------------------------
+
+/**
+ * Builds bench/baselines/oneshot.go with `go build` into a temp dir and starts
+ * it on a free loopback port. Returns a handle shaped like startRedis's, or
+ * `{ skipped }` naming why there is no Go row (no `go`, the build failed).
+ */
+async function startGoOneShot(log) {
+  let go;
+  try {
+    go = execFileSync('sh', ['-c', 'command -v go'], { encoding: 'utf8', timeout: 5_000 }).trim();
+  } catch {
+    return { skipped: 'go not installed (apt-get install golang-go): Go one-shot baseline row skipped' };
+  }
+  const dir = mkdtempSync(join(os.tmpdir(), 'ticket-bench-go-'));
+  const binary = join(dir, 'oneshot');
+  let version = 'unknown';
+  try {
+    version = execFileSync(go, ['version'], { encoding: 'utf8', timeout: 10_000 }).trim();
+    // A single file with only the standard library: no module, no network (GOPROXY=off).
+    execFileSync(go, ['build', '-o', binary, GO_BASELINE], {
+      cwd: dir,
+      timeout: 120_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GOFLAGS: '', GOPROXY: 'off', GOCACHE: process.env.GOCACHE ?? join(os.tmpdir(), 'ticket-bench-gocache') },
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    return { skipped: `go build of bench/baselines/oneshot.go failed (${String(error.stderr ?? error.message).trim().slice(0, 200)}): Go one-shot baseline row skipped` };
+  }
+  const port = await freePort();
+  const child = spawn(binary, ['-addr', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  liveChildren.add(child);
+  const handle = { label: 'go one-shot', child, pid: child.pid, port, version, failure: undefined, stopping: false };
+  const listeners = new Set();
+  handle.onFailure = (listener) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      rmSync(dir, { recursive: true, force: true });
+      if (!handle.stopping && !handle.failure) {
+        handle.failure = { reason: `go one-shot server exited (code ${code}, signal ${signal})` };
+        for (const listener of listeners) listener(handle.failure);
+      }
+      resolve({ code, signal });
+    });
+  });
+  handle.stop = async () => {
+    handle.stopping = true;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    return exited;
+  };
+  const deadline = Date.now() + 10_000;
+  while (!/^[0-9]+\n$/.test((await oneShot('127.0.0.1', port)).text)) {
+    if (handle.failure || Date.now() > deadline) {
+      await handle.stop();
+      return { skipped: `the Go one-shot server did not answer on 127.0.0.1:${port}: Go row skipped` };
+    }
+    await sleep(50);
+  }
+  log(`tcp benchmark: Go one-shot baseline (${version}) pid ${handle.pid} on 127.0.0.1:${port}`);
   return handle;
 }
 
@@ -409,6 +489,9 @@ function combine(runs) {
     orderViolations: sum('orderViolations'),
     duplicates: sum('duplicates'),
     errorExamples: runs.flatMap((run) => run.errorExamples).slice(0, 5),
+    // Requests per CPU-second of the server: per repeat (rate ÷ server cores over the run), median.
+    perServerCpuSecond: round(median(runs.map((run) => run.requestsPerSecond / Math.max(run.serverCpuCores, 1e-6)))),
+    perServerCpuSecondRepeats: runs.map((run) => round(run.requestsPerSecond / Math.max(run.serverCpuCores, 1e-6))),
     serverCpuCores: mean('serverCpuCores'),
     benchCpuCores: mean('benchCpuCores'),
     otherCpuCores: mean('otherCpuCores'),
@@ -416,10 +499,25 @@ function combine(runs) {
   };
 }
 
+/** Row key of a line or Redis row at one shape: `line@50x16`. */
+export function shapeRow(target, shape) {
+  return `${target}@${shape.connections}x${shape.depth}`;
+}
+
+/** Throughput and per-CPU-second ratios of two combined rows (NaN when either is missing). */
+function ratios(numerator, denominator) {
+  const ok = numerator && denominator && numerator.runs > 0 && denominator.runs > 0;
+  return {
+    rate: ok ? round(numerator.requestsPerSecond / denominator.requestsPerSecond) : NaN,
+    perCpuSecond: ok ? round(numerator.perServerCpuSecond / denominator.perServerCpuSecond) : NaN,
+    p99: ok ? round(numerator.latencyUs.p99 / denominator.latencyUs.p99) : NaN,
+  };
+}
+
 /**
  * Runs section (f). Options: the `tcpSettings()` fields, and `log` (progress sink).
  * Starts one ticket-server (`--store memory: --tcp --line`) and, if installed,
- * one redis-server; stops both before returning.
+ * one redis-server and the Go one-shot baseline; stops them all before returning.
  */
 export async function runTcp(options) {
   const s = { ...tcpSettings(), ...options };
@@ -432,6 +530,8 @@ export async function runTcp(options) {
   let ticket;
   let redis;
   let redisSkipped;
+  let go;
+  let goSkipped;
   const targets = {};
   try {
     ticket = await startServer('ticket-server', serverArgs);
@@ -445,52 +545,79 @@ export async function runTcp(options) {
       redisSkipped = `redis-server did not start: ${error.message}: Redis row skipped`;
     }
     if (redisSkipped) log(`tcp benchmark: ${redisSkipped}`);
+    const started = await startGoOneShot(log);
+    if (started.skipped) {
+      goSkipped = started.skipped;
+      log(`tcp benchmark: ${goSkipped}`);
+    } else go = started;
 
-    const oneShotLoad = (ms, warmupMs) =>
-      runOneShot({ server: ticket, host: '127.0.0.1', port: tcpPort, concurrency: s.oneShotConcurrency, warmupMs, durationMs: ms, latencies });
-    const lineLoad = (target, ms, warmupMs) => {
+    const oneShotTargets = { oneShot: { server: ticket, port: tcpPort } };
+    if (go) oneShotTargets.oneShotGo = { server: go, port: go.port };
+    const oneShotLoad = (row, ms, warmupMs) => {
+      const { server, port } = oneShotTargets[row];
+      return runOneShot({ server, host: '127.0.0.1', port, concurrency: s.oneShotConcurrency, warmupMs, durationMs: ms, latencies });
+    };
+    const lineLoad = (target, shape, ms, warmupMs) => {
       const { server, port, request } = targets[target];
-      return runPipelined({ server, host: '127.0.0.1', port, request, connections: s.lineConnections, depth: s.lineDepth, warmupMs, durationMs: ms, latencies });
+      return runPipelined({ server, host: '127.0.0.1', port, request, connections: shape.connections, depth: shape.depth, warmupMs, durationMs: ms, latencies });
     };
     const lineTargets = Object.keys(targets);
+    const oneShotRows = Object.keys(oneShotTargets);
+    const measure = (row, shape, ms, warmupMs) => (shape ? lineLoad(row, shape, ms, warmupMs) : oneShotLoad(row, ms, warmupMs));
 
-    // Warm-up of every row (JIT, lease growth), not recorded.
-    const warmups = [{ row: 'oneShot', load: () => oneShotLoad(s.serverWarmupMs, 0) }, ...lineTargets.map((target) => ({ row: target, load: () => lineLoad(target, s.serverWarmupMs, 0) }))];
-    for (const { row, load } of warmups) {
+    // Warm-up of every server and shape (JIT, lease growth), not recorded.
+    const warmups = [
+      ...oneShotRows.map((row) => ({ row, shape: undefined })),
+      ...s.lineShapes.flatMap((shape) => lineTargets.map((row) => ({ row, shape }))),
+    ];
+    for (const { row, shape } of warmups) {
       try {
-        await load();
+        await measure(row, shape, shape && shape !== s.lineShapes[0] ? Math.min(s.serverWarmupMs, 500) : s.serverWarmupMs, 0);
       } catch (error) {
-        failures.push({ row, phase: 'warm-up', message: error.message });
-        log(`tcp benchmark ${row} warm-up: FAILED: ${error.message}`);
+        const key = shape ? shapeRow(row, shape) : row;
+        failures.push({ row: key, phase: 'warm-up', message: error.message });
+        log(`tcp benchmark ${key} warm-up: FAILED: ${error.message}`);
       }
     }
     for (let repeat = 0; repeat < s.repeats; repeat++) {
-      // One-shot first, then the line rows A B / B A.
-      const order = ['oneShot', ...(repeat % 2 === 0 ? lineTargets : [...lineTargets].reverse())];
-      for (const row of order) {
+      // Each pair of rows that is compared runs back to back, the order swapped every repeat (A B, then B A).
+      const swap = (list) => (repeat % 2 === 0 ? list : [...list].reverse());
+      const order = [
+        ...swap(oneShotRows).map((row) => ({ row, shape: undefined })),
+        ...s.lineShapes.flatMap((shape) => swap(lineTargets).map((row) => ({ row, shape }))),
+      ];
+      for (const { row, shape } of order) {
+        const key = shape ? shapeRow(row, shape) : row;
         try {
-          const run = row === 'oneShot' ? await oneShotLoad(s.durationMs, s.warmupMs) : await lineLoad(row, s.durationMs, s.warmupMs);
-          log(`tcp ${row.padEnd(7)} repeat ${repeat + 1}: ${formatRate(run.requestsPerSecond)}, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, ` +
-            `errors ${run.errors + (run.failureReplies ?? 0) + (run.malformed ?? 0)}, CPU server ${run.serverCpuCores} bench ${run.benchCpuCores}`);
-          runs.push({ row, repeat, ...run });
+          const run = await measure(row, shape, s.durationMs, s.warmupMs);
+          log(`tcp ${key.padEnd(14)} repeat ${repeat + 1}: ${formatRate(run.requestsPerSecond)}, per server CPU-s ${formatRate(run.requestsPerSecond / Math.max(run.serverCpuCores, 1e-6))}, ` +
+            `p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, errors ${run.errors + (run.failureReplies ?? 0) + (run.malformed ?? 0)}, CPU server ${run.serverCpuCores} bench ${run.benchCpuCores} other ${run.otherCpuCores}`);
+          runs.push({ row: key, repeat, ...run });
         } catch (error) {
-          failures.push({ row, phase: 'measure', repeat, message: error.message });
-          log(`tcp benchmark ${row} repeat ${repeat + 1}: FAILED: ${error.message}`);
+          failures.push({ row: key, phase: 'measure', repeat, message: error.message });
+          log(`tcp benchmark ${key} repeat ${repeat + 1}: FAILED: ${error.message}`);
         }
       }
     }
   } finally {
+    if (go) go.exit = await go.stop();
     if (redis) redis.exit = await redis.stop();
     if (ticket) ticket.exit = await ticket.stop();
   }
-  const rows = Object.fromEntries(['oneShot', 'line', 'redis'].map((row) => [row, combine(runs.filter((run) => run.row === row))]));
+  const rowKeys = [...new Set(runs.map((run) => run.row))];
+  const rows = Object.fromEntries(rowKeys.map((row) => [row, combine(runs.filter((run) => run.row === row))]));
   for (const run of runs) delete run.sortedLatenciesMs;
-  const ratio = redis ? rows.line.requestsPerSecond / rows.redis.requestsPerSecond : NaN;
+  const shapes = s.lineShapes.map((shape) => ({
+    ...shape,
+    lineOverRedis: ratios(rows[shapeRow('line', shape)], rows[shapeRow('redis', shape)]),
+  }));
+  for (const shape of shapes) shape.meetsTarget = Number.isFinite(shape.lineOverRedis.rate) ? shape.lineOverRedis.rate >= TARGET_LINE_OVER_REDIS : null;
+  const oneShotOverGo = ratios(rows.oneShot, rows.oneShotGo);
+  const first = shapes[0];
   return {
     settings: {
       oneShotConcurrency: s.oneShotConcurrency,
-      lineConnections: s.lineConnections,
-      lineDepth: s.lineDepth,
+      lineShapes: s.lineShapes,
       durationMs: s.durationMs,
       repeats: s.repeats,
       warmupMs: s.warmupMs,
@@ -500,16 +627,24 @@ export async function runTcp(options) {
       serverArgs: `--bind tcp://127.0.0.1:0 --http 127.0.0.1:0 --admin 127.0.0.1:0 --log-level info ${serverArgs.join(' ')}`,
       redisArgs: redis?.args,
       redisVersion: redis?.version,
+      goVersion: go?.version,
+      goBaseline: 'bench/baselines/oneshot.go',
     },
     redisSkipped,
+    goSkipped,
     servers: {
       ticketServer: ticket && { pid: ticket.pid, failure: ticket.failure, warnings: ticket.logs.warnings, stderr: ticket.logs.stderr, exit: ticket.exit },
       redis: redis && { pid: redis.pid, port: redis.port, failure: redis.failure, exit: redis.exit },
+      goOneShot: go && { pid: go.pid, port: go.port, failure: go.failure, exit: go.exit },
     },
     failures,
-    rows: redis ? rows : { oneShot: rows.oneShot, line: rows.line },
-    lineOverRedis: round(ratio),
-    meetsTarget: Number.isFinite(ratio) ? ratio >= TARGET_LINE_OVER_REDIS : null,
+    rows,
+    shapes,
+    /** The first shape (50 × 16), as before. */
+    lineOverRedis: first.lineOverRedis.rate,
+    meetsTarget: first.meetsTarget,
+    oneShotOverGo,
+    oneShotMeetsTarget: Number.isFinite(oneShotOverGo.rate) ? oneShotOverGo.rate >= TARGET_ONE_SHOT_OVER_GO : null,
     runs,
   };
 }
@@ -525,42 +660,60 @@ function percent(value) {
 /** Prints section (f). */
 export function printTcp(result) {
   const { settings: s, rows, failures } = result;
+  const shapesText = s.lineShapes.map((shape) => `${shape.connections} × ${shape.depth}`).join(', ');
   console.log(`\n(f) Raw TCP (ticket-server --store memory: --tcp --line, a child process), ${s.repeats} × ${s.durationMs / 1000} s per row after a ${s.warmupMs} ms ramp-up` +
-    ` (and one ${s.serverWarmupMs / 1000} s unrecorded warm-up per row); line rows interleaved (A B / B A):`);
+    ` (and one unrecorded warm-up per row); compared rows back to back, order swapped every repeat (A B / B A):`);
   console.log(`    one-shot = ${s.oneShotConcurrency} concurrent connectors, each: connect, read "<value>\\n" to EOF, again (rate = connections/s);`);
-  console.log(`    line = ${s.lineConnections} connections × ${s.lineDepth} pipelined "NEXT bench\\n" (closed loop: each reply is answered with a new request);`);
-  console.log(`    redis = redis-server INCR bench over RESP, the same ${s.lineConnections} × ${s.lineDepth}${s.redisVersion ? ` (${s.redisVersion.split(' ').slice(0, 3).join(' ')}, --save '' --appendonly no)` : ''}.`);
-  console.log(`    rate = median of the repeats; p50/p99 per request (send → reply) over all repeats. The load generator is THIS process,`);
-  console.log(`    on the same ${os.cpus().length} cores as the server under test: both rows pay that alike; absolute rates are a lower bound.`);
+  console.log(`    go one-shot = the same load against bench/baselines/oneshot.go (accept, write a counter and "\\n", close)${s.goVersion ? `, ${s.goVersion}` : ''};`);
+  console.log(`    line C×D = C connections × D pipelined "NEXT bench\\n" (closed loop: each reply is answered with a new request), shapes ${shapesText};`);
+  console.log(`    redis C×D = redis-server INCR bench over RESP at the same shape${s.redisVersion ? ` (${s.redisVersion.split(' ').slice(0, 3).join(' ')}, --save '' --appendonly no)` : ''}.`);
+  console.log(`    rate = median of the repeats; per CPU-s = requests per CPU-second of that server (utime+stime from /proc), median of the repeats;`);
+  console.log(`    p50/p99 per request (send → reply) over all repeats. The load generator is THIS process, on the same ${os.cpus().length} cores`);
+  console.log(`    as the server under test: both rows of a pair pay that alike; absolute rates are a lower bound.`);
   const line = (label, point, unit) => [
     label,
-    point.runs === 0 ? 'n/a' : `${formatRate(point.requestsPerSecond).replace('/s', '')} ${unit}`,
-    formatLatency(point.latencyUs.p50 / 1000),
-    formatLatency(point.latencyUs.p99 / 1000),
-    percent(point.spread),
-    String(point.errors),
-    String(point.orderViolations),
-    fixed(point.serverCpuCores),
-    fixed(point.benchCpuCores),
-    fixed(point.otherCpuCores),
+    !point || point.runs === 0 ? 'n/a' : `${formatRate(point.requestsPerSecond).replace('/s', '')} ${unit}`,
+    !point || point.runs === 0 ? 'n/a' : formatRate(point.perServerCpuSecond).replace('/s', ''),
+    point ? formatLatency(point.latencyUs.p50 / 1000) : 'n/a',
+    point ? formatLatency(point.latencyUs.p99 / 1000) : 'n/a',
+    point ? percent(point.spread) : 'n/a',
+    point ? String(point.errors) : 'n/a',
+    point ? String(point.orderViolations) : 'n/a',
+    point ? fixed(point.serverCpuCores) : 'n/a',
+    point ? fixed(point.benchCpuCores) : 'n/a',
+    point ? fixed(point.otherCpuCores) : 'n/a',
   ];
-  const table = [
-    line('one-shot (--tcp)', rows.oneShot, 'conn/s'),
-    line('line NEXT (--line)', rows.line, 'req/s'),
-  ];
-  if (rows.redis) table.push(line('redis INCR', rows.redis, 'req/s'));
-  console.log(renderTable(['row', 'rate', 'p50', 'p99', 'spread', 'errors', 'order viol.', 'server CPU', 'bench CPU', 'other CPU'], table));
+  const table = [line('one-shot (--tcp)', rows.oneShot, 'conn/s')];
+  if (rows.oneShotGo) table.push(line('go one-shot', rows.oneShotGo, 'conn/s'));
+  for (const shape of s.lineShapes) {
+    const size = `${shape.connections}×${shape.depth}`;
+    table.push(line(`line NEXT ${size}`, rows[shapeRow('line', shape)], 'req/s'));
+    if (rows[shapeRow('redis', shape)]) table.push(line(`redis INCR ${size}`, rows[shapeRow('redis', shape)], 'req/s'));
+  }
+  console.log(renderTable(['row', 'rate', 'per CPU-s', 'p50', 'p99', 'spread', 'errors', 'order viol.', 'server CPU', 'bench CPU', 'other CPU'], table));
+  if (result.goSkipped) console.log(`  ${result.goSkipped}`);
+  else {
+    const r = result.oneShotOverGo;
+    const verdict = result.oneShotMeetsTarget === null ? 'n/a' : result.oneShotMeetsTarget ? 'PASS' : 'FAIL';
+    console.log(`  ticket-server one-shot ÷ Go one-shot: ${formatRatio(r.rate)} (per CPU-s ${formatRatio(r.perCpuSecond)}; target ≥ ${TARGET_ONE_SHOT_OVER_GO}: ${verdict})`);
+  }
   if (result.redisSkipped) console.log(`  ${result.redisSkipped}`);
   else {
-    const verdict = result.meetsTarget === null ? 'n/a' : result.meetsTarget ? 'PASS' : 'FAIL';
-    console.log(`  ticket-server line ÷ Redis INCR: ${formatRatio(result.lineOverRedis)} (medians; target ≥ ${TARGET_LINE_OVER_REDIS}: ${verdict})`);
+    for (const shape of result.shapes) {
+      const r = shape.lineOverRedis;
+      const verdict = shape.meetsTarget === null ? 'n/a' : shape.meetsTarget ? 'PASS' : 'FAIL';
+      console.log(`  ticket-server line ÷ Redis INCR at ${shape.connections}×${shape.depth}: ${formatRatio(r.rate)} (per CPU-s ${formatRatio(r.perCpuSecond)}, p99 ${formatRatio(r.p99)}; target ≥ ${TARGET_LINE_OVER_REDIS}: ${verdict})`);
+    }
   }
-  const o = rows.oneShot;
-  console.log(o.completed > 0 && o.errors === 0 && o.duplicates === 0 && o.orderViolations === 0
-    ? `  one-shot: ${o.completed} measured connections, every reply "<digits>\\n" then EOF, all distinct, increasing per connector`
-    : `  PROBLEM one-shot: ${o.completed} measured, ${o.errors} errors/-1/malformed, ${o.duplicates} duplicates, ${o.orderViolations} order violations; e.g. ${o.errorExamples.join(' | ')}`);
-  for (const [label, point] of [['line', rows.line], ['redis', rows.redis]]) {
-    if (point && (point.errors > 0 || point.orderViolations > 0)) {
+  for (const [label, o] of [['one-shot', rows.oneShot], ['go one-shot', rows.oneShotGo]]) {
+    if (!o) continue;
+    console.log(o.completed > 0 && o.errors === 0 && o.duplicates === 0 && o.orderViolations === 0
+      ? `  ${label}: ${o.completed} measured connections, every reply "<digits>\\n" then EOF, all distinct, increasing per connector`
+      : `  PROBLEM ${label}: ${o.completed} measured, ${o.errors} errors/-1/malformed, ${o.duplicates} duplicates, ${o.orderViolations} order violations; e.g. ${o.errorExamples.join(' | ')}`);
+  }
+  for (const [label, point] of Object.entries(rows)) {
+    if (label.startsWith('oneShot')) continue;
+    if (point.errors > 0 || point.orderViolations > 0) {
       console.log(`  PROBLEM ${label}: ${point.errors} error replies, ${point.orderViolations} values not above the one before; e.g. ${point.errorExamples.join(' | ')}`);
     }
   }
@@ -581,7 +734,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     });
   }
   const settings = tcpSettings();
-  const planned = (settings.repeats * (settings.warmupMs + settings.durationMs) + settings.serverWarmupMs) * 3 + 60_000;
+  const rowsPerRepeat = 2 + 2 * settings.lineShapes.length;
+  const planned = (settings.repeats * (settings.warmupMs + settings.durationMs) + settings.serverWarmupMs) * rowsPerRepeat + 180_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`tcp benchmark: still running after ${planned / 1000} s, giving up\n`);
     cleanup();

@@ -71,6 +71,15 @@ export interface TicketClient<F extends string = never> {
   next<N extends string>(name: N, options: NextOptions & { count: number }): Promise<Array<TicketOf<F, N>>>;
   next<N extends string>(name: N, options: NextOptions & { count: number }, callback: Callback<Array<TicketOf<F, N>>>): void;
   next<N extends string>(name: N, options: NextOptions): Promise<TicketOf<F, N> | Array<TicketOf<F, N>>>;
+  /**
+   * With `prefetch`: the next value of `name` at once, from the values already
+   * fetched, without a promise; undefined when none is at hand (prefetch off,
+   * none fetched yet or all handed out, client closed): then ask `next(name)`.
+   * Values come in the same order as from `next`, and taking one keeps the
+   * batches flowing as `next` does. For loops that issue millions of values a
+   * second: `const value = ticket.tryNext('x') ?? (await ticket.next('x'))`.
+   */
+  tryNext<N extends string>(name: N): TicketOf<F, N> | undefined;
   /** Closes every connection; pending requests fail with EUNAVAILABLE. */
   close(): Promise<void>;
   /** Per-server counters. */
@@ -119,7 +128,8 @@ class Prefetched {
   }
 }
 
-class Client implements TicketClient<string> {
+/** The one implementation; `createClient` types it per the `formatted` names (values are Tickets at run time). */
+class Client {
   private readonly pool: UpstreamPool;
   private readonly sendLast: boolean;
   private readonly prefetch: number;
@@ -168,6 +178,12 @@ class Client implements TicketClient<string> {
       (value) => callback(null, value),
       (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
     );
+  }
+
+  tryNext(name: string): Ticket | undefined {
+    if (this.closed) return undefined;
+    const buffer = this.buffers.get(name);
+    return buffer !== undefined && buffer.remaining > 0 ? this.takePrefetched(name, buffer) : undefined;
   }
 
   private remember(name: string, value: Ticket): void {

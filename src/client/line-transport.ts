@@ -13,6 +13,7 @@ import { TicketError, isErrorCode } from '../core/errors.js';
 import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketRequest, Transport } from './transport.js';
+import { parseValueList } from './reply.js';
 
 interface Pending {
   readonly single: boolean;
@@ -156,16 +157,18 @@ export class LineTransport implements Transport {
       entry.reject(new TicketError(isErrorCode(code) ? code : 'EINTERNAL', space < 0 ? 'server error' : line.slice(space + 1)));
       return;
     }
-    const words = line.split(' ');
-    if (words.length !== entry.count) {
-      entry.reject(new TicketError('EINTERNAL', `server sent ${words.length} values for ${entry.count}`));
-      return;
+    // Plain numbers the fast way; anything else (a formatted sequence's tickets, errors) word by word.
+    let values: Ticket[] | undefined = parseValueList(line, 0, line.length, 0x20, false);
+    if (values === undefined) {
+      try {
+        values = line.split(' ').map(readTicket);
+      } catch {
+        entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
+        return;
+      }
     }
-    let values: Ticket[];
-    try {
-      values = words.map(readTicket);
-    } catch {
-      entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
+    if (values.length !== entry.count) {
+      entry.reject(new TicketError('EINTERNAL', `server sent ${values.length} values for ${entry.count}`));
       return;
     }
     entry.resolve(entry.single ? (values[0] as Ticket) : values);

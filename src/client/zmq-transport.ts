@@ -14,7 +14,7 @@
  */
 import { Dealer } from 'zeromq';
 import { TicketError } from '../core/errors.js';
-import { decodeReply } from './reply.js';
+import { decodeReplyText } from './reply.js';
 import type { TicketRequest, Transport } from './transport.js';
 import type { Ticket } from '../core/ticket.js';
 
@@ -123,7 +123,7 @@ export class ZmqTransport implements Transport {
     this.pending.delete(id);
     clearTimeout(entry.timer);
     try {
-      entry.resolve(decodeReply(JSON.parse((frames[2] as Buffer).toString('utf8'))));
+      entry.resolve(decodeReplyText((frames[2] as Buffer).toString('utf8')));
     } catch (error) {
       entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));
     }

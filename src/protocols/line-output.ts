@@ -142,6 +142,11 @@ export abstract class LineOutput {
   private outEnd = 0;
   /** Values written this read, counted into the stats once. */
   private issued = 0;
+  /**
+   * Set by every read and write, cleared by the idle sweep (`LineServer`): one
+   * store per read instead of re-arming a timer per read and per write.
+   */
+  active = true;
 
   constructor(
     protected readonly socket: Socket,
@@ -244,6 +249,7 @@ export abstract class LineOutput {
     if (end === start) return;
     this.outStart = this.outEnd = end;
     if (this.socket.destroyed) return;
+    this.active = true;
     const ok = this.socket.write(slab.subarray(start, end));
     // Taken whole by the kernel: the region is free again. Otherwise the socket holds it until written.
     slabUsed = this.socket.writableLength === 0 ? start : (end + 7) & ~7;
@@ -270,6 +276,7 @@ export abstract class LineOutput {
         this.head = 0;
       }
       if (text.length > 0 && !this.socket.destroyed) {
+        this.active = true;
         if (!this.socket.write(text)) this.socket.pause();
       }
     }

@@ -87,11 +87,17 @@ class LineConnection extends LineOutput implements LineSink {
   }
 
   private readonly receive = (chunk: Buffer): void => {
+    this.active = true;
     this.beginRead();
     this.parser.scan(chunk, this);
     if (this.runCount > 0) this.endRun();
     this.flush();
   };
+
+  /** Closed by the idle sweep. */
+  closeIdle(): void {
+    this.socket.destroy();
+  }
 
   // ---- frames (LineSink) ----
 
@@ -307,16 +313,43 @@ function isNumbers(values: Ticket[]): values is bigint[] {
   return typeof values[0] === 'bigint';
 }
 
+/** Most time between two idle sweeps, in ms: a connection idle for the timeout closes within this much more. */
+const MAX_SWEEP_INTERVAL_MS = 5_000;
+
 /** The long-lived TCP server. */
 export class LineServer implements ProtocolServer {
   readonly name = 'line';
   private readonly listener: TcpListener;
+  /** Open connections, each with the last time (`performance.now()`) it was known to be active. */
+  private readonly connections = new Map<LineConnection, number>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
     this.listener = new TcpListener('line', logger, options.maxConnections, (socket) => {
-      socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
-      new LineConnection(socket, source, options.stats);
+      const connection = new LineConnection(socket, source, options.stats);
+      this.connections.set(connection, performance.now());
+      socket.on('close', () => this.connections.delete(connection));
     });
+    // One coarse sweep for every connection instead of `socket.setTimeout`, which re-arms a timer on
+    // every read and every write: a connection with no read or write for `idleTimeoutMs` is closed
+    // after `idleTimeoutMs` and within two sweep intervals more (an interval is a quarter of the timeout, at most 5 s).
+    const idleTimeoutMs = options.idleTimeoutMs;
+    const interval = Math.min(Math.max(Math.floor(idleTimeoutMs / 4), 1), MAX_SWEEP_INTERVAL_MS);
+    this.sweeper = setInterval(() => this.sweep(idleTimeoutMs), interval);
+    this.sweeper.unref();
+  }
+
+  private sweep(idleTimeoutMs: number): void {
+    const now = performance.now();
+    for (const [connection, activeAt] of this.connections) {
+      if (connection.active) {
+        // Active at some time since the last sweep: count the idle time from now, never from earlier.
+        connection.active = false;
+        this.connections.set(connection, now);
+      } else if (now - activeAt >= idleTimeoutMs) {
+        connection.closeIdle();
+      }
+    }
   }
 
   /** Listens; returns `host:port` actually bound. */
@@ -326,6 +359,7 @@ export class LineServer implements ProtocolServer {
 
   /** Stops accepting, closes every connection. */
   close(): Promise<void> {
+    clearInterval(this.sweeper);
     return this.listener.close();
   }
 }

@@ -7,16 +7,40 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ProtocolLogger } from './zmq.js';
 
+/** How a listener's connections start; by default with Nagle off, reading. */
+export interface TcpListenerOptions {
+  /** Disable Nagle (a `setsockopt` per connection). Default true. */
+  readonly noDelay?: boolean;
+  /** Hand sockets over not reading (a server that never reads saves registering for reads). Default false. */
+  readonly pauseOnConnect?: boolean;
+}
+
+/** Shared by every socket (no closure per connection): a socket error ends the connection. */
+function destroyOnError(this: Socket): void {
+  this.destroy();
+}
+
 /** A TCP listener that hands each connection to `handle`. */
 export class TcpListener {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
-  constructor(label: string, logger: ProtocolLogger, maxConnections: number, handle: (socket: Socket) => void) {
-    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('error', () => socket.destroy());
-      socket.on('close', () => this.sockets.delete(socket));
+  constructor(
+    label: string,
+    logger: ProtocolLogger,
+    maxConnections: number,
+    handle: (socket: Socket) => void,
+    options: TcpListenerOptions = {},
+  ) {
+    const sockets = this.sockets;
+    function forget(this: Socket): void {
+      sockets.delete(this);
+    }
+    const { noDelay = true, pauseOnConnect = false } = options;
+    this.server = createServer({ noDelay, pauseOnConnect, allowHalfOpen: true }, (socket) => {
+      sockets.add(socket);
+      socket.on('error', destroyOnError);
+      socket.on('close', forget);
       handle(socket);
     });
     // Node closes connections beyond this at once.

@@ -5,6 +5,7 @@
  * `maxConnections`, and every connection is dropped at the latest after the
  * idle timeout, so half-open or chattering clients cannot hold slots.
  */
+import type { Socket } from 'node:net';
 import { toTicketError } from '../core/errors.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { Ticket } from '../core/ticket.js';
@@ -23,38 +24,67 @@ export interface OneShotServerOptions {
 
 const FAILURE = '-1\n';
 
+/**
+ * Writes the reply and closes. Closing right after the kernel took the bytes
+ * sends them and then FIN (no shutdown call first); only a reply the kernel
+ * could not take at once waits for 'drain'. The fixed deadline does not apply
+ * to that wait: a reply of at most 20 bytes always fits a fresh socket's buffer.
+ */
+function answer(socket: Socket, text: string): void {
+  if (socket.destroyed) return;
+  socket.write(text);
+  if (socket.writableLength === 0) socket.destroy();
+  else socket.destroySoon();
+}
+
 /** The one-shot TCP server. */
 export class OneShotServer implements ProtocolServer {
   readonly name = 'tcp';
   private readonly listener: TcpListener;
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: OneShotServerOptions) {
-    const { sequence, stats } = options;
-    this.listener = new TcpListener('tcp', logger, options.maxConnections, (socket) => {
-      // A fixed deadline, not an idle timer: a peer that keeps sending must not hold its slot.
-      const deadline = setTimeout(() => socket.destroy(), options.idleTimeoutMs);
-      deadline.unref();
-      socket.on('close', () => clearTimeout(deadline));
-      socket.resume(); // never read: discard whatever the client sends
-      const answer = (text: string): void => {
-        if (!socket.destroyed) socket.end(text);
-      };
-      const failed = (error: unknown): void => {
-        stats?.countError('tcp', toTicketError(error).code);
-        answer(FAILURE);
-      };
-      try {
-        const result = source.nextValue(sequence);
-        const succeeded = (value: Ticket): void => {
+    const { sequence, stats, idleTimeoutMs } = options;
+    const failed = (socket: Socket, error: unknown): void => {
+      stats?.countError('tcp', toTicketError(error).code);
+      answer(socket, FAILURE);
+    };
+    // Per connection: no read is ever started (pauseOnConnect: what the client sends is never
+    // read), Nagle stays on (one write, then close), and a value that is ready at once (a warm
+    // lease) costs no timer and no closure.
+    this.listener = new TcpListener(
+      'tcp',
+      logger,
+      options.maxConnections,
+      (socket) => {
+        let result: Ticket | Promise<Ticket>;
+        try {
+          result = source.nextValue(sequence);
+        } catch (error) {
+          failed(socket, error);
+          return;
+        }
+        if (!(result instanceof Promise)) {
           stats?.countIssued('tcp', 1);
-          answer(`${value}\n`);
-        };
-        if (result instanceof Promise) result.then(succeeded, failed);
-        else succeeded(result);
-      } catch (error) {
-        failed(error);
-      }
-    });
+          answer(socket, `${result}\n`);
+          return;
+        }
+        // A fixed deadline while the value is worked out (a lease to wait for, proxy mode).
+        const deadline = setTimeout(() => socket.destroy(), idleTimeoutMs);
+        deadline.unref();
+        result.then(
+          (value) => {
+            clearTimeout(deadline);
+            stats?.countIssued('tcp', 1);
+            answer(socket, `${value}\n`);
+          },
+          (error: unknown) => {
+            clearTimeout(deadline);
+            failed(socket, error);
+          },
+        );
+      },
+      { pauseOnConnect: true, noDelay: false },
+    );
   }
 
   /** Listens; returns `host:port` actually bound. */

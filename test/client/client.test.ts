@@ -299,6 +299,32 @@ describe('prefetch (fake servers)', () => {
   });
 });
 
+describe('tryNext (fake servers)', () => {
+  it('hands out the prefetched values in order, synchronously, interleaved with next(), and keeps batches coming', async () => {
+    const { client, servers } = fakeClient(1, { prefetch: 10 });
+    expect(client.tryNext('orders')).toBeUndefined(); // nothing fetched yet
+    const values: bigint[] = [await client.next('orders')];
+    for (let i = 0; i < 95; i++) values.push(client.tryNext('orders') ?? (await client.next('orders')));
+    expect(values).toEqual(Array.from({ length: 96 }, (_, i) => BigInt(i + 1)));
+    expect(servers[0]!.requests.every((r) => r.count === 10)).toBe(true);
+    expect(servers[0]!.requests.length).toBeLessThanOrEqual(12);
+    await client.close();
+  });
+
+  it('is undefined without prefetch, for another sequence, and once closed', async () => {
+    const plain = fakeClient(1).client;
+    await plain.next('orders');
+    expect(plain.tryNext('orders')).toBeUndefined();
+    await plain.close();
+    const { client } = fakeClient(1, { prefetch: 10 });
+    expect(await client.next('orders')).toBe(1n);
+    expect(client.tryNext('orders')).toBe(2n);
+    expect(client.tryNext('other')).toBeUndefined();
+    await client.close();
+    expect(client.tryNext('orders')).toBeUndefined();
+  });
+});
+
 describe('close() (fake servers)', () => {
   it('fails later calls with EUNAVAILABLE, in both forms', async () => {
     const { client, servers } = fakeClient(2);

@@ -688,6 +688,18 @@ describe('--line: the long-lived protocol (SPEC §6.5)', () => {
       expect(await next.ask('PING\n')).toEqual(lineReply('PONG'));
     });
 
+    it('a connection that keeps asking stays open well past the idle timeout', async () => {
+      const client = await open(addressOf(idle, 'line'));
+      // 10 × 250 ms = 2.5 s of traffic, over twice --idle-timeout: activity, not age, decides.
+      for (let index = 0; index < 10; index++) {
+        expect(await client.ask('PING\n')).toEqual(lineReply('PONG'));
+        await sleep(250);
+      }
+      expect(client.closed || client.ended).toBe(false);
+      expect(await client.ask('PING\n')).toEqual(lineReply('PONG'));
+      client.destroy();
+    });
+
     it('a connection that never sends anything is closed too', async () => {
       const client = await open(addressOf(idle, 'line'));
       expect(await client.waitClosed(5_000)).toBe(true);
