@@ -299,11 +299,14 @@ class LineConnection extends LineOutput implements LineSink {
 export class LineServer implements ProtocolServer {
   readonly name = 'line';
   private readonly listener: TcpListener;
+  private readonly connections = new Set<LineConnection>();
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
     this.listener = new TcpListener('line', logger, options.maxConnections, (socket) => {
       socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
-      new LineConnection(socket, source, options.stats);
+      const connection = new LineConnection(socket, source, options.stats);
+      this.connections.add(connection);
+      socket.on('close', () => this.connections.delete(connection));
     });
   }
 
@@ -312,8 +315,13 @@ export class LineServer implements ProtocolServer {
     return this.listener.listen(address.host, address.port);
   }
 
-  /** Stops accepting, closes every connection. */
-  close(): Promise<void> {
-    return this.listener.close();
+  /**
+   * Stops accepting and reading; every connection ends once the replies it owes are written
+   * (values already issued are delivered, not lost), within `graceMs`; then the rest are cut.
+   */
+  close(graceMs = 2000): Promise<void> {
+    const closing = this.listener.close(graceMs);
+    for (const connection of this.connections) connection.finish();
+    return closing;
   }
 }
