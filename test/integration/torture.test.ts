@@ -1,6 +1,6 @@
 /**
  * The kill -9 torture (`npm run torture`), CI-sized: the same `runTorture` the script runs,
- * with 8 stops (2 of them graceful), two protocols and two sequences on the embedded store.
+ * with 8 stops (4 of them graceful), two protocols and two sequences on the embedded store.
  * Nothing may repeat, a gap may not exceed 2 × max-block per kill (plus what the kill left
  * unanswered), and a graceful restart must continue at exactly the last value + 1.
  *
@@ -17,10 +17,12 @@ describe('kill -9 torture', () => {
   it('8 cycles on line + HTTP, 2 sequences: no repeat, gaps within the bound, nothing lost on graceful restarts', async () => {
     const report = await runTorture({
       cycles: 8,
-      gracefulEvery: 4,
+      // Every other stop graceful, 4 callers each: before the fix of the line and HTTP close,
+      // this lost the values in flight on most runs (93 and 226 in two tries).
+      gracefulEvery: 2,
       protocols: ['line', 'http'],
       sequences: 2,
-      workers: 2,
+      workers: 4,
       maxCount: 10,
       maxBlock: 50,
       minRunMs: 100,
@@ -34,7 +36,7 @@ describe('kill -9 torture', () => {
     );
     expect(report.failure).toBeUndefined();
     expect(report.cycles).toBe(8);
-    expect(report.gracefulRestarts).toBe(2);
+    expect(report.gracefulRestarts).toBe(4);
     expect(report.values).toBeGreaterThan(0);
     expect(report.repeatSamples).toEqual([]);
     expect(report.repeats).toBe(0);
@@ -43,7 +45,7 @@ describe('kill -9 torture', () => {
     expect(report.gapChecked).toBe(true);
     expect(report.gapViolations).toEqual([]);
     // A kill may also swallow the replies in flight: at most protocols × workers × maxCount values per sequence.
-    expect(BigInt(report.largestGap)).toBeLessThanOrEqual(BigInt(report.gapBound) + 2n * 2n * 10n);
+    expect(BigInt(report.largestGap)).toBeLessThanOrEqual(BigInt(report.gapBound) + 2n * 4n * 10n);
     expect(report.ok).toBe(true);
   }, 180_000);
 });
