@@ -153,7 +153,7 @@ function clientUri(protocol, endpoint) {
  * Starts one server process and resolves with its endpoints once it logged `ready`.
  * @throws Error with its output when it exits first or is not ready in time.
  */
-function startServerProcess(cliPath, args) {
+export function startServerProcess(cliPath, args) {
   const child = spawn(process.execPath, [cliPath, ...args], {
     cwd: tmpdir(),
     env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(TICKET_SERVER_|TICKR_|TXNID_SERVER_)/.test(key))),
@@ -212,7 +212,7 @@ function startServerProcess(cliPath, args) {
 }
 
 /** Waits for a child's exit; SIGKILLs it if it takes longer than `ms`. */
-async function waitForExit(server, ms) {
+export async function waitForExit(server, ms) {
   let timer;
   const late = new Promise((resolveLate) => {
     timer = setTimeout(() => resolveLate(undefined), ms);
