@@ -100,7 +100,7 @@ class LineConnection {
       this.socket.once('error', rejectReady);
     });
     this.socket.on('data', (chunk) => {
-      this.buffer += chunk;
+      this.buffer += String(chunk);
       let newline;
       while ((newline = this.buffer.indexOf('\n')) >= 0) {
         const line = this.buffer.slice(0, newline);
