@@ -51,6 +51,8 @@ export interface TortureReport {
   requests: number;
   requestErrors: number;
   errorSamples: string[];
+  /** Warning and error log lines of the servers, at most 20. */
+  serverWarnings: string[];
   seconds: number;
   valuesPerSecond: number;
   values: number;

@@ -172,6 +172,7 @@ export function startServerProcess(cliPath, args) {
   });
   let head = '';
   let stderr = '';
+  const warnings = [];
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
     if (stderr.length < 64 * 1024) stderr += chunk;
@@ -184,9 +185,16 @@ export function startServerProcess(cliPath, args) {
       fail(`was not ready within ${START_TIMEOUT_MS} ms`);
     }, START_TIMEOUT_MS);
     let settled = false;
+    let tail = '';
     child.stdout.on('data', (chunk) => {
-      // Only the start is kept; later output is read and dropped so the pipe never fills.
-      if (settled) return;
+      // Only the start and the warnings are kept; the rest is read and dropped so the pipe never fills.
+      if (settled) {
+        tail += chunk;
+        const lines = tail.split('\n');
+        tail = lines.pop() ?? '';
+        for (const line of lines) if (/"level":(40|50|60)/.test(line) && warnings.length < MAX_SAMPLES) warnings.push(line);
+        return;
+      }
       head += chunk;
       for (const line of head.split('\n')) {
         if (!line.includes('"msg":"ready"')) continue;
@@ -208,7 +216,7 @@ export function startServerProcess(cliPath, args) {
       fail(`exited before ready (code ${status.code}, signal ${status.signal})`);
     });
   });
-  return { child, exited, ready, stderr: () => stderr };
+  return { child, exited, ready, stderr: () => stderr, warnings };
 }
 
 /** Waits for a child's exit; SIGKILLs it if it takes longer than `ms`. */
@@ -264,6 +272,8 @@ export async function runTorture(options = {}) {
 
   const counters = { values: 0, requests: 0, requestErrors: 0, kills: 0, graceful: 0, cycles: 0 };
   const errorSamples = [];
+  /** Warning and error log lines of the servers (a dropped reply shows up here). */
+  const serverWarnings = [];
   /** Finished runs per server, in order: what each run received per sequence and how it ended. */
   const runsByServer = Array.from({ length: serverCount }, () => []);
   const current = new Array(serverCount);
@@ -318,7 +328,7 @@ export async function runTorture(options = {}) {
       } catch (error) {
         // Expected only around a stop (the connection dies with the server); counted and sampled.
         counters.requestErrors += 1;
-        if (errorSamples.length < MAX_SAMPLES) errorSamples.push(`${name}: ${error.code ?? ''} ${error.message}`);
+        if (!run.stopping && errorSamples.length < MAX_SAMPLES) errorSamples.push(`${name}: ${error.code ?? ''} ${error.message}`);
         if (!run.stopping) await sleep(10);
       } finally {
         run.pending[s] -= count;
@@ -345,6 +355,7 @@ export async function runTorture(options = {}) {
       failure ??= `server ${index + 1} did not stop cleanly on ${signal} (code ${status.code}, signal ${status.signal}${status.forced ? ', SIGKILLed after ' + EXIT_TIMEOUT_MS + ' ms' : ''})\n${run.server.stderr()}`;
     }
     runsByServer[index].push({ end: graceful ? 'term' : 'kill', unanswered, min: run.min, max: run.max });
+    for (const line of run.server.warnings) if (serverWarnings.length < MAX_SAMPLES) serverWarnings.push(line);
   };
 
   const startedAt = performance.now();
@@ -412,6 +423,7 @@ export async function runTorture(options = {}) {
     requests: counters.requests,
     requestErrors: counters.requestErrors,
     errorSamples,
+    serverWarnings,
     seconds: Math.round(seconds * 10) / 10,
     valuesPerSecond: Math.round(analysis.values / seconds),
     ...analysis,

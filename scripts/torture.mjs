@@ -143,6 +143,7 @@ if (parsed.json) {
   ];
   for (const sample of [...report.repeatSamples, ...report.gapViolations, ...report.lossSamples]) lines.push(`  ${sample}`);
   if (report.errorSamples.length > 0) lines.push(`errors while no stop was under way (first ${report.errorSamples.length}):`, ...report.errorSamples.map((text) => `  ${text}`));
+  if (report.serverWarnings.length > 0) lines.push(`server warnings (first ${report.serverWarnings.length}):`, ...report.serverWarnings.map((text) => `  ${text}`));
   if (report.failure) lines.push(`FAILED: ${report.failure}`);
   lines.push(report.ok ? 'OK' : 'FAILED');
   process.stdout.write(`${lines.join('\n')}\n`);
