@@ -49,8 +49,9 @@ export const TORTURE_DEFAULTS = Object.freeze({
 /** How long a server may take to print its `ready` line, and to exit after a signal. */
 const START_TIMEOUT_MS = 20_000;
 const EXIT_TIMEOUT_MS = 20_000;
-/** After a server exited, how long its clients keep reading before they are closed. */
-const REPLY_DRAIN_MS = 150;
+/** After a server exited, its clients keep reading until no reply came for REPLY_QUIET_MS (at most REPLY_DRAIN_MAX_MS). */
+const REPLY_QUIET_MS = 300;
+const REPLY_DRAIN_MAX_MS = 3_000;
 /** Beyond `seconds`, how long the whole run may take before the watchdog kills everything. */
 const WATCHDOG_SLACK_MS = 120_000;
 /** Bounds of the options (a typo must not start a week-long run or a thousand servers). */
@@ -287,6 +288,7 @@ export async function runTorture(options = {}) {
       server,
       stopping: false,
       pending: sequences.map(() => 0),
+      replies: 0,
       min: sequences.map(() => undefined),
       max: sequences.map(() => undefined),
       clients: [],
@@ -304,6 +306,7 @@ export async function runTorture(options = {}) {
   };
 
   const record = (run, s, value) => {
+    run.replies += 1;
     logs[s][run.valueClass].push(value);
     if (run.min[s] === undefined || value < run.min[s]) run.min[s] = value;
     if (run.max[s] === undefined || value > run.max[s]) run.max[s] = value;
@@ -345,9 +348,15 @@ export async function runTorture(options = {}) {
     const unanswered = run.pending.slice();
     run.server.child.kill(signal);
     const status = await waitForExit(run.server, EXIT_TIMEOUT_MS);
-    // Replies the server sent before it exited may still sit unread in this process's sockets:
-    // closing the clients at once would drop them and report issued values as lost.
-    await sleep(REPLY_DRAIN_MS);
+    // Replies the server sent before it exited may still sit unread in this process (ZeroMQ's
+    // queues have no close event to wait for): closing the clients at once would drop them and
+    // report issued values as lost. So wait until no reply arrived for a while (bounded).
+    const drainStarted = performance.now();
+    while (performance.now() - drainStarted < REPLY_DRAIN_MAX_MS && run.pending.some((count) => count > 0)) {
+      const before = run.replies;
+      await sleep(REPLY_QUIET_MS);
+      if (run.replies === before) break;
+    }
     await Promise.allSettled(run.clients.map((client) => client.close()));
     await Promise.allSettled(run.workers);
     const graceful = signal !== 'SIGKILL';
