@@ -107,9 +107,6 @@ export interface ProtocolLogger {
   error(object: object, message: string): void;
 }
 
-/** How long a closing server waits for libzmq to send the replies it queued (loopback needs far less). */
-const LINGER_WAIT_MS = 200;
-
 /** The ZeroMQ server: binds, answers until closed. */
 export class ZmqServer implements ProtocolServer<string> {
   readonly name = 'zmq';
@@ -247,9 +244,5 @@ export class ZmqServer implements ProtocolServer<string> {
     }
     this.socket.close();
     await this.loop;
-    // The replies just sent may still be in libzmq's queue: its linger sends them from the I/O
-    // thread, but only while the process lives, and a graceful stop ends in process.exit. Without
-    // this wait a SIGTERM under load lost the values of replies already issued.
-    await new Promise((resolve) => setTimeout(resolve, LINGER_WAIT_MS));
   }
 }
