@@ -284,6 +284,16 @@ export abstract class LineOutput {
     else this.resume();
   }
 
+  /**
+   * Graceful stop: nothing more is read or answered, and the connection ends once every reply
+   * already asked for (values already issued) has been written.
+   */
+  finish(): void {
+    this.closing = true;
+    this.socket.pause();
+    this.flush();
+  }
+
   private resume(): void {
     if (!this.closing && this.pending < MAX_PENDING && this.socket.writableLength === 0 && this.socket.isPaused()) {
       this.socket.resume();

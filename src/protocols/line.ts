@@ -357,9 +357,14 @@ export class LineServer implements ProtocolServer {
     return this.listener.listen(address.host, address.port);
   }
 
-  /** Stops accepting, closes every connection. */
-  close(): Promise<void> {
+  /**
+   * Stops accepting and reading; every connection ends once the replies it owes are written
+   * (values already issued are delivered, not lost), within `graceMs`; then the rest are cut.
+   */
+  close(graceMs = 2000): Promise<void> {
     clearInterval(this.sweeper);
-    return this.listener.close();
+    const closing = this.listener.close(graceMs);
+    for (const connection of this.connections.keys()) connection.finish();
+    return closing;
   }
 }

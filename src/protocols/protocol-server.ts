@@ -4,6 +4,8 @@
  * TCP, the line protocol, the public HTTP API and the admin port.
  */
 import type { FastifyInstance } from 'fastify';
+import { TicketError } from '../core/errors.js';
+import { sendError } from './http-common.js';
 
 /** A host and port to listen on (port 0: any free port). */
 export interface HostPort {
@@ -31,11 +33,31 @@ export interface ProtocolServer<Address = HostPort> {
 
 /** A fastify app as a protocol server; `listen` returns its base URL (`http://127.0.0.1:6412`, IPv6 in brackets). */
 export class FastifyProtocolServer implements ProtocolServer {
+  /** Requests whose response has not finished (or been aborted). */
+  private inFlight = 0;
+  private stopping = false;
+  private drained: (() => void) | undefined;
+
   constructor(
     readonly name: string,
     /** The app, for embedders and tests (`inject`). */
     readonly app: FastifyInstance,
-  ) {}
+  ) {
+    // fastify's own close destroys every connection (a keep-alive client could otherwise hold it
+    // open): a request whose values were already issued would lose its reply. So close first
+    // refuses new requests and lets those in flight finish, then lets fastify cut the connections.
+    app.addHook('onRequest', (_request, reply, done) => {
+      if (this.stopping) {
+        sendError(reply.header('connection', 'close'), new TicketError('EUNAVAILABLE', 'server is stopping'), 503);
+        return;
+      }
+      this.inFlight++;
+      reply.raw.once('close', () => {
+        if (--this.inFlight === 0) this.drained?.();
+      });
+      done();
+    });
+  }
 
   async listen(address: HostPort): Promise<string> {
     await this.app.listen({ host: address.host, port: address.port });
@@ -45,7 +67,17 @@ export class FastifyProtocolServer implements ProtocolServer {
     return `http://${host}:${port}`;
   }
 
-  close(): Promise<void> {
-    return this.app.close();
+  /** Refuses new requests (503 `EUNAVAILABLE`), waits up to `graceMs` for those in flight, then closes. */
+  async close(graceMs = 2000): Promise<void> {
+    this.stopping = true;
+    if (this.inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+        this.drained = resolve;
+      });
+      clearTimeout(timer);
+    }
+    await this.app.close();
   }
 }

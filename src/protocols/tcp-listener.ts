@@ -60,9 +60,18 @@ export class TcpListener {
     });
   }
 
-  /** Stops accepting and closes every connection. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting; gives the open connections up to `graceMs` to end by themselves (a graceful
+   * stop lets them write the replies they owe), then destroys what is left.
+   */
+  async close(graceMs = 0): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (graceMs > 0 && this.sockets.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
     for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closed;
   }
 }
