@@ -17,9 +17,14 @@
 import { TicketError } from '../core/errors.js';
 import { MAX_COUNT, parseCount } from '../core/request.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
+import type { TransportSecurity } from './transport.js';
 
-/** Options of `createClient`. */
-export interface ClientOptions {
+/**
+ * Options of `createClient`. The security fields (`token`, `ca`,
+ * `curveServerKey`, `curvePublicKey`, `curveSecretKey`) apply to every server
+ * of the list; see `TransportSecurity`.
+ */
+export interface ClientOptions extends TransportSecurity {
   /** Time one server gets per request before the next is tried, in ms. Default 1000. */
   readonly timeout?: number;
   /** Consecutive failures after which a server is skipped until probed. Default 2. */

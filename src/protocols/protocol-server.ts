@@ -29,12 +29,17 @@ export interface ProtocolServer<Address = HostPort> {
   close(): Promise<void>;
 }
 
-/** A fastify app as a protocol server; `listen` returns its base URL (`http://127.0.0.1:6412`, IPv6 in brackets). */
+/**
+ * A fastify app as a protocol server; `listen` returns its base URL
+ * (`http://127.0.0.1:6412`, `https://…` when the app serves TLS, IPv6 in brackets).
+ */
 export class FastifyProtocolServer implements ProtocolServer {
   constructor(
     readonly name: string,
     /** The app, for embedders and tests (`inject`). */
     readonly app: FastifyInstance,
+    /** `https` when the app was created with TLS; default `http`. */
+    private readonly scheme: 'http' | 'https' = 'http',
   ) {}
 
   async listen(address: HostPort): Promise<string> {
@@ -42,7 +47,7 @@ export class FastifyProtocolServer implements ProtocolServer {
     const bound = this.app.server.address();
     const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
     const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-    return `http://${host}:${port}`;
+    return `${this.scheme}://${host}:${port}`;
   }
 
   close(): Promise<void> {
