@@ -168,7 +168,13 @@ async function lineSession(): Promise<LineSession> {
   socket.setEncoding('latin1');
   socket.on('data', (text: string) => {
     buffer += text;
-    for (let end = buffer.search(/[\n\u0003]/); end >= 0; end = buffer.search(/[\n\u0003]/)) {
+    // A reply ends in LF, or in ETX after a value asked for by STX.
+    const replyEnd = (): number => {
+      const lf = buffer.indexOf('\n');
+      const etx = buffer.indexOf('\u0003');
+      return lf < 0 ? etx : etx < 0 ? lf : Math.min(lf, etx);
+    };
+    for (let end = replyEnd(); end >= 0; end = replyEnd()) {
       replies.push(buffer.slice(0, end + 1));
       buffer = buffer.slice(end + 1);
     }
@@ -228,8 +234,11 @@ describe('long-lived TCP with issuing tokens', () => {
     try {
       session.send(`AUTH ${DEFAULT}\n\u0002\u0002`);
       expect(await session.reply()).toBe('OK\n');
-      expect(await session.reply()).toMatch(/^[1-9][0-9]*\u0003$/);
-      expect(await session.reply()).toMatch(/^[1-9][0-9]*\u0003$/);
+      for (let index = 0; index < 2; index++) {
+        const reply = await session.reply();
+        expect(reply.endsWith('\u0003'), JSON.stringify(reply)).toBe(true);
+        expect(reply.slice(0, -1)).toMatch(/^[1-9][0-9]*$/);
+      }
     } finally {
       session.close();
     }
