@@ -64,8 +64,7 @@ const HELP: Readonly<Record<HelpCommand, CommandHelp>> = {
     ],
   },
   next: {
-    usage: 'ticket-server next NAME [--count N] [--server URI]… [--timeout MS] [--token TOKEN] [--ca FILE] ' +
-      '[--curve-server-key KEY [--curve-client-key FILE]]',
+    usage: 'ticket-server next NAME [--count N] [--server URI]… [--timeout MS] [--token TOKEN] [OPTIONS]',
     summary: 'Ask a running server for tickets of sequence NAME and print them, one per line. Exit 1 when no ' +
       'server answers in time.',
     options: [
