@@ -289,6 +289,24 @@ describe('clients with a token', () => {
   });
 });
 
+describe('proxy mode with --upstream-token', () => {
+  it('forwards with its token: in scope issues, out of scope is EAUTH', async () => {
+    const proxy = await startServer(['--host', server.endpoint, '--upstream-token', ORDERS]);
+    try {
+      const ask = async (name: string): Promise<{ status: number; body: string }> => {
+        const response = await fetch(`${urlOf(proxy, 'http')}/v1/sequences/${name}/next`, { method: 'POST', signal: AbortSignal.timeout(WAIT_MS) });
+        return { status: response.status, body: await response.text() };
+      };
+      expect((await ask('orders')).status).toBe(200);
+      const refused = await ask('payments');
+      expect(refused.status).toBe(401);
+      expect(refused.body).toContain('EAUTH');
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
 // ---- start-up rules ----------------------------------------------------------------
 
 describe('starting with issuing tokens', () => {
