@@ -26,6 +26,7 @@ import type { Store } from './store/store.js';
 import type { LeaderElection } from './leader/election.js';
 import { LeaderSource } from './leader/leader-source.js';
 import type { IssueTokens } from './core/issue-tokens.js';
+import type { TransportSecurity } from './client/transport.js';
 import {
   loadCurveAllowList,
   loadCurveKeyPair,
@@ -95,7 +96,17 @@ function reachable(address: string): string {
   return address.replace(/^(\w+:\/\/)(0\.0\.0\.0|\[::\]|\*)(?=:)/, `$1${hostname()}`);
 }
 
-async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
+/** What this server presents to the servers it forwards to (proxy mode, leader mode's followers). */
+function upstreamSecurity(config: ServerConfig, security: Security): TransportSecurity {
+  return {
+    token: config.upstreamToken,
+    ...(config.curveServerKey === undefined
+      ? {}
+      : { curveServerKey: config.curveServerKey, curvePublicKey: security.curveClient?.publicKey, curveSecretKey: security.curveClient?.secretKey }),
+  };
+}
+
+async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats, security: Security): Promise<Backend> {
   const store = await createStore(config.store, {
     poolSize: config.poolSize,
     poolTimeoutMs: config.poolTimeoutMs,
@@ -122,7 +133,7 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
   const sampler = new Sampler(service);
   metrics.watchSequences(sampler, () => service.sequenceCount);
   let storeOpen = false;
-  const leader = config.leader ? leaderBackend(config, logger, store, service, gate) : undefined;
+  const leader = config.leader ? leaderBackend(config, logger, store, service, gate, upstreamSecurity(config, security)) : undefined;
   if (leader) metrics.watchLeader(() => leader.election);
   return {
     source: leader ? leader.source : service,
@@ -165,9 +176,16 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
   };
 }
 
-function leaderBackend(config: ServerConfig, logger: Logger, store: Store, service: TicketService, gate: { mayIssue: () => boolean }): LeaderBackend {
+function leaderBackend(
+  config: ServerConfig,
+  logger: Logger,
+  store: Store,
+  service: TicketService,
+  gate: { mayIssue: () => boolean },
+  upstream: TransportSecurity,
+): LeaderBackend {
   const backend: LeaderBackend = {
-    source: new LeaderSource(service, () => backend.election, { timeout: config.timeoutMs }),
+    source: new LeaderSource(service, () => backend.election, { timeout: config.timeoutMs, upstream }),
     election: undefined,
     async start(endpoints) {
       if (!store.createElection) throw new Error(`${store.description} cannot elect a leader`);
@@ -198,11 +216,8 @@ function leaderBackend(config: ServerConfig, logger: Logger, store: Store, servi
 
 function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats, security: Security): Backend {
   const proxy = new ProxySource(config.hosts, {
+    ...upstreamSecurity(config, security),
     timeout: config.timeoutMs,
-    token: config.upstreamToken,
-    ...(config.curveServerKey === undefined
-      ? {}
-      : { curveServerKey: config.curveServerKey, curvePublicKey: security.curveClient?.publicKey, curveSecretKey: security.curveClient?.secretKey }),
     onStateChange: (uri, state, error) => {
       if (state === 'down') logger.warn({ upstream: uri, err: error }, 'upstream down');
       else logger.info({ upstream: uri }, 'upstream back up');
@@ -420,7 +435,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     logger.info({ curvePublicKey: security.curve.publicKey, allowedClients: security.curve.allowed?.size ?? 'any' }, 'CurveZMQ on');
   }
   const stats = new ProtocolStats();
-  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats, security) : await issuingBackend(config, logger, stats);
+  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats, security) : await issuingBackend(config, logger, stats, security);
   const endpoints: Record<string, string> = {};
   const leader = backend.leader;
   const context: ProtocolContext = { security, config, source: backend.source, logger, stats, backend, endpoints };

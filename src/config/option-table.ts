@@ -258,16 +258,16 @@ export const FIELD_OPTIONS = [
   }),
   option({
     name: 'curve-server-key', field: 'curveServerKey', kind: 'string', placeholder: 'KEY', default: undefined, parse: z85Key,
-    description: 'proxy mode: Z85 public key of the upstream servers (CurveZMQ)',
+    description: 'proxy and leader mode: Z85 public key of the upstream servers (the leader) for CurveZMQ',
   }),
   option({
     name: 'curve-client-key', field: 'curveClientKey', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
     defaultText: 'a fresh key pair per start',
-    description: 'proxy mode: file with the Z85 secret key (and optionally public key) this proxy presents upstream',
+    description: 'proxy and leader mode: file with the Z85 secret key (and optionally public key) presented upstream',
   }),
   option({
     name: 'upstream-token', field: 'upstreamToken', kind: 'string', placeholder: 'TOKEN', default: undefined, parse: adminToken,
-    description: 'proxy mode: issuing token sent to the upstream servers',
+    description: 'proxy and leader mode: issuing token sent upstream (to the leader: a trusted token covering *)',
   }),
 ] as const;
 

@@ -85,6 +85,20 @@ function checkSecurityOptions(config: ServerConfig, where: (option: string) => s
   needs('tls-ca', config.tlsCa !== undefined, 'tls-cert', config.tlsCert !== undefined, 'client certificates are only asked for over HTTPS');
   needs('curve-allow', config.curveAllow !== undefined, 'curve-secret-key', config.curveSecretKey !== undefined, 'an allow-list needs CurveZMQ on');
   needs('curve-client-key', config.curveClientKey !== undefined, 'curve-server-key', config.curveServerKey !== undefined, 'a client key is used only with the upstream\'s key');
+  if (config.leader && config.issueTokenFile !== undefined && config.upstreamToken === undefined) {
+    throw new ConfigError(
+      'issue-token-file',
+      `invalid ${where('issue-token-file')}: in leader mode followers forward to the leader, which asks them for a token too; ` +
+        'add --upstream-token with a trusted token covering * (the same on every server)',
+    );
+  }
+  if (config.leader && config.curveSecretKey !== undefined && config.curveServerKey === undefined) {
+    throw new ConfigError(
+      'curve-secret-key',
+      `invalid ${where('curve-secret-key')}: in leader mode followers forward to the leader over CurveZMQ; ` +
+        'add --curve-server-key (the servers\' shared public key) and --curve-client-key',
+    );
+  }
   if (config.issueTokenFile !== undefined && config.tcp !== undefined && !config.tcpTrusted) {
     throw new ConfigError(
       'tcp',
