@@ -24,10 +24,57 @@ export interface SqlUri {
   readonly database: string;
   /** Query parameters, passed to the driver as they are (e.g. `sslmode`). */
   readonly params: URLSearchParams;
+  /** MySQL: the TLS settings of the `ssl*` parameters; undefined: no TLS. */
+  readonly mysqlTls?: MysqlTlsSettings | undefined;
   /** `scheme://user@host:port/database`: no password, no parameters. */
   readonly description: string;
   /** The URI as given, for the driver only; never log it. */
   readonly connectionString: string;
+}
+
+/**
+ * TLS to MySQL/MariaDB, from `mysql://…?ssl=true&ssl-ca=FILE&ssl-cert=FILE&ssl-key=FILE&ssl-reject-unauthorized=false`.
+ * Any `ssl-*` file parameter turns TLS on; files are read when the store is created.
+ */
+export interface MysqlTlsSettings {
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  /** Check the server's certificate (against `caFile`, else the system CAs). Default true. */
+  readonly rejectUnauthorized: boolean;
+}
+
+const TRUE_WORDS = ['true', '1', 'required', 'on'];
+const FALSE_WORDS = ['false', '0', 'off'];
+
+/** The `ssl*` parameters of a mysql:// URI. @throws StoreUriError for a value it cannot use */
+function mysqlTls(params: URLSearchParams): MysqlTlsSettings | undefined {
+  const flag = (name: string): boolean | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    if (TRUE_WORDS.includes(value.toLowerCase())) return true;
+    if (FALSE_WORDS.includes(value.toLowerCase())) return false;
+    throw new StoreUriError(`mysql store URI parameter ${name} must be true or false`);
+  };
+  const file = (name: string): string | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    if (value === '' || value.length > 4096) throw new StoreUriError(`mysql store URI parameter ${name} must be a file path`);
+    return value;
+  };
+  const enabled = flag('ssl');
+  const caFile = file('ssl-ca');
+  const certFile = file('ssl-cert');
+  const keyFile = file('ssl-key');
+  const rejectUnauthorized = flag('ssl-reject-unauthorized') ?? true;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new StoreUriError('mysql store URI parameters ssl-cert and ssl-key go together');
+  const files = caFile !== undefined || certFile !== undefined;
+  if (enabled === false) {
+    if (files) throw new StoreUriError('mysql store URI has ssl=false together with ssl-* files');
+    return undefined;
+  }
+  if (enabled !== true && !files && params.get('ssl-reject-unauthorized') === null) return undefined;
+  return { caFile, certFile, keyFile, rejectUnauthorized };
 }
 
 /** An etcd cluster URI, parsed. */
@@ -77,6 +124,7 @@ export function parseSqlUri(uri: string): SqlUri {
     port,
     database,
     params: url.searchParams,
+    ...(scheme === 'mysql' ? { mysqlTls: mysqlTls(url.searchParams) } : {}),
     description: `${scheme}://${user === '' ? '' : `${encodeURIComponent(user)}@`}${url.host}/${encodeURIComponent(database)}`,
     connectionString: uri,
   };
