@@ -86,6 +86,38 @@ export interface EtcdUri {
   /** Key prefix, always starting and ending with `/` (default `/ticket-server/`). */
   readonly prefix: string;
   readonly description: string;
+  /** TLS (`?cacert=FILE[&cert=FILE&key=FILE]`); undefined: plain gRPC. Members are then `https://host:port`. */
+  readonly tls?: EtcdTlsSettings | undefined;
+}
+
+/** TLS to etcd: the CA that signed the members' certificates, and optionally a client certificate. */
+export interface EtcdTlsSettings {
+  readonly caFile: string;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
+const ETCD_PARAMETERS = new Set(['cacert', 'cert', 'key']);
+
+/** The `?cacert=&cert=&key=` of an etcd URI. @throws StoreUriError */
+function etcdTls(query: string): EtcdTlsSettings | undefined {
+  if (query === '') return undefined;
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (!ETCD_PARAMETERS.has(name)) throw new StoreUriError(`etcd store URI parameter "${name.slice(0, 40)}" is unknown; expected cacert, cert, key`);
+  }
+  const file = (name: string): string | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    if (value === '' || value.length > 4096) throw new StoreUriError(`etcd store URI parameter ${name} must be a file path`);
+    return value;
+  };
+  const caFile = file('cacert');
+  const certFile = file('cert');
+  const keyFile = file('key');
+  if (caFile === undefined) throw new StoreUriError('etcd store URI: TLS needs cacert=FILE (the CA of the members\' certificates)');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new StoreUriError('etcd store URI parameters cert and key go together');
+  return { caFile, certFile, keyFile };
 }
 
 function decode(part: string, what: string, scheme: string): string {
@@ -131,11 +163,13 @@ export function parseSqlUri(uri: string): SqlUri {
 }
 
 /**
- * Parses `etcd://[user:pass@]host:port[,host:port…][/prefix]`.
+ * Parses `etcd://[user:pass@]host:port[,host:port…][/prefix][?cacert=FILE[&cert=FILE&key=FILE]]`.
  * @throws StoreUriError
  */
 export function parseEtcdUri(uri: string): EtcdUri {
-  const rest = uri.slice('etcd://'.length);
+  const question = uri.indexOf('?');
+  const tls = etcdTls(question === -1 ? '' : uri.slice(question + 1));
+  const rest = uri.slice('etcd://'.length, question === -1 ? undefined : question);
   if (!uri.startsWith('etcd://') || rest === '') {
     throw new StoreUriError('etcd store URI is malformed; expected etcd://host:port[,host:port…][/prefix]');
   }
@@ -159,7 +193,7 @@ export function parseEtcdUri(uri: string): EtcdUri {
     if (!match || port < 1 || port > 65535) {
       throw new StoreUriError(`etcd store URI member "${member.slice(0, 100)}" is not host:port`);
     }
-    hosts.push(`http://${member}`);
+    hosts.push(`${tls === undefined ? 'http' : 'https'}://${member}`);
   }
   if (hosts.length > 64) throw new StoreUriError('etcd store URI lists more than 64 members');
   const prefixPath = path === '' ? 'ticket-server' : decode(path, 'prefix', 'etcd');
@@ -169,6 +203,7 @@ export function parseEtcdUri(uri: string): EtcdUri {
     user,
     password,
     prefix,
-    description: `etcd://${user === undefined ? '' : `${encodeURIComponent(user)}@`}${members.join(',')}${prefix.slice(0, -1)}`,
+    description: `etcd://${user === undefined ? '' : `${encodeURIComponent(user)}@`}${members.join(',')}${prefix.slice(0, -1)}${tls === undefined ? '' : ' (TLS)'}`,
+    ...(tls === undefined ? {} : { tls }),
   };
 }
