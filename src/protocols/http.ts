@@ -8,6 +8,9 @@
  *   → `{"sequence": name, "values": ["…"]}`;
  * - `GET /openapi.json` → the OpenAPI document of these routes.
  *
+ * With issuing tokens every ticket route needs `Authorization: Bearer TOKEN`
+ * covering its sequence (`default` for the ticketd and Tickr routes).
+ *
  * Every error is `{"error": {"code", "message"}}` with its §7 code and HTTP
  * status; unknown routes answer 404 in the same shape (code EBADREQ).
  * Values above 2^53 keep their digits: bodies are written as text, never

@@ -1,7 +1,9 @@
 /**
  * Long-lived TCP protocol (SPEC §6.5): STX → value + ETX, BEL → BEL,
  * `NEXT <name> [count] [last]` → values separated by spaces + LF, `PING` →
- * `PONG`, errors → `ERR <ECODE> <message>`. Requests may be pipelined; replies
+ * `PONG`, `AUTH <token>` → `OK` (issuing tokens), errors → `ERR <ECODE> <message>`.
+ * With issuing tokens, NEXT and STX need a connection whose `AUTH` covers
+ * their sequence (`default` for STX). Requests may be pipelined; replies
  * go out in request order, and every reply that is ready after one socket read
  * leaves in one write. A line over 4 KiB gets `ERR EBADREQ` and the connection
  * is closed; an idle connection is closed after `--idle-timeout`.
