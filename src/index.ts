@@ -18,4 +18,5 @@ import { createClient } from './client/client.js';
 export default createClient;
 export { createClient };
 export type { ClientOptions, NextOptions, Callback, TicketClient } from './client/client.js';
+export type { TransportSecurity } from './client/transport.js';
 export { TicketError, type ErrorCode } from './core/errors.js';
