@@ -5,6 +5,9 @@
  * - etcd serving its clients over TLS with authentication on: a server with
  *   `etcd://USER:PASS@…?cacert=FILE` gets values; without TLS, without the
  *   credentials or with a wrong password it cannot open the store;
+ * - PostgreSQL with `ssl=on`: `sslmode=verify-full&sslrootcert=FILE` reach
+ *   the driver (values issued), and `sslmode=verify-full` without the CA
+ *   fails (the certificate really is checked);
  * - a MariaDB user that must connect over TLS (`REQUIRE SSL`) reaches the
  *   store with the `ssl-*` parameters of the mysql:// URI, and fails without
  *   them or without trusting the certificate.
@@ -15,7 +18,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTempDir, removeTempDirs, runCli, startServer, stopAllServers } from '../helpers/server-process.js';
-import { dbAvailable, destroyAllDbServers, freePorts, startMariadb, type DbServer } from '../helpers/db-servers.js';
+import { dbAvailable, destroyAllDbServers, freePorts, startMariadb, startPostgres, type DbServer } from '../helpers/db-servers.js';
 import { TLS_DB_USER } from '../helpers/db/mariadb.js';
 import { nextValue } from '../helpers/zmq-client.js';
 
@@ -114,6 +117,28 @@ describe.skipIf(!dbAvailable('etcd'))('etcd over TLS with authentication', () =>
       const result = await runCli(['--store', `etcd://127.0.0.1:${port}?${query}`, '--bind', 'off', '--http', '127.0.0.1:0', '--admin', 'off']);
       expect(result.code, query).toBe(2);
     }
+  });
+});
+
+describe.skipIf(!dbAvailable('postgres'))('PostgreSQL over TLS', () => {
+  let db: DbServer;
+  let tls: { cert: string; key: string };
+
+  beforeAll(async () => {
+    tls = selfSigned('postgres');
+    db = await startPostgres({ tls });
+  }, 120_000);
+
+  it('sslmode=verify-full with sslrootcert gets values', async () => {
+    const server = await startServer(['--store', `${db.uri}?sslmode=verify-full&sslrootcert=${encodeURIComponent(tls.cert)}`, '--http', 'off', '--admin', 'off']);
+    expect(await nextValue(server.endpoint, 'pg-tls')).toBeGreaterThan(0n);
+    await server.stop();
+  });
+
+  it('sslmode=verify-full without the CA fails to open the store', async () => {
+    const result = await runCli(['--store', `${db.uri}?sslmode=verify-full`, '--bind', 'tcp://127.0.0.1:0', '--http', 'off', '--admin', 'off', '--pool-timeout', '2000'], { timeoutMs: 30_000 });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/cannot open the store/i);
   });
 });
 
