@@ -19,4 +19,5 @@ export default createClient;
 export { createClient };
 export type { ClientOptions, NextOptions, Callback, TicketClient, TicketOf } from './client/client.js';
 export type { Ticket } from './core/ticket.js';
+export type { TransportSecurity } from './client/transport.js';
 export { TicketError, type ErrorCode } from './core/errors.js';

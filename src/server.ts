@@ -28,6 +28,17 @@ import { createStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import type { LeaderElection } from './leader/election.js';
 import { LeaderSource } from './leader/leader-source.js';
+import type { IssueTokens } from './core/issue-tokens.js';
+import type { TransportSecurity } from './client/transport.js';
+import {
+  loadCurveAllowList,
+  loadCurveKeyPair,
+  loadHttpsOptions,
+  loadIssueTokens,
+  type CurveKeyPair,
+  type CurveServerKeys,
+  type HttpsOptions,
+} from './security/security-files.js';
 
 /** A running (or ready to run) ticket server or proxy. */
 export interface TicketServer {
@@ -88,7 +99,17 @@ function reachable(address: string): string {
   return address.replace(/^(\w+:\/\/)(0\.0\.0\.0|\[::\]|\*)(?=:)/, `$1${hostname()}`);
 }
 
-async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
+/** What this server presents to the servers it forwards to (proxy mode, leader mode's followers). */
+function upstreamSecurity(config: ServerConfig, security: Security): TransportSecurity {
+  return {
+    token: config.upstreamToken,
+    ...(config.curveServerKey === undefined
+      ? {}
+      : { curveServerKey: config.curveServerKey, curvePublicKey: security.curveClient?.publicKey, curveSecretKey: security.curveClient?.secretKey }),
+  };
+}
+
+async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats, security: Security): Promise<Backend> {
   const store = await createStore(config.store, {
     poolSize: config.poolSize,
     poolTimeoutMs: config.poolTimeoutMs,
@@ -116,7 +137,7 @@ async function issuingBackend(config: ServerConfig, logger: Logger, stats: Proto
   const sampler = new Sampler(service);
   metrics.watchSequences(sampler, () => service.sequenceCount);
   let storeOpen = false;
-  const leader = config.leader ? leaderBackend(config, logger, store, service, gate) : undefined;
+  const leader = config.leader ? leaderBackend(config, logger, store, service, gate, upstreamSecurity(config, security)) : undefined;
   if (leader) metrics.watchLeader(() => leader.election);
   return {
     source: leader ? leader.source : service,
@@ -176,9 +197,16 @@ async function defineConfiguredSequences(service: TicketService, sequences: Read
   }
 }
 
-function leaderBackend(config: ServerConfig, logger: Logger, store: Store, service: TicketService, gate: { mayIssue: () => boolean }): LeaderBackend {
+function leaderBackend(
+  config: ServerConfig,
+  logger: Logger,
+  store: Store,
+  service: TicketService,
+  gate: { mayIssue: () => boolean },
+  upstream: TransportSecurity,
+): LeaderBackend {
   const backend: LeaderBackend = {
-    source: new LeaderSource(service, () => backend.election, { timeout: config.timeoutMs }),
+    source: new LeaderSource(service, () => backend.election, { timeout: config.timeoutMs, upstream }),
     election: undefined,
     async start(endpoints) {
       if (!store.createElection) throw new Error(`${store.description} cannot elect a leader`);
@@ -207,8 +235,9 @@ function leaderBackend(config: ServerConfig, logger: Logger, store: Store, servi
   return backend;
 }
 
-function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Backend {
+function proxyBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats, security: Security): Backend {
   const proxy = new ProxySource(config.hosts, {
+    ...upstreamSecurity(config, security),
     timeout: config.timeoutMs,
     onStateChange: (uri, state, error) => {
       if (state === 'down') logger.warn({ upstream: uri, err: error }, 'upstream down');
@@ -252,8 +281,32 @@ function leaderStatus(leader: LeaderBackend): LeaderStatus {
   };
 }
 
+/** What the security options' files hold, read once when the server is created. */
+interface Security {
+  readonly tokens: IssueTokens | undefined;
+  readonly https: HttpsOptions | undefined;
+  readonly curve: CurveServerKeys | undefined;
+  /** Proxy mode: the key pair presented upstream (`--curve-client-key`); undefined: a fresh one. */
+  readonly curveClient: CurveKeyPair | undefined;
+}
+
+/** Reads the security files. @throws StartupError CONFIG_INVALID naming the option and file */
+function loadSecurity(config: ServerConfig): Security {
+  const https = config.tlsCert !== undefined && config.tlsKey !== undefined ? loadHttpsOptions(config.tlsCert, config.tlsKey, config.tlsCa) : undefined;
+  const serverKeys = config.curveSecretKey === undefined ? undefined : loadCurveKeyPair(config.curveSecretKey, 'curve-secret-key');
+  return {
+    tokens: config.issueTokenFile === undefined ? undefined : loadIssueTokens(config.issueTokenFile),
+    https,
+    curve: serverKeys === undefined
+      ? undefined
+      : { ...serverKeys, allowed: config.curveAllow === undefined ? undefined : loadCurveAllowList(config.curveAllow) },
+    curveClient: config.curveClientKey === undefined ? undefined : loadCurveKeyPair(config.curveClientKey, 'curve-client-key'),
+  };
+}
+
 /** What a protocol is created from. */
 interface ProtocolContext {
+  readonly security: Security;
   readonly config: ServerConfig;
   readonly source: TicketSource;
   readonly logger: Logger;
@@ -291,7 +344,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'http',
     option: '--http',
     address: (config) => config.http,
-    create: ({ source, stats, backend }) => {
+    create: ({ source, stats, backend, security }) => {
       const leader = backend.leader;
       // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
       const redirectTo = leader
@@ -300,7 +353,8 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
             return election !== undefined && election.role !== 'leader' ? election.leader?.http : undefined;
           }
         : undefined;
-      return new FastifyProtocolServer('http', createHttpApi(source, { stats, redirectTo }));
+      const app = createHttpApi(source, { stats, redirectTo, tokens: security.tokens, https: security.https });
+      return new FastifyProtocolServer('http', app, security.https ? 'https' : 'http');
     },
     logFields: (url) => ({ url }),
   },
@@ -308,7 +362,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'admin',
     option: '--admin',
     address: (config) => config.admin,
-    create: ({ config, backend, endpoints }) => {
+    create: ({ config, backend, endpoints, security }) => {
       const leader = backend.leader;
       const app = createAdminApi({
         version: packageVersion(),
@@ -321,8 +375,9 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
         registry: backend.metrics.registry,
         adminToken: config.adminToken,
         endpoints,
+        https: security.https,
       });
-      return new FastifyProtocolServer('admin', app);
+      return new FastifyProtocolServer('admin', app, security.https ? 'https' : 'http');
     },
     logFields: (url, config) => ({ url, mutations: config.adminToken !== undefined }),
   },
@@ -338,15 +393,16 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'line',
     option: '--line',
     address: (config) => config.line,
-    create: ({ config, source, logger, stats }) => new LineServer(source, logger, tcpOptions(config, stats)),
+    create: ({ config, source, logger, stats, security }) =>
+      new LineServer(source, logger, { ...tcpOptions(config, stats), tokens: security.tokens }),
     logFields: (address) => ({ address }),
   },
   {
     name: 'zmq',
     option: '--bind',
     address: (config) => config.bind,
-    create: ({ source, logger, stats }) => new ZmqServer(source, logger, stats),
-    logFields: (endpoint) => ({ endpoint }),
+    create: ({ source, logger, stats, security }) => new ZmqServer(source, logger, stats, { tokens: security.tokens, curve: security.curve }),
+    logFields: (endpoint, config) => ({ endpoint, ...(config.curveSecretKey === undefined ? {} : { curve: true }) }),
     announceAfterElection: true,
   },
 ];
@@ -393,11 +449,17 @@ async function listenOrExplain(protocol: ActiveProtocol): Promise<string> {
 /** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
+  // First: a bad security file must stop the start before a store is created.
+  const security = loadSecurity(config);
+  if (security.curve) {
+    // The public key is what clients need: logged, so nobody has to derive it from the secret key file.
+    logger.info({ curvePublicKey: security.curve.publicKey, allowedClients: security.curve.allowed?.size ?? 'any' }, 'CurveZMQ on');
+  }
   const stats = new ProtocolStats();
-  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
+  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats, security) : await issuingBackend(config, logger, stats, security);
   const endpoints: Record<string, string> = {};
   const leader = backend.leader;
-  const context: ProtocolContext = { config, source: backend.source, logger, stats, backend, endpoints };
+  const context: ProtocolContext = { security, config, source: backend.source, logger, stats, backend, endpoints };
   const protocols: ActiveProtocol[] = [];
   for (const entry of PROTOCOLS as ReadonlyArray<ProtocolEntry<unknown>>) {
     const address = entry.address(config);

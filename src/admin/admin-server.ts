@@ -21,6 +21,7 @@ import type { UpstreamStats } from '../client/pool.js';
 import type { TicketService } from '../service/ticket-service.js';
 import type { Store } from '../store/store.js';
 import { createHttpApp, sendError } from '../protocols/http-common.js';
+import type { HttpsOptions } from '../security/security-files.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { FLOOR_BODY_FIELDS, SETTINGS_BODY_FIELDS, adminOpenApiDocument } from './admin-openapi.js';
 import { watchStoreAndBuild } from './metrics.js';
@@ -55,6 +56,8 @@ export interface AdminContext {
   readonly registry: Registry;
   readonly adminToken: string | undefined;
   readonly endpoints: Readonly<Record<string, string>>;
+  /** Serve HTTPS (`--tls-cert`, `--tls-key`, `--tls-ca`); undefined: plain HTTP. */
+  readonly https?: HttpsOptions | undefined;
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -136,7 +139,7 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
 
 /** Builds the admin app (not listening). */
 export function createAdminApi(context: AdminContext): FastifyInstance {
-  const app = createHttpApp({ bodyLimit: MAX_ADMIN_BODY });
+  const app = createHttpApp({ bodyLimit: MAX_ADMIN_BODY, https: context.https });
   const fail = (reply: FastifyReply, error: unknown): FastifyReply => sendError(reply, toTicketError(error));
   // Registered here, where the store and the version are at hand: only /metrics shows them.
   watchStoreAndBuild(context.registry, { version: context.version, store: context.store });

@@ -64,25 +64,30 @@ const HELP: Readonly<Record<HelpCommand, CommandHelp>> = {
     ],
   },
   next: {
-    usage: 'ticket-server next NAME [--count N] [--server URI]… [--timeout MS]',
+    usage: 'ticket-server next NAME [--count N] [--server URI]… [--timeout MS] [--token TOKEN] [OPTIONS]',
     summary: 'Ask a running server for tickets of sequence NAME and print them, one per line. Exit 1 when no ' +
       'server answers in time.',
     options: [
       ['--count N', 'how many tickets, 1-1000 (default 1)'],
-      ['--server URI', 'server to ask (tcp://HOST:PORT for ZeroMQ, or http://HOST:PORT); repeat to fail over ' +
+      ['--server URI', 'server to ask (tcp://HOST:PORT for ZeroMQ, http[s]://HOST:PORT or line://HOST:PORT); repeat to fail over ' +
         '(default tcp://127.0.0.1:6410)'],
       ['--timeout MS', 'give up on a server after this, 1-999999 (default 1000)'],
+      ['--token TOKEN', 'issuing token, for servers started with --issue-token-file'],
+      ['--ca FILE', 'PEM CA certificate(s) trusted for https:// servers'],
+      ['--curve-server-key KEY', 'Z85 public key of a CurveZMQ server (tcp://)'],
+      ['--curve-client-key FILE', 'Z85 secret key (and optionally public key) to present; default a fresh pair'],
     ],
     examples: ['ticket-server next orders', 'ticket-server next orders --count 5 --server tcp://10.0.0.7:6410'],
   },
   status: {
-    usage: 'ticket-server status [--admin URL] [--json] [--timeout MS]',
+    usage: 'ticket-server status [--admin URL] [--json] [--timeout MS] [--ca FILE]',
     summary: 'Fetch /status from a running server\'s admin port and print a short summary (ready, mode, store, ' +
       'leader, runway, busiest sequences). Exit 1 when the server is not ready or cannot be reached.',
     options: [
       ['--admin URL', 'admin port of the server (default http://127.0.0.1:6411)'],
       ['--json', 'print the /status document as JSON instead'],
       ['--timeout MS', 'give up after this, 1-600000 (default 3000)'],
+      ['--ca FILE', 'PEM CA certificate(s) trusted for an https:// admin port'],
     ],
     examples: ['ticket-server status', 'ticket-server status --admin http://10.0.0.7:6411 --json'],
   },

@@ -3,9 +3,32 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/options.js';
 import { validateSequenceName } from '../core/names.js';
 import { createClient, type TicketClient } from '../client/client.js';
+import { curveKeyFile, readCaFile } from './client-security.js';
+
+/** The client's security options from `next`'s flags. @throws ConfigError */
+function securityOptions(values: { token?: string; ca?: string; 'curve-server-key'?: string; 'curve-client-key'?: string }): Record<string, string> {
+  const options: Record<string, string> = {};
+  if (values.token !== undefined) {
+    if (!/^[\x21-\x7e]{1,256}$/.test(values.token)) throw new ConfigError('token', 'invalid --token: expected 1-256 printable characters without spaces');
+    options.token = values.token;
+  }
+  if (values.ca !== undefined) options.ca = readCaFile(values.ca);
+  const serverKey = values['curve-server-key'];
+  if (serverKey !== undefined) {
+    if (!/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(serverKey)) {
+      throw new ConfigError('curve-server-key', 'invalid --curve-server-key: expected the server\'s 40-character Z85 public key');
+    }
+    options.curveServerKey = serverKey;
+    if (values['curve-client-key'] !== undefined) Object.assign(options, curveKeyFile(values['curve-client-key']));
+  } else if (values['curve-client-key'] !== undefined) {
+    throw new ConfigError('curve-client-key', 'invalid --curve-client-key: it is used only with --curve-server-key');
+  }
+  return options;
+}
 
 /**
- * `ticket-server next NAME [--count N] [--server URI]… [--timeout MS]`: prints values, one per line.
+ * `ticket-server next NAME [--count N] [--server URI]… [--timeout MS] [--token TOKEN] [--ca FILE]
+ * [--curve-server-key KEY [--curve-client-key FILE]]`: prints values, one per line.
  * @returns the exit code: 0, or 1 when no server answered
  * @throws ConfigError for invalid arguments
  */
@@ -18,6 +41,10 @@ export async function next(argv: string[]): Promise<number> {
         count: { type: 'string' },
         server: { type: 'string', multiple: true },
         timeout: { type: 'string' },
+        token: { type: 'string' },
+        ca: { type: 'string' },
+        'curve-server-key': { type: 'string' },
+        'curve-client-key': { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -25,7 +52,15 @@ export async function next(argv: string[]): Promise<number> {
   } catch (error) {
     throw new ConfigError('next', `invalid next arguments: ${(error as Error).message}`);
   }
-  const values = parsed.values as { count?: string; server?: string[]; timeout?: string };
+  const values = parsed.values as {
+    count?: string;
+    server?: string[];
+    timeout?: string;
+    token?: string;
+    ca?: string;
+    'curve-server-key'?: string;
+    'curve-client-key'?: string;
+  };
   if (parsed.positionals.length !== 1) throw new ConfigError('next', 'next needs exactly one sequence NAME (see --help)');
   const name = parsed.positionals[0] as string;
   try {
@@ -50,7 +85,7 @@ export async function next(argv: string[]): Promise<number> {
   const servers = values.server && values.server.length > 0 ? values.server : ['tcp://127.0.0.1:6410'];
   let client: TicketClient;
   try {
-    client = createClient(servers, { timeout });
+    client = createClient(servers, { timeout, ...securityOptions(values) });
   } catch (error) {
     throw new ConfigError('server', `invalid --server: ${(error as Error).message}`);
   }

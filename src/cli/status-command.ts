@@ -2,8 +2,11 @@
  * `ticket-server status [--admin URL] [--json] [--timeout MS]`: a running
  * server's `/status`, summarised for a person (or as JSON for scripts).
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/options.js';
+import { readCaFile } from './client-security.js';
 
 /** Where `status` looks when no --admin is given: the admin port's default. */
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:6411';
@@ -26,6 +29,35 @@ interface StatusDocument {
   sequences?: Array<{ name: string; last_value: string | null; rate: number; runway_seconds: number | null }>;
   upstreams?: Array<{ uri?: string; up?: boolean }> | null;
   leader?: { role: string; issuing: boolean; id: string | null; http: string | null } | null;
+}
+
+/**
+ * GETs `url` (http or https, trusting `ca` for https when given), bounded in time and size.
+ * @throws Error with the socket's code (ECONNREFUSED), `TimeoutError`, or an HTTP status
+ */
+function getText(url: URL, ca: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(url, { method: 'GET', headers: { accept: 'application/json' }, ...(ca === undefined ? {} : { ca }) }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_STATUS_BYTES) request.destroy(new Error(`answer larger than ${MAX_STATUS_BYTES} bytes`));
+        else chunks.push(chunk);
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    const timer = setTimeout(() => {
+      const error = new Error(`no answer within ${timeoutMs} ms`);
+      error.name = 'TimeoutError';
+      request.destroy(error);
+    }, timeoutMs);
+    request.on('error', reject);
+    request.on('close', () => clearTimeout(timer));
+    request.end();
+  });
 }
 
 /** `--admin` as a base URL: `http://HOST:PORT`, or `HOST:PORT` / `PORT` for short. @throws ConfigError */
@@ -92,14 +124,15 @@ export async function status(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { admin: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' } },
+      options: { admin: { type: 'string' }, json: { type: 'boolean' }, timeout: { type: 'string' }, ca: { type: 'string' } },
       allowPositionals: false,
       strict: true,
     });
   } catch (error) {
     throw new ConfigError('status', `invalid status arguments: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
   }
-  const values = parsed.values as { admin?: string; json?: boolean; timeout?: string };
+  const values = parsed.values as { admin?: string; json?: boolean; timeout?: string; ca?: string };
+  const ca = values.ca === undefined ? undefined : readCaFile(values.ca);
   let timeout = 3000;
   if (values.timeout !== undefined) {
     if (!/^[0-9]{1,6}$/.test(values.timeout) || Number(values.timeout) < 1 || Number(values.timeout) > 600_000) {
@@ -112,19 +145,16 @@ export async function status(argv: string[]): Promise<number> {
   const url = new URL(`${base.pathname.replace(/\/$/, '')}/status`, base);
   let document: StatusDocument;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeout), headers: { accept: 'application/json' } });
-    const text = await response.text();
-    if (text.length > MAX_STATUS_BYTES) throw new Error(`answer larger than ${MAX_STATUS_BYTES} bytes`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}; is that a ticket-server admin port?`);
+    const { status: httpStatus, text } = await getText(url, ca, timeout);
+    if (httpStatus < 200 || httpStatus > 299) throw new Error(`HTTP ${httpStatus}; is that a ticket-server admin port?`);
     document = JSON.parse(text) as StatusDocument;
     if (typeof document !== 'object' || document === null || typeof document.ready !== 'boolean') {
       throw new Error('the answer is not a ticket-server /status document');
     }
   } catch (error) {
-    // fetch wraps the socket's error: its code (ECONNREFUSED) says more than "fetch failed".
-    const inner = (error as { cause?: { code?: string; message?: string } }).cause;
-    const cause = inner?.code ?? inner?.message;
-    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeout} ms` : cause ?? (error as Error).message;
+    // The socket's code (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT) says more than its message.
+    const code = (error as { code?: string }).code;
+    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeout} ms` : code ?? (error as Error).message;
     process.stderr.write(`ticket-server: cannot get the status from ${shown} (${reason}); is the server running? Choose another with --admin URL\n`);
     return 1;
   }

@@ -18,9 +18,14 @@ import { TicketError } from '../core/errors.js';
 import { MAX_COUNT, parseCount } from '../core/request.js';
 import { newerTicket, ticketText, type Ticket } from '../core/ticket.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
+import type { TransportSecurity } from './transport.js';
 
-/** Options of `createClient`. `F`: the names listed in `formatted`. */
-export interface ClientOptions<F extends string = never> {
+/**
+ * Options of `createClient`. `F`: the names listed in `formatted`. The security fields (`token`, `ca`,
+ * `curveServerKey`, `curvePublicKey`, `curveSecretKey`) apply to every server
+ * of the list; see `TransportSecurity`.
+ */
+export interface ClientOptions<F extends string = never> extends TransportSecurity {
   /** Time one server gets per request before the next is tried, in ms. Default 1000. */
   readonly timeout?: number;
   /** Consecutive failures after which a server is skipped until probed. Default 2. */

@@ -18,11 +18,12 @@
  * (the leader), until it fails to answer — then the configured server is asked
  * again, within the same request, and redirects to the new leader.
  */
-import { Agent, request as sendHttpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as sendHttpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as sendHttpsRequest } from 'node:https';
 import { TicketError, isErrorCode } from '../core/errors.js';
 import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
-import type { TicketRequest, Transport } from './transport.js';
+import type { TicketRequest, Transport, TransportSecurity } from './transport.js';
 
 /** Largest reply body accepted, in bytes; a larger reply fails with EINTERNAL. */
 export const MAX_REPLY_BYTES = 1024 * 1024;
@@ -105,10 +106,10 @@ export function decodeHttpReply(status: number, body: string, request: TicketReq
   return request.count === undefined ? (decoded[0] as Ticket) : decoded;
 }
 
-/** Host and port of an `http:` URL, for `http.request` (IPv6 literals without brackets). */
+/** Host and port of an `http:` or `https:` URL, for `http.request` (IPv6 literals without brackets). */
 function endpoint(url: URL): { hostname: string; port: number } {
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { hostname, port: url.port === '' ? 80 : Number(url.port) };
+  return { hostname, port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port) };
 }
 
 /** HTTP transport to one server. */
@@ -119,33 +120,49 @@ export class HttpTransport implements Transport {
   /** Base path without a trailing slash; "" for none. */
   private readonly base: string;
   private readonly agent: Agent;
+  /** `http:` or `https:`; redirects are followed only to the same. */
+  private readonly protocol: string;
+  private readonly startRequest: (options: RequestOptions) => ClientRequest;
+  private readonly authorization: string | undefined;
   private readonly pending = new Set<Exchange>();
   private closed = false;
   /** Where the last redirect led (the leader), asked first; forgotten when it does not answer. */
   private preferred: Preferred | undefined;
 
-  /** @throws TypeError when `uri` is not `http://HOST:PORT[/base]` */
-  constructor(uri: string) {
+  /**
+   * @param security `token` (sent as `Authorization: Bearer`), `ca` (trusted for https://)
+   * @throws TypeError when `uri` is not `http[s]://HOST:PORT[/base]`
+   */
+  constructor(uri: string, security: TransportSecurity = {}) {
     let url: URL;
     try {
       url = new URL(uri);
     } catch (error) {
       throw new TypeError(`unsupported server URI "${uri}": not a valid URL`, { cause: error });
     }
-    if (url.protocol !== 'http:' || url.hostname === '' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-      throw new TypeError(`unsupported server URI "${uri}": expected http://HOST:PORT[/base path]`);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+      throw new TypeError(`unsupported server URI "${uri}": expected http[s]://HOST:PORT[/base path]`);
     }
     this.uri = uri;
+    this.protocol = url.protocol;
+    this.authorization = security.token === undefined ? undefined : `Bearer ${security.token}`;
     ({ hostname: this.hostname, port: this.port } = endpoint(url));
     this.base = url.pathname.replace(/\/+$/, '');
-    this.agent = new Agent({
+    const agentOptions = {
       keepAlive: true,
       maxSockets: 64,
       maxFreeSockets: 64,
       // Reuse the most recently used socket: the one least likely to have been closed by the server.
-      scheduling: 'lifo',
+      scheduling: 'lifo' as const,
       timeout: IDLE_SOCKET_TIMEOUT,
-    });
+    };
+    if (url.protocol === 'https:') {
+      this.agent = new HttpsAgent({ ...agentOptions, ...(security.ca === undefined ? {} : { ca: security.ca }) });
+      this.startRequest = sendHttpsRequest;
+    } else {
+      this.agent = new Agent(agentOptions);
+      this.startRequest = sendHttpRequest;
+    }
   }
 
   request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
@@ -185,7 +202,7 @@ export class HttpTransport implements Transport {
       this.pending.add(exchange);
 
       const send = (target: Target, redirects: number, retried: boolean): void => {
-        const req = sendHttpRequest({
+        const req = this.startRequest({
           agent: this.agent,
           hostname: target.hostname,
           port: target.port,
@@ -195,6 +212,7 @@ export class HttpTransport implements Transport {
             'content-type': 'application/json',
             'content-length': Buffer.byteLength(body),
             accept: 'application/json',
+            ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
           },
         });
         current = req;
@@ -253,7 +271,7 @@ export class HttpTransport implements Transport {
     this.preferred = { hostname: target.hostname, port: target.port, prefix: target.path.slice(0, target.path.length - originalPath.length) };
   }
 
-  /** Follows a 307/308 to an `http:` location, or fails. */
+  /** Follows a 307/308 to a location of the same scheme (never from https down to http), or fails. */
   private redirect(
     from: Target,
     res: IncomingMessage,
@@ -266,11 +284,11 @@ export class HttpTransport implements Transport {
     let next: URL | undefined;
     try {
       const host = from.hostname.includes(':') ? `[${from.hostname}]` : from.hostname;
-      if (location !== undefined) next = new URL(location, `http://${host}:${from.port}${from.path}`);
+      if (location !== undefined) next = new URL(location, `${this.protocol}//${host}:${from.port}${from.path}`);
     } catch {
       next = undefined;
     }
-    if (next?.protocol !== 'http:') return fail(new TicketError('EINTERNAL', `${this.uri} redirected to an unusable location`));
+    if (next?.protocol !== this.protocol) return fail(new TicketError('EINTERNAL', `${this.uri} redirected to an unusable location`));
     follow({ ...endpoint(next), path: `${next.pathname}${next.search}` });
   }
 

@@ -12,10 +12,12 @@ import { connect, type Socket } from 'node:net';
 import { TicketError, isErrorCode } from '../core/errors.js';
 import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
-import type { TicketRequest, Transport } from './transport.js';
+import type { TicketRequest, Transport, TransportSecurity } from './transport.js';
 import { parseValueList } from './reply.js';
 
 interface Pending {
+  /** The `AUTH` sent first on a connection: `OK` is expected, an ERR fails the connection. */
+  readonly auth?: boolean;
   readonly single: boolean;
   readonly count: number;
   /** performance.now() after which the request has timed out. */
@@ -59,9 +61,16 @@ export class LineTransport implements Transport {
   /** Lines asked for in this turn of the event loop, sent together in one write. */
   private outgoing = '';
 
-  /** @throws TypeError for a malformed URI */
-  constructor(uri: string) {
+  private readonly token: string | undefined;
+
+  /**
+   * @param security `token`: sent by `AUTH` first on every connection; when the server refuses it,
+   *   the requests on that connection fail with its error (EAUTH)
+   * @throws TypeError for a malformed URI
+   */
+  constructor(uri: string, security: TransportSecurity = {}) {
     this.uri = uri;
+    this.token = security.token;
     ({ host: this.host, port: this.port } = parseLineUri(uri));
   }
 
@@ -73,7 +82,7 @@ export class LineTransport implements Transport {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    this.connection();
+    this.connection(timeoutMs);
     const count = request.count ?? 1;
     const line = request.last === undefined ? `NEXT ${request.name} ${count}\n` : `NEXT ${request.name} ${count} ${request.last}\n`;
     return new Promise((resolve, reject) => {
@@ -96,7 +105,7 @@ export class LineTransport implements Transport {
     if (text !== '' && socket && !socket.destroyed) socket.write(text);
   };
 
-  private connection(): Socket {
+  private connection(timeoutMs: number): Socket {
     if (this.socket && !this.socket.destroyed) return this.socket;
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     socket.setEncoding('utf8');
@@ -105,6 +114,12 @@ export class LineTransport implements Transport {
     socket.on('close', () => this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} closed the connection`)));
     this.socket = socket;
     this.buffer = '';
+    if (this.token !== undefined) {
+      // Before any request of this connection: its reply is the first line to come back.
+      socket.write(`AUTH ${this.token}\n`);
+      const ignore = (): void => undefined;
+      this.pending.push({ auth: true, single: true, count: 0, deadline: performance.now() + timeoutMs, timeoutMs, resolve: ignore, reject: ignore });
+    }
     return socket;
   }
 
@@ -151,10 +166,12 @@ export class LineTransport implements Transport {
       this.pending = this.pending.slice(this.head);
       this.head = 0;
     }
+    if (entry.auth === true) {
+      if (line !== 'OK') this.drop(this.socket as Socket, this.replyError(line));
+      return;
+    }
     if (line.startsWith('ERR ')) {
-      const space = line.indexOf(' ', 4);
-      const code = space < 0 ? line.slice(4) : line.slice(4, space);
-      entry.reject(new TicketError(isErrorCode(code) ? code : 'EINTERNAL', space < 0 ? 'server error' : line.slice(space + 1)));
+      entry.reject(this.replyError(line));
       return;
     }
     // Plain numbers the fast way; anything else (a formatted sequence's tickets, errors) word by word.
@@ -172,6 +189,14 @@ export class LineTransport implements Transport {
       return;
     }
     entry.resolve(entry.single ? (values[0] as Ticket) : values);
+  }
+
+  /** The error an `ERR CODE message` line carries. */
+  private replyError(line: string): TicketError {
+    if (!line.startsWith('ERR ')) return new TicketError('EINTERNAL', 'server sent a malformed reply');
+    const space = line.indexOf(' ', 4);
+    const code = space < 0 ? line.slice(4) : line.slice(4, space);
+    return new TicketError(isErrorCode(code) ? code : 'EINTERNAL', space < 0 ? 'server error' : line.slice(space + 1));
   }
 
   /** Fails every request on `socket` and forgets it. */

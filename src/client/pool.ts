@@ -5,14 +5,14 @@
  * back. Used by the client and by proxy mode.
  */
 import { TicketError, type ErrorCode } from '../core/errors.js';
-import type { TicketRequest, Transport } from './transport.js';
+import { checkToken, type TicketRequest, type Transport, type TransportSecurity } from './transport.js';
 import { HttpTransport } from './http-transport.js';
 import { LineTransport } from './line-transport.js';
 import { LazyTransport } from './lazy-transport.js';
 import type { Ticket } from '../core/ticket.js';
 
-/** Settings of a pool; every field has a default. */
-export interface PoolOptions {
+/** Settings of a pool; every field has a default (the security fields: none). */
+export interface PoolOptions extends TransportSecurity {
   /** Time one server gets to answer one request, in ms. Default 1000. */
   readonly timeout?: number;
   /** Consecutive failures after which a server is skipped. Default 2. */
@@ -55,24 +55,26 @@ class Upstream {
 }
 
 /** Opens the ZeroMQ transport, loading zeromq's native addon on first use. */
-async function loadZmqTransport(uri: string): Promise<Transport> {
+async function loadZmqTransport(uri: string, security: TransportSecurity): Promise<Transport> {
   const { ZmqTransport } = await import('./zmq-transport.js');
-  return new ZmqTransport(uri);
+  return new ZmqTransport(uri, security);
 }
 
 /**
  * Checks a server URI and opens its transport: `tcp://` ZeroMQ,
- * `http://` the HTTP API, `line://` the long-lived TCP protocol.
+ * `http://` or `https://` the HTTP API, `line://` the long-lived TCP protocol;
+ * `security` carries the token, CA and Curve keys those need.
  * The ZeroMQ transport loads lazily (only a client of a tcp:// server loads
  * zeromq); the others use only Node's own modules and load with the client.
  * @throws TypeError for an unsupported scheme or a malformed URI
  */
-export function defaultConnect(uri: string): Transport {
-  if (/^tcp:\/\/[^\s/]+:[0-9]{1,5}$/.test(uri)) return new LazyTransport(uri, loadZmqTransport);
-  if (/^http:\/\/[^\s/]+:[0-9]{1,5}(\/[^\s]*)?$/.test(uri)) return new HttpTransport(uri);
-  if (uri.startsWith('line://')) return new LineTransport(uri);
+export function defaultConnect(uri: string, security: TransportSecurity = {}): Transport {
+  checkToken(security.token);
+  if (/^tcp:\/\/[^\s/]+:[0-9]{1,5}$/.test(uri)) return new LazyTransport(uri, (target) => loadZmqTransport(target, security));
+  if (/^https?:\/\/[^\s/]+:[0-9]{1,5}(\/[^\s]*)?$/.test(uri)) return new HttpTransport(uri, security);
+  if (uri.startsWith('line://')) return new LineTransport(uri, security);
   throw new TypeError(
-    `unsupported server URI "${uri}": expected tcp://HOST:PORT (ZeroMQ), http://HOST:PORT[/base path] (HTTP API) or line://HOST:PORT (long-lived TCP)`,
+    `unsupported server URI "${uri}": expected tcp://HOST:PORT (ZeroMQ), http[s]://HOST:PORT[/base path] (HTTP API) or line://HOST:PORT (long-lived TCP)`,
   );
 }
 
@@ -103,7 +105,7 @@ export class UpstreamPool {
     }
     this.onStateChange = options.onStateChange;
     this.now = options.now ?? Date.now;
-    const connect = options.connect ?? defaultConnect;
+    const connect = options.connect ?? ((uri: string) => defaultConnect(uri, options));
     const transports: Transport[] = [];
     try {
       for (const uri of uris) {

@@ -25,3 +25,32 @@ export interface Transport {
   /** Fails every pending request and frees the connection. */
   close(): void;
 }
+
+/** What a transport needs beyond the URI to reach a server that asks for credentials. */
+export interface TransportSecurity {
+  /**
+   * Issuing token, for servers started with `--issue-token-file`: sent as
+   * `Authorization: Bearer` (http://, https://), as the request's 4th element
+   * (tcp://), or by `AUTH` once per connection (line://). Servers without
+   * tokens ignore it.
+   */
+  readonly token?: string | undefined;
+  /** PEM CA certificate(s) trusted for https:// servers; default: Node's bundled CAs. */
+  readonly ca?: string | Buffer | undefined;
+  /** CurveZMQ for tcp://: the server's Z85 public key. Without it, no encryption. */
+  readonly curveServerKey?: string | undefined;
+  /** CurveZMQ: this client's Z85 public key; with `curveSecretKey`. Default: a fresh pair per connection. */
+  readonly curvePublicKey?: string | undefined;
+  /** CurveZMQ: this client's Z85 secret key. */
+  readonly curveSecretKey?: string | undefined;
+}
+
+/**
+ * Checks a token can go on every protocol's wire (no spaces or line breaks).
+ * @throws TypeError
+ */
+export function checkToken(token: string | undefined): void {
+  if (token !== undefined && (typeof token !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(token))) {
+    throw new TypeError('token must be 1-256 printable characters without spaces');
+  }
+}

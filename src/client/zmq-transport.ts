@@ -12,10 +12,10 @@
  * timeout) for the connection; once a server that was connected is gone,
  * requests fail at once, so the pool moves on without waiting out a timeout.
  */
-import { Dealer } from 'zeromq';
+import { Dealer, curveKeyPair } from 'zeromq';
 import { TicketError } from '../core/errors.js';
 import { decodeReplyText } from './reply.js';
-import type { TicketRequest, Transport } from './transport.js';
+import type { TicketRequest, Transport, TransportSecurity } from './transport.js';
 import type { Ticket } from '../core/ticket.js';
 
 interface Pending {
@@ -26,11 +26,16 @@ interface Pending {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Encodes a request body; `last` is sent as "0" when unknown. */
-export function encodeZmqRequest(request: TicketRequest): string {
-  const last = request.last === undefined ? '0' : request.last.toString();
+/**
+ * Encodes a request body; `last` is sent as "0" when unknown. With a token,
+ * the 4-element form `[name, last, count or null, token]`.
+ */
+export function encodeZmqRequest(request: TicketRequest, token?: string): string {
+  // A formatted ticket may hold quotes: JSON-encoded; numbers as base-10 strings.
+  const last = request.last === undefined ? '"0"' : typeof request.last === 'string' ? JSON.stringify(request.last) : `"${request.last}"`;
   const name = JSON.stringify(request.name);
-  return request.count === undefined ? `[${name},"${last}"]` : `[${name},"${last}",${request.count}]`;
+  if (token !== undefined) return `[${name},${last},${request.count ?? 'null'},${JSON.stringify(token)}]`;
+  return request.count === undefined ? `[${name},${last}]` : `[${name},${last},${request.count}]`;
 }
 
 /** ZeroMQ transport to one server. */
@@ -43,10 +48,25 @@ export class ZmqTransport implements Transport {
   private connected = false;
   private everConnected = false;
   private readonly awaitingConnection = new Set<() => void>();
+  private readonly token: string | undefined;
 
-  constructor(uri: string) {
+  /**
+   * @param security `token`, and `curveServerKey` (with this client's key pair, or a fresh one) for CurveZMQ;
+   *   a server that refuses the key is never connected: requests time out
+   */
+  constructor(uri: string, security: TransportSecurity = {}) {
     this.uri = uri;
+    this.token = security.token;
+    const keys =
+      security.curveServerKey === undefined
+        ? undefined
+        : security.curveSecretKey !== undefined && security.curvePublicKey !== undefined
+          ? { publicKey: security.curvePublicKey, secretKey: security.curveSecretKey }
+          : curveKeyPair();
     this.socket = new Dealer({
+      ...(keys === undefined
+        ? {}
+        : { curveServerKey: security.curveServerKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey }),
       linger: 0,
       // Queue only to connected servers, and never wait to send: a request to a
       // server that is down fails at once, and the pool tries the next one.
@@ -87,7 +107,7 @@ export class ZmqTransport implements Transport {
       const send = (): void => {
         if (!this.pending.has(id)) return; // timed out while waiting for the connection
         try {
-          this.socket.send([idFrame, EMPTY, encodeZmqRequest(request)]).catch(fail);
+          this.socket.send([idFrame, EMPTY, encodeZmqRequest(request, this.token)]).catch(fail);
         } catch (error) {
           fail(error); // zeromq.js throws some send errors synchronously
         }

@@ -18,6 +18,7 @@ import {
   bigIntegerIn,
   booleanValue,
   directoryPath,
+  filePath,
   integerIn,
   listenAddressOrOff,
   logLevel,
@@ -25,6 +26,7 @@ import {
   sequenceName,
   storeUri,
   upstreamList,
+  z85Key,
   zmqEndpointOrOff,
   type ListenAddress,
   type LogLevel,
@@ -230,6 +232,53 @@ export const FIELD_OPTIONS = [
     name: 'advertise-zmq', field: 'advertiseZmq', kind: 'string', placeholder: 'ENDPOINT', default: undefined, parse: advertisedZmqEndpoint,
     defaultText: 'tcp://HOST:PORT of --bind',
     description: 'leader mode: ZeroMQ endpoint followers forward to while this server leads',
+  }),
+  option({
+    name: 'tls-cert', field: 'tlsCert', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    description: 'PEM certificate (chain): serve the public HTTP API and the admin port over HTTPS; needs --tls-key',
+  }),
+  option({
+    name: 'tls-key', field: 'tlsKey', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    description: 'PEM private key of --tls-cert',
+  }),
+  option({
+    name: 'tls-ca', field: 'tlsCa', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    defaultText: 'none (no client certificate asked for)',
+    description: 'PEM CA certificates: HTTPS clients must present a certificate they signed',
+  }),
+  option({
+    name: 'issue-token-file', field: 'issueTokenFile', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    defaultText: 'none (anyone may take values)',
+    description: 'issuing tokens, one "TOKEN PREFIX[,PREFIX...] [trusted]" a line: every ticket request needs a token ' +
+      'covering its sequence (docs/security.md)',
+  }),
+  option({
+    name: 'tcp-trusted', field: 'tcpTrusted', kind: 'boolean', default: false, parse: booleanValue,
+    description: 'with --issue-token-file: serve --tcp anyway (it cannot carry a token: anyone reaching it gets values)',
+  }),
+  option({
+    name: 'curve-secret-key', field: 'curveSecretKey', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    defaultText: 'none (ZeroMQ unencrypted)',
+    description: 'CurveZMQ: file with this server\'s Z85 secret key (a second line may hold its public key); ZeroMQ clients ' +
+      'must then know the public key',
+  }),
+  option({
+    name: 'curve-allow', field: 'curveAllow', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    defaultText: 'none (any client knowing the server key)',
+    description: 'CurveZMQ: file of allowed client public keys, one Z85 key a line',
+  }),
+  option({
+    name: 'curve-server-key', field: 'curveServerKey', kind: 'string', placeholder: 'KEY', default: undefined, parse: z85Key,
+    description: 'proxy and leader mode: Z85 public key of the upstream servers (the leader) for CurveZMQ',
+  }),
+  option({
+    name: 'curve-client-key', field: 'curveClientKey', kind: 'string', placeholder: 'FILE', default: undefined, parse: filePath,
+    defaultText: 'a fresh key pair per start',
+    description: 'proxy and leader mode: file with the Z85 secret key (and optionally public key) presented upstream',
+  }),
+  option({
+    name: 'upstream-token', field: 'upstreamToken', kind: 'string', placeholder: 'TOKEN', default: undefined, parse: adminToken,
+    description: 'proxy and leader mode: issuing token sent upstream (to the leader: a trusted token covering *)',
   }),
 ] as const;
 

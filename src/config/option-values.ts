@@ -128,7 +128,7 @@ export const upstreamList: ValueParser<readonly string[]> = (raw) => {
 /**
  * HOST:PORT, [IPv6]:PORT, PORT or `off`; for the HTTP listeners
  * (`allowHttpUrl`) also `http://HOST:PORT[/]`, the form seqgen's `--admin` took.
- * TLS is not served, so `https://` is refused rather than served as plain HTTP.
+ * `https://` is refused: TLS is turned on by `--tls-cert`/`--tls-key`, never by the address.
  */
 export function listenAddressOrOff(allowHttpUrl: boolean): ValueParser<ListenAddress | undefined> {
   return (raw) => {
@@ -137,7 +137,7 @@ export function listenAddressOrOff(allowHttpUrl: boolean): ValueParser<ListenAdd
     if (allowHttpUrl) {
       if (/^https:\/\//i.test(text)) {
         throw new OptionValueError(
-          `https is not served here; give http://HOST:PORT or HOST:PORT and put a TLS proxy in front, got "${text.slice(0, 80)}"`,
+          `give HOST:PORT and turn HTTPS on with --tls-cert FILE --tls-key FILE, got "${text.slice(0, 80)}"`,
         );
       }
       const url = /^http:\/\/([^/]*)\/?$/i.exec(text);
@@ -215,4 +215,18 @@ export const sequenceDefinitions: ValueParser<Readonly<Record<string, unknown>> 
     }
   }
   return parsed as Readonly<Record<string, unknown>>;
+};
+
+/** A file path: not empty, at most 4096 characters, no NUL (read when the server starts). */
+export const filePath: ValueParser<string | undefined> = (raw) => {
+  const text = String(raw);
+  if (text.length === 0 || text.length > 4096 || text.includes('\0')) throw new OptionValueError('expected a file path');
+  return text;
+};
+
+/** A CurveZMQ public key: 40 characters of Z85. */
+export const z85Key: ValueParser<string | undefined> = (raw) => {
+  const text = String(raw).trim();
+  if (!/^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/.test(text)) throw new OptionValueError('expected a 40-character Z85 CurveZMQ key');
+  return text;
 };

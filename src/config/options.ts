@@ -72,6 +72,40 @@ function checkAcrossOptions(config: ServerConfig, where: (option: string) => str
   if (config.leader && config.hosts.length > 0) {
     throw new ConfigError('leader', `invalid ${where('leader')}: a proxy (--host) cannot take part in leader mode`);
   }
+  checkSecurityOptions(config, where);
+}
+
+/** Options that only make sense together. @throws ConfigError */
+function checkSecurityOptions(config: ServerConfig, where: (option: string) => string): void {
+  const needs = (option: string, set: boolean, other: string, otherSet: boolean, why: string): void => {
+    if (set && !otherSet) throw new ConfigError(option, `invalid ${where(option)}: ${why}; add --${other}`);
+  };
+  needs('tls-cert', config.tlsCert !== undefined, 'tls-key', config.tlsKey !== undefined, 'a certificate needs its private key');
+  needs('tls-key', config.tlsKey !== undefined, 'tls-cert', config.tlsCert !== undefined, 'a private key needs its certificate');
+  needs('tls-ca', config.tlsCa !== undefined, 'tls-cert', config.tlsCert !== undefined, 'client certificates are only asked for over HTTPS');
+  needs('curve-allow', config.curveAllow !== undefined, 'curve-secret-key', config.curveSecretKey !== undefined, 'an allow-list needs CurveZMQ on');
+  needs('curve-client-key', config.curveClientKey !== undefined, 'curve-server-key', config.curveServerKey !== undefined, 'a client key is used only with the upstream\'s key');
+  if (config.leader && config.issueTokenFile !== undefined && config.upstreamToken === undefined) {
+    throw new ConfigError(
+      'issue-token-file',
+      `invalid ${where('issue-token-file')}: in leader mode followers forward to the leader, which asks them for a token too; ` +
+        'add --upstream-token with a trusted token covering * (the same on every server)',
+    );
+  }
+  if (config.leader && config.curveSecretKey !== undefined && config.curveServerKey === undefined) {
+    throw new ConfigError(
+      'curve-secret-key',
+      `invalid ${where('curve-secret-key')}: in leader mode followers forward to the leader over CurveZMQ; ` +
+        'add --curve-server-key (the servers\' shared public key) and --curve-client-key',
+    );
+  }
+  if (config.issueTokenFile !== undefined && config.tcp !== undefined && !config.tcpTrusted) {
+    throw new ConfigError(
+      'tcp',
+      `invalid ${where('tcp')}: one-shot TCP cannot carry an issuing token; with --issue-token-file turn --tcp off, ` +
+        'or add --tcp-trusted if everyone who can reach it may take values',
+    );
+  }
 }
 
 /**

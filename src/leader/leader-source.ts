@@ -12,11 +12,14 @@ import type { TicketCheck, TicketSource } from '../core/ticket-source.js';
 import { ProxySource } from '../proxy/proxy-source.js';
 import type { TicketService } from '../service/ticket-service.js';
 import type { LeaderElection } from './election.js';
+import type { TransportSecurity } from '../client/transport.js';
 
 /** Settings of a leader source. */
 export interface LeaderSourceOptions {
   /** Time the leader gets to answer a forwarded request, in ms. */
   readonly timeout: number;
+  /** Token and Curve keys forwarded requests carry to the leader (`--upstream-token`, `--curve-server-key`). */
+  readonly upstream?: TransportSecurity | undefined;
 }
 
 /** Routes requests to this server's service or to the current leader. */
@@ -43,7 +46,7 @@ export class LeaderSource implements TicketSource {
     if (this.forwarder?.endpoint !== endpoint) {
       this.forwarder?.proxy.close();
       // One upstream: the pool's failover has nowhere to go, so a request gets the whole timeout.
-      this.forwarder = { endpoint, proxy: new ProxySource([endpoint], { timeout: this.options.timeout, forwardLast: true }) };
+      this.forwarder = { endpoint, proxy: new ProxySource([endpoint], { ...this.options.upstream, timeout: this.options.timeout, forwardLast: true }) };
     }
     return this.forwarder.proxy;
   }

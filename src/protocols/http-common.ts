@@ -6,6 +6,7 @@
  */
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
+import type { HttpsOptions } from '../security/security-files.js';
 
 /** Writes an error in the §6.2 shape. */
 export function sendError(reply: FastifyReply, error: TicketError, status = error.status): FastifyReply {
@@ -35,6 +36,8 @@ export interface HttpAppOptions {
   readonly bodyLimit: number;
   /** Told about every error answered, for metrics. */
   readonly onError?: ((error: TicketError) => void) | undefined;
+  /** Serve HTTPS with these (PEM certificate, key, optional client CA); undefined: plain HTTP. */
+  readonly https?: HttpsOptions | undefined;
 }
 
 /**
@@ -50,7 +53,9 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     onError?.(translated.error);
     return sendError(reply, translated.error, translated.status);
   };
+  // The https variant of fastify's types differs only in the server class; callers see one FastifyInstance.
   const app = fastify({
+    ...(options.https === undefined ? {} : { https: { ...options.https } }),
     logger: false,
     bodyLimit,
     // Names are up to 128 bytes, percent-encoded up to 384 characters; longer ones must reach EBADNAME, not 404.
@@ -62,7 +67,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     frameworkErrors: (error, _request, reply) => {
       answerError(reply, error);
     },
-  });
+  }) as unknown as FastifyInstance;
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');

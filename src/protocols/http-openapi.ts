@@ -81,6 +81,9 @@ export const errorResponses = (...statuses: number[]): Record<string, unknown> =
     ]),
   );
 
+/** Issuing tokens are optional (`--issue-token-file`): a route may be called with or without one. */
+const optionalBearer = [{}, { bearer: [] }];
+
 /** The OpenAPI 3.1 document of the public API. */
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -93,37 +96,41 @@ export const openApiDocument = {
     '/': {
       post: {
         summary: 'One value of sequence "default", as text (ticketd)',
+        security: optionalBearer,
         responses: {
           '200': { description: 'The value', content: { 'text/plain': { schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' } } } },
-          ...errorResponses(400, 404, 413, 503, 504),
+          ...errorResponses(400, 401, 403, 404, 413, 503, 504),
         },
       },
     },
     '/tickets/create': {
       get: {
         summary: 'One value of sequence "default" as a JSON array of one number (Tickr)',
+        security: optionalBearer,
         responses: {
           '200': {
             description: 'A one-element array; the number is written with its exact digits',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/TickrValues' } } },
           },
-          ...errorResponses(400, 404, 503, 504),
+          ...errorResponses(400, 401, 403, 404, 503, 504),
         },
       },
     },
     '/tickets/create/{count}': {
       get: {
         summary: 'count values of sequence "default" (Tickr)',
+        security: optionalBearer,
         parameters: [{ name: 'count', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{1,4}$' } }],
         responses: {
           '200': { description: 'count values', content: { 'application/json': { schema: { $ref: '#/components/schemas/TickrValues' } } } },
-          ...errorResponses(400, 404, 503, 504),
+          ...errorResponses(400, 401, 403, 404, 503, 504),
         },
       },
     },
     '/status': {
       get: {
         summary: 'Last value issued of sequence "default" (Tickr)',
+        security: optionalBearer,
         responses: {
           '200': {
             description: 'last_ticket is null before the first ticket',
@@ -137,12 +144,16 @@ export const openApiDocument = {
               },
             },
           },
+          ...errorResponses(401, 403),
         },
       },
     },
     '/v1/sequences/{name}/next': {
       post: {
         summary: 'Values of a named sequence; count and last in the query or a JSON body',
+        description: 'With issuing tokens: Authorization: Bearer TOKEN whose prefixes cover the name (401 without a valid token, ' +
+          '403 outside its prefixes); last counts only from a trusted token.',
+        security: optionalBearer,
         parameters: [
           { name: 'name', in: 'path', required: true, schema: { type: 'string', minLength: 1 }, description: '1–128 bytes of UTF-8, no control characters' },
           { name: 'count', in: 'query', required: false, schema: nextQuerySchema.properties.count },
@@ -151,7 +162,7 @@ export const openApiDocument = {
         requestBody: { required: false, content: { 'application/json': { schema: nextBodySchema } } },
         responses: {
           '200': { description: 'The values, as base-10 strings (ticket texts for a formatted sequence)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Values' } } } },
-          ...errorResponses(400, 404, 409, 413, 503, 504),
+          ...errorResponses(400, 401, 403, 404, 409, 413, 503, 504),
         },
       },
     },
@@ -194,5 +205,6 @@ export const openApiDocument = {
         items: { oneOf: [{ type: 'integer', minimum: 1 }, { type: 'string', description: 'a ticket of a formatted sequence' }] },
       },
     },
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an issuing token (--issue-token-file)' } },
   },
 } as const;

@@ -8,18 +8,23 @@
  *   → `{"sequence": name, "values": ["…"]}`;
  * - `GET /openapi.json` → the OpenAPI document of these routes.
  *
+ * With issuing tokens every ticket route needs `Authorization: Bearer TOKEN`
+ * covering its sequence (`default` for the ticketd and Tickr routes).
+ *
  * Every error is `{"error": {"code", "message"}}` with its §7 code and HTTP
  * status; unknown routes answer 404 in the same shape (code EBADREQ).
  * Values above 2^53 keep their digits: bodies are written as text, never
  * through JavaScript numbers.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TicketError, toTicketError } from '../core/errors.js';
+import { authorizeIssue, bearerToken, type IssueTokens } from '../core/issue-tokens.js';
 import { DEFAULT_SEQUENCE, validateSequenceName } from '../core/names.js';
 import { parseCount } from '../core/request.js';
 import { MAX_TICKET_TEXT, parseLastTicket, ticketJson, ticketText, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
+import type { HttpsOptions } from '../security/security-files.js';
 import { createHttpApp, sendError } from './http-common.js';
 import { nextBodySchema, nextQuerySchema, openApiDocument } from './http-openapi.js';
 
@@ -38,6 +43,14 @@ export interface HttpApiOptions {
    * which clients follow with the same method and body.
    */
   readonly redirectTo?: (() => string | undefined) | undefined;
+  /**
+   * Issuing tokens (`--issue-token-file`); undefined: none needed. With them,
+   * every ticket route needs `Authorization: Bearer TOKEN` covering its
+   * sequence (`default` for the ticketd and Tickr routes).
+   */
+  readonly tokens?: IssueTokens | undefined;
+  /** Serve HTTPS (`--tls-cert`, `--tls-key`, `--tls-ca`); undefined: plain HTTP. */
+  readonly https?: HttpsOptions | undefined;
 }
 
 /** Routes a follower redirects: every route that issues or reports tickets. */
@@ -46,13 +59,18 @@ const LEADER_ROUTES = new Set(['/', '/tickets/create', '/tickets/create/:count',
 /** Builds the fastify app (not listening). */
 export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}): FastifyInstance {
   const stats = options.stats;
-  const app = createHttpApp({ bodyLimit: MAX_BODY_BYTES, onError: (error) => stats?.countError('http', error.code) });
+  const app = createHttpApp({ bodyLimit: MAX_BODY_BYTES, onError: (error) => stats?.countError('http', error.code), https: options.https });
 
   const fail = (reply: FastifyReply, error: unknown): FastifyReply => {
     const ticketError = toTicketError(error);
     stats?.countError('http', ticketError.code);
     return sendError(reply, ticketError);
   };
+
+  const tokens = options.tokens;
+  /** The `last` a request may use. @throws TicketError EAUTH */
+  const authorize = (request: FastifyRequest, name: string, last: Ticket | undefined): Ticket | undefined =>
+    tokens === undefined ? last : authorizeIssue(tokens.find(bearerToken(request.headers.authorization)), name, last);
 
   const redirectTo = options.redirectTo;
   if (redirectTo) {
@@ -65,8 +83,9 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
     });
   }
 
-  app.post('/', async (_request, reply) => {
+  app.post('/', async (request, reply) => {
     try {
+      authorize(request, DEFAULT_SEQUENCE, undefined);
       const value = await source.nextValue(DEFAULT_SEQUENCE);
       stats?.countIssued('http', 1);
       return reply.type('text/plain; charset=utf-8').send(ticketText(value));
@@ -75,8 +94,9 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
     }
   });
 
-  const tickr = async (reply: FastifyReply, count: number): Promise<FastifyReply> => {
+  const tickr = async (request: FastifyRequest, reply: FastifyReply, count: number): Promise<FastifyReply> => {
     try {
+      authorize(request, DEFAULT_SEQUENCE, undefined);
       const values = await source.next(DEFAULT_SEQUENCE, count);
       stats?.countIssued('http', values.length);
       // Tickr's JSON numbers, with their exact digits; a formatted sequence's tickets are JSON strings.
@@ -85,7 +105,7 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
       return fail(reply, error);
     }
   };
-  app.get('/tickets/create', async (_request, reply) => tickr(reply, 1));
+  app.get('/tickets/create', async (request, reply) => tickr(request, reply, 1));
   app.get<{ Params: { count: string } }>('/tickets/create/:count', async (request, reply) => {
     let count: number;
     try {
@@ -93,10 +113,15 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
     } catch (error) {
       return fail(reply, error);
     }
-    return tickr(reply, count);
+    return tickr(request, reply, count);
   });
 
-  app.get('/status', async (_request, reply) => {
+  app.get('/status', async (request, reply) => {
+    try {
+      authorize(request, DEFAULT_SEQUENCE, undefined);
+    } catch (error) {
+      return fail(reply, error);
+    }
     const last = source.lastValue?.(DEFAULT_SEQUENCE);
     return reply.type('application/json; charset=utf-8').send(`{"last_ticket":${last === undefined ? 'null' : tickrJson(last)}}`);
   });
@@ -127,7 +152,7 @@ export function createHttpApi(source: TicketSource, options: HttpApiOptions = {}
         const body = readNextBody(request.body);
         const countInput = body.count ?? request.query.count;
         const count = countInput === undefined ? undefined : parseCount(countInput);
-        const last = parseLastTicket(body.last ?? request.query.last);
+        const last = authorize(request, name, parseLastTicket(body.last ?? request.query.last));
         const send = (values: Ticket | Ticket[]): FastifyReply => {
           const list = Array.isArray(values) ? values.map(ticketJson).join(',') : ticketJson(values);
           stats?.countIssued('http', Array.isArray(values) ? values.length : 1);

@@ -1,7 +1,9 @@
 /**
  * Long-lived TCP protocol (SPEC §6.5): STX → value + ETX, BEL → BEL,
  * `NEXT <name> [count] [last]` → values separated by spaces + LF, `PING` →
- * `PONG`, errors → `ERR <ECODE> <message>`. Requests may be pipelined; replies
+ * `PONG`, `AUTH <token>` → `OK` (issuing tokens), errors → `ERR <ECODE> <message>`.
+ * With issuing tokens, NEXT and STX need a connection whose `AUTH` covers
+ * their sequence (`default` for STX). Requests may be pipelined; replies
  * go out in request order, and every reply that is ready after one socket read
  * leaves in one write. A line over 4 KiB gets `ERR EBADREQ` and the connection
  * is closed; an idle connection is closed after `--idle-timeout`.
@@ -26,6 +28,7 @@
  */
 import type { Socket } from 'node:net';
 import { TicketError, toTicketError } from '../core/errors.js';
+import { authorizeIssue, type IssueTokens, type TokenGrant } from '../core/issue-tokens.js';
 import { DEFAULT_SEQUENCE } from '../core/names.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import { MAX_COUNT, parseCount } from '../core/request.js';
@@ -40,6 +43,7 @@ import type { ProtocolLogger } from './zmq.js';
 
 const BEL_TEXT = '\u0007';
 const PONG = 'PONG\n';
+const OK = 'OK\n';
 const LF = 0x0a;
 const SPACE = 0x20;
 
@@ -48,6 +52,12 @@ export interface LineServerOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly stats?: ProtocolStats | undefined;
+  /**
+   * Issuing tokens; undefined: none needed. With them a connection sends
+   * `AUTH TOKEN` (answered `OK`) before it asks for values; STX needs a token
+   * covering `default`. BEL and PING issue nothing and need none.
+   */
+  readonly tokens?: IssueTokens | undefined;
 }
 
 /** An error reply; the message is kept on one line. */
@@ -73,10 +83,14 @@ class LineConnection extends LineOutput implements LineSink {
   private readonly lastNameBytes = new Uint8Array(128);
   private lastNameLength = 0;
 
+  /** What this connection's `AUTH` allows; undefined until a valid one. */
+  private grant: TokenGrant | undefined;
+
   constructor(
     socket: Socket,
     private readonly source: TicketSource,
     stats: ProtocolStats | undefined,
+    private readonly tokens: IssueTokens | undefined,
   ) {
     super(socket, stats);
     receiveReads(socket, this.receive);
@@ -168,6 +182,11 @@ class LineConnection extends LineOutput implements LineSink {
 
   /** A single-value request: joins the current run, or ends it and starts one. */
   private single(name: string, terminator: number): void {
+    if (this.tokens !== undefined && !this.grant?.covers(name)) {
+      if (this.runCount > 0) this.endRun();
+      this.refuse(name);
+      return;
+    }
     if (this.runCount > 0 && (name !== this.runName || terminator !== this.runTerminator || this.runCount === MAX_COUNT)) {
       this.endRun();
     }
@@ -224,11 +243,16 @@ class LineConnection extends LineOutput implements LineSink {
         this.text(PONG);
         return;
       }
-      if (command !== 'NEXT') throw new TicketError('EBADREQ', 'expected NEXT <name> [count] [last] or PING');
+      if (command === 'AUTH') {
+        this.authenticate(words);
+        return;
+      }
+      if (command !== 'NEXT') throw new TicketError('EBADREQ', 'expected NEXT <name> [count] [last], AUTH <token> or PING');
       if (words.length < 2 || words.length > 4) throw new TicketError('EBADREQ', 'expected NEXT <name> [count] [last]');
       const name = words[1] as string;
       const count = words[2] === undefined ? 1 : parseCount(words[2]);
-      const last = parseLastTicket(words[3]);
+      let last = parseLastTicket(words[3]);
+      if (this.tokens !== undefined) last = authorizeIssue(this.grant, name, last);
       if (count === 1) {
         this.answerValue(name, last, LF);
         return;
@@ -243,6 +267,31 @@ class LineConnection extends LineOutput implements LineSink {
         return;
       }
       this.writeList(result);
+    } catch (error) {
+      this.error(error);
+    }
+  }
+
+  /**
+   * `AUTH TOKEN`: replaces the connection's grant (a wrong token leaves it with
+   * none). A server without tokens accepts any, so a client configured with a
+   * token works against it too.
+   */
+  private authenticate(words: readonly string[]): void {
+    if (words.length !== 2) throw new TicketError('EBADREQ', 'expected AUTH <token>');
+    if (this.tokens === undefined) {
+      this.text(OK);
+      return;
+    }
+    this.grant = this.tokens.find(words[1]);
+    if (this.grant === undefined) throw new TicketError('EAUTH', 'wrong issuing token');
+    this.text(OK);
+  }
+
+  /** The EAUTH reply of a request the connection's grant does not allow. */
+  private refuse(name: string): void {
+    try {
+      authorizeIssue(this.grant, name, undefined);
     } catch (error) {
       this.error(error);
     }
@@ -326,7 +375,7 @@ export class LineServer implements ProtocolServer {
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
     this.listener = new TcpListener('line', logger, options.maxConnections, (socket) => {
-      const connection = new LineConnection(socket, source, options.stats);
+      const connection = new LineConnection(socket, source, options.stats, options.tokens);
       this.connections.set(connection, performance.now());
       socket.on('close', () => this.connections.delete(connection));
     });

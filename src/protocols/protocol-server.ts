@@ -31,7 +31,10 @@ export interface ProtocolServer<Address = HostPort> {
   close(): Promise<void>;
 }
 
-/** A fastify app as a protocol server; `listen` returns its base URL (`http://127.0.0.1:6412`, IPv6 in brackets). */
+/**
+ * A fastify app as a protocol server; `listen` returns its base URL
+ * (`http://127.0.0.1:6412`, `https://…` when the app serves TLS, IPv6 in brackets).
+ */
 export class FastifyProtocolServer implements ProtocolServer {
   /** Requests whose response has not finished (or been aborted). */
   private inFlight = 0;
@@ -42,6 +45,8 @@ export class FastifyProtocolServer implements ProtocolServer {
     readonly name: string,
     /** The app, for embedders and tests (`inject`). */
     readonly app: FastifyInstance,
+    /** `https` when the app was created with TLS; default `http`. */
+    private readonly scheme: 'http' | 'https' = 'http',
   ) {
     // fastify's own close destroys every connection (a keep-alive client could otherwise hold it
     // open): a request whose values were already issued would lose its reply. So close first
@@ -64,7 +69,7 @@ export class FastifyProtocolServer implements ProtocolServer {
     const bound = this.app.server.address();
     const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
     const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-    return `http://${host}:${port}`;
+    return `${this.scheme}://${host}:${port}`;
   }
 
   /** Refuses new requests (503 `EUNAVAILABLE`), waits up to `graceMs` for those in flight, then closes. */

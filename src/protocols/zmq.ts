@@ -1,7 +1,10 @@
 /**
  * ZeroMQ request/reply protocol (SPEC §6.1).
  *
- * Request: a UTF-8 JSON array `[name, last]` or `[name, last, count]`.
+ * Request: a UTF-8 JSON array `[name, last]` or `[name, last, count]`; a
+ * server with issuing tokens needs a fourth element, the token:
+ * `[name, last, count, token]`, where `count` may be null for one value (a
+ * server without tokens ignores it).
  * Reply: `[null, "value"]`, `[null, ["v1", …]]` when a count was given, or
  * `["ECODE", "message"]`.
  *
@@ -11,12 +14,15 @@
  */
 import { Router } from 'zeromq';
 import { TicketError, toTicketError } from '../core/errors.js';
+import { authorizeIssue, type IssueTokens } from '../core/issue-tokens.js';
 import { validateSequenceName } from '../core/names.js';
 import { parseCount } from '../core/request.js';
 import { parseLastTicket, ticketJson, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { ProtocolServer } from './protocol-server.js';
+import type { CurveServerKeys } from '../security/security-files.js';
+import { registerZapDomain } from '../security/zap-handler.js';
 
 /** Largest request body answered with a reply; larger ones get EBADREQ. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -30,6 +36,8 @@ export interface ZmqRequest {
   readonly name: string;
   readonly last: Ticket | undefined;
   readonly count: number | undefined;
+  /** The issuing token of the 4-element form. */
+  readonly token?: string | undefined;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -52,14 +60,19 @@ export function parseZmqRequest(body: Uint8Array): ZmqRequest {
   } catch {
     throw new TicketError('EBADREQ', 'request is not JSON');
   }
-  if (!Array.isArray(parsed) || parsed.length < 1 || parsed.length > 3) {
-    throw new TicketError('EBADREQ', 'request must be a JSON array [name, last] or [name, last, count]');
+  if (!Array.isArray(parsed) || parsed.length < 1 || parsed.length > 4) {
+    throw new TicketError('EBADREQ', 'request must be a JSON array [name, last], [name, last, count] or [name, last, count, token]');
   }
-  const [name, last, count] = parsed as unknown[];
+  const [name, last, count, token] = parsed as unknown[];
+  if (parsed.length === 4 && (typeof token !== 'string' || token.length > 256)) {
+    throw new TicketError('EBADREQ', 'the token (4th element) must be a string of at most 256 characters');
+  }
   return {
     name: validateSequenceName(name),
     last: parseLastTicket(last),
-    count: parsed.length === 3 ? parseCount(count) : undefined,
+    // The 4-element form may carry a null count: one value.
+    count: parsed.length === 3 || (parsed.length === 4 && count !== null) ? parseCount(count) : undefined,
+    ...(parsed.length === 4 ? { token: token as string } : {}),
   };
 }
 
@@ -78,8 +91,12 @@ export function encodeError(error: unknown): string {
   return JSON.stringify([ticketError.code, ticketError.message]);
 }
 
-/** Answers one body: a string reply now, or a promise of one. Never throws. */
-export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?: ProtocolStats): string | Promise<string> {
+/**
+ * Answers one body: a string reply now, or a promise of one. Never throws.
+ * With `tokens`, the request's token must cover its sequence (else EAUTH), and
+ * `last` counts only from a trusted token.
+ */
+export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?: ProtocolStats, tokens?: IssueTokens): string | Promise<string> {
   const succeeded = (values: Ticket | Ticket[]): string => {
     stats?.countIssued('zmq', Array.isArray(values) ? values.length : 1);
     return encodeValues(values);
@@ -91,10 +108,11 @@ export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?:
   };
   try {
     const request = parseZmqRequest(body);
+    const last = tokens === undefined ? request.last : authorizeIssue(tokens.find(request.token), request.name, request.last);
     const result =
       request.count === undefined
-        ? source.nextValue(request.name, request.last)
-        : source.next(request.name, request.count, request.last);
+        ? source.nextValue(request.name, last)
+        : source.next(request.name, request.count, last);
     if (result instanceof Promise) return result.then(succeeded, failed);
     return succeeded(result);
   } catch (error) {
@@ -107,6 +125,17 @@ export interface ProtocolLogger {
   info(object: object, message: string): void;
   warn(object: object, message: string): void;
   error(object: object, message: string): void;
+}
+
+/** Options of the ZeroMQ server. */
+export interface ZmqServerOptions {
+  /** Issuing tokens; undefined: none needed. */
+  readonly tokens?: IssueTokens | undefined;
+  /**
+   * CurveZMQ: this server's key pair and the client keys it accepts
+   * (enforced by a ZAP handler); undefined: no encryption.
+   */
+  readonly curve?: CurveServerKeys | undefined;
 }
 
 /** The ZeroMQ server: binds, answers until closed. */
@@ -127,11 +156,16 @@ export class ZmqServer implements ProtocolServer<string> {
   private readonly backlog = new Map<string, Array<{ envelope: Buffer[]; text: string | undefined }>>();
 
   private readonly stats: ProtocolStats | undefined;
+  private readonly tokens: IssueTokens | undefined;
+  private readonly curve: CurveServerKeys | undefined;
+  private releaseZap: (() => void) | undefined;
 
-  constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats) {
+  constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats, options: ZmqServerOptions = {}) {
     this.source = source;
     this.logger = logger;
     this.stats = stats;
+    this.tokens = options.tokens;
+    this.curve = options.curve;
     this.socket = new Router({
       maxMessageSize: MAX_MESSAGE_BYTES,
       // Replies to peers that went away are dropped, never block the loop.
@@ -144,12 +178,24 @@ export class ZmqServer implements ProtocolServer<string> {
       linger: 1000,
       receiveHighWaterMark: 10_000,
       sendHighWaterMark: 10_000,
+      ...(options.curve === undefined ? {} : { curveServer: true, curveSecretKey: options.curve.secretKey }),
     });
   }
 
   /** Binds and starts answering. @returns the bound endpoint (with the real port). */
   async listen(endpoint: string): Promise<string> {
-    await this.socket.bind(endpoint);
+    if (this.curve !== undefined) {
+      // Every Curve socket gets a ZAP domain: with an allow-list it is enforced, without one any key is accepted.
+      const zap = await registerZapDomain(this.curve.allowed);
+      this.releaseZap = zap.release;
+      this.socket.zapDomain = zap.domain;
+    }
+    try {
+      await this.socket.bind(endpoint);
+    } catch (error) {
+      this.releaseZap?.();
+      throw error;
+    }
     this.loop = this.serve();
     return this.socket.lastEndpoint ?? endpoint;
   }
@@ -190,7 +236,7 @@ export class ZmqServer implements ProtocolServer<string> {
       this.stats?.countError('zmq', 'EBADREQ');
       reply = encodeError(new TicketError('EBADREQ', 'request must be exactly one frame'));
     } else {
-      reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer, this.stats);
+      reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer, this.stats, this.tokens);
     }
     const peer = (frames[0] as Buffer).toString('latin1');
     const queue = this.backlog.get(peer);
@@ -245,6 +291,7 @@ export class ZmqServer implements ProtocolServer<string> {
       });
     }
     this.socket.close();
+    this.releaseZap?.();
     await this.loop;
   }
 }

@@ -23,7 +23,8 @@ import {
   checkSettingsLength,
 } from './store.js';
 import type { StoreOptions } from './store.js';
-import type { EtcdUri } from './store-uri.js';
+import { readFileSync } from 'node:fs';
+import type { EtcdTlsSettings, EtcdUri } from './store-uri.js';
 import { HEALTH_TIMEOUT_MS, LIST_PAGE, checkNumbering, NUMBERING_KEY, openFailure, probeHealth, sharedSettings, withTimeout, type SharedSettings } from './shared-store.js';
 
 const SEQUENCE_PREFIX = 'sequences/';
@@ -42,6 +43,24 @@ interface TxnReply {
 /** The value a failed compare's `else: get` read back; undefined when the key does not exist. */
 function currentValue(reply: TxnReply): string | undefined {
   return reply.responses[0]?.response_range?.kvs?.[0]?.value.toString('utf8');
+}
+
+/**
+ * etcd3's `credentials` from the URI's TLS files.
+ * @throws Error naming the parameter and file that cannot be read
+ */
+export function etcdCredentials(tls: EtcdTlsSettings): { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } {
+  const read = (parameter: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`cannot read ${parameter} "${path.slice(0, 300)}" of the etcd store URI (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+  };
+  return {
+    rootCertificate: read('cacert', tls.caFile),
+    ...(tls.certFile === undefined || tls.keyFile === undefined ? {} : { certChain: read('cert', tls.certFile), privateKey: read('key', tls.keyFile) }),
+  };
 }
 
 export class EtcdStore implements Store {
@@ -73,6 +92,7 @@ export class EtcdStore implements Store {
       hosts: [...this.uri.hosts],
       dialTimeout: this.settings.poolTimeoutMs,
       ...(this.uri.user !== undefined ? { auth: { username: this.uri.user, password: this.uri.password ?? '' } } : {}),
+      ...(this.uri.tls === undefined ? {} : { credentials: etcdCredentials(this.uri.tls) }),
       // Every unary call attempt has a short deadline: a write stuck behind a leader that just died
       // fails over to another member (etcd3 retries deadline errors on the next host, three times)
       // instead of waiting out etcd's own request timeout. A healthy commit takes milliseconds.

@@ -8,7 +8,8 @@
  */
 import mysql from 'mysql2/promise';
 import type { StoreOptions } from './store.js';
-import type { SqlUri } from './store-uri.js';
+import { readFileSync } from 'node:fs';
+import type { MysqlTlsSettings, SqlUri } from './store-uri.js';
 import { LIST_PAGE, META_TABLE, SEQUENCES_TABLE, SETTINGS_TABLE, withTimeout, type SharedSettings } from './shared-store.js';
 import { SqlStore, type SqlDialect, type SqlResult } from './sql-store.js';
 
@@ -80,6 +81,7 @@ export const MYSQL_DIALECT: SqlDialect<mysql.Pool> = {
       bigNumberStrings: true,
       charset: 'utf8mb4',
       enableKeepAlive: true,
+      ...(uri.mysqlTls === undefined ? {} : { ssl: mysqlSslOptions(uri.mysqlTls) }),
     });
   },
 
@@ -138,6 +140,30 @@ export const MYSQL_DIALECT: SqlDialect<mysql.Pool> = {
 };
 
 /** A MySQL/MariaDB store: `SqlStore` over the MySQL dialect. */
+/**
+ * mysql2's `ssl` option from the URI's TLS settings, reading the PEM files.
+ * @throws Error naming the parameter and file that cannot be read
+ */
+export function mysqlSslOptions(tls: MysqlTlsSettings): mysql.SslOptions {
+  const read = (parameter: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new Error(`cannot read ${parameter} "${path.slice(0, 300)}" of the mysql store URI (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+  };
+  const ca = read('ssl-ca', tls.caFile);
+  const cert = read('ssl-cert', tls.certFile);
+  const key = read('ssl-key', tls.keyFile);
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  };
+}
+
 export function createMysqlStore(uri: SqlUri, options: StoreOptions = {}): SqlStore<mysql.Pool> {
   return new SqlStore(MYSQL_DIALECT, uri, options);
 }

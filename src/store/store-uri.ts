@@ -24,10 +24,57 @@ export interface SqlUri {
   readonly database: string;
   /** Query parameters, passed to the driver as they are (e.g. `sslmode`). */
   readonly params: URLSearchParams;
+  /** MySQL: the TLS settings of the `ssl*` parameters; undefined: no TLS. */
+  readonly mysqlTls?: MysqlTlsSettings | undefined;
   /** `scheme://user@host:port/database`: no password, no parameters. */
   readonly description: string;
   /** The URI as given, for the driver only; never log it. */
   readonly connectionString: string;
+}
+
+/**
+ * TLS to MySQL/MariaDB, from `mysql://…?ssl=true&ssl-ca=FILE&ssl-cert=FILE&ssl-key=FILE&ssl-reject-unauthorized=false`.
+ * Any `ssl-*` file parameter turns TLS on; files are read when the store is created.
+ */
+export interface MysqlTlsSettings {
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  /** Check the server's certificate (against `caFile`, else the system CAs). Default true. */
+  readonly rejectUnauthorized: boolean;
+}
+
+const TRUE_WORDS = ['true', '1', 'required', 'on'];
+const FALSE_WORDS = ['false', '0', 'off'];
+
+/** The `ssl*` parameters of a mysql:// URI. @throws StoreUriError for a value it cannot use */
+function mysqlTls(params: URLSearchParams): MysqlTlsSettings | undefined {
+  const flag = (name: string): boolean | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    if (TRUE_WORDS.includes(value.toLowerCase())) return true;
+    if (FALSE_WORDS.includes(value.toLowerCase())) return false;
+    throw new StoreUriError(`mysql store URI parameter ${name} must be true or false`);
+  };
+  const file = (name: string): string | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    if (value === '' || value.length > 4096) throw new StoreUriError(`mysql store URI parameter ${name} must be a file path`);
+    return value;
+  };
+  const enabled = flag('ssl');
+  const caFile = file('ssl-ca');
+  const certFile = file('ssl-cert');
+  const keyFile = file('ssl-key');
+  const rejectUnauthorized = flag('ssl-reject-unauthorized') ?? true;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new StoreUriError('mysql store URI parameters ssl-cert and ssl-key go together');
+  const files = caFile !== undefined || certFile !== undefined;
+  if (enabled === false) {
+    if (files) throw new StoreUriError('mysql store URI has ssl=false together with ssl-* files');
+    return undefined;
+  }
+  if (enabled !== true && !files && params.get('ssl-reject-unauthorized') === null) return undefined;
+  return { caFile, certFile, keyFile, rejectUnauthorized };
 }
 
 /** An etcd cluster URI, parsed. */
@@ -39,6 +86,38 @@ export interface EtcdUri {
   /** Key prefix, always starting and ending with `/` (default `/ticket-server/`). */
   readonly prefix: string;
   readonly description: string;
+  /** TLS (`?cacert=FILE[&cert=FILE&key=FILE]`); undefined: plain gRPC. Members are then `https://host:port`. */
+  readonly tls?: EtcdTlsSettings | undefined;
+}
+
+/** TLS to etcd: the CA that signed the members' certificates, and optionally a client certificate. */
+export interface EtcdTlsSettings {
+  readonly caFile: string;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
+const ETCD_PARAMETERS = new Set(['cacert', 'cert', 'key']);
+
+/** The `?cacert=&cert=&key=` of an etcd URI. @throws StoreUriError */
+function etcdTls(query: string): EtcdTlsSettings | undefined {
+  if (query === '') return undefined;
+  const params = new URLSearchParams(query);
+  for (const name of params.keys()) {
+    if (!ETCD_PARAMETERS.has(name)) throw new StoreUriError(`etcd store URI parameter "${name.slice(0, 40)}" is unknown; expected cacert, cert, key`);
+  }
+  const file = (name: string): string | undefined => {
+    const value = params.get(name);
+    if (value === null) return undefined;
+    if (value === '' || value.length > 4096) throw new StoreUriError(`etcd store URI parameter ${name} must be a file path`);
+    return value;
+  };
+  const caFile = file('cacert');
+  const certFile = file('cert');
+  const keyFile = file('key');
+  if (caFile === undefined) throw new StoreUriError('etcd store URI: TLS needs cacert=FILE (the CA of the members\' certificates)');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new StoreUriError('etcd store URI parameters cert and key go together');
+  return { caFile, certFile, keyFile };
 }
 
 function decode(part: string, what: string, scheme: string): string {
@@ -77,17 +156,20 @@ export function parseSqlUri(uri: string): SqlUri {
     port,
     database,
     params: url.searchParams,
+    ...(scheme === 'mysql' ? { mysqlTls: mysqlTls(url.searchParams) } : {}),
     description: `${scheme}://${user === '' ? '' : `${encodeURIComponent(user)}@`}${url.host}/${encodeURIComponent(database)}`,
     connectionString: uri,
   };
 }
 
 /**
- * Parses `etcd://[user:pass@]host:port[,host:port…][/prefix]`.
+ * Parses `etcd://[user:pass@]host:port[,host:port…][/prefix][?cacert=FILE[&cert=FILE&key=FILE]]`.
  * @throws StoreUriError
  */
 export function parseEtcdUri(uri: string): EtcdUri {
-  const rest = uri.slice('etcd://'.length);
+  const question = uri.indexOf('?');
+  const tls = etcdTls(question === -1 ? '' : uri.slice(question + 1));
+  const rest = uri.slice('etcd://'.length, question === -1 ? undefined : question);
   if (!uri.startsWith('etcd://') || rest === '') {
     throw new StoreUriError('etcd store URI is malformed; expected etcd://host:port[,host:port…][/prefix]');
   }
@@ -111,7 +193,7 @@ export function parseEtcdUri(uri: string): EtcdUri {
     if (!match || port < 1 || port > 65535) {
       throw new StoreUriError(`etcd store URI member "${member.slice(0, 100)}" is not host:port`);
     }
-    hosts.push(`http://${member}`);
+    hosts.push(`${tls === undefined ? 'http' : 'https'}://${member}`);
   }
   if (hosts.length > 64) throw new StoreUriError('etcd store URI lists more than 64 members');
   const prefixPath = path === '' ? 'ticket-server' : decode(path, 'prefix', 'etcd');
@@ -121,6 +203,7 @@ export function parseEtcdUri(uri: string): EtcdUri {
     user,
     password,
     prefix,
-    description: `etcd://${user === undefined ? '' : `${encodeURIComponent(user)}@`}${members.join(',')}${prefix.slice(0, -1)}`,
+    description: `etcd://${user === undefined ? '' : `${encodeURIComponent(user)}@`}${members.join(',')}${prefix.slice(0, -1)}${tls === undefined ? '' : ' (TLS)'}`,
+    ...(tls === undefined ? {} : { tls }),
   };
 }

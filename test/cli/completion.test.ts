@@ -25,7 +25,9 @@ describe('bash completion', () => {
   });
 
   it("offers next's own options after next, not the server's", () => {
-    expect(complete(['ticket-server', 'next', 'orders', '--']).sort()).toEqual(['--count', '--help', '--server', '--timeout']);
+    expect(complete(['ticket-server', 'next', 'orders', '--']).sort()).toEqual([
+      '--ca', '--count', '--curve-client-key', '--curve-server-key', '--help', '--server', '--timeout', '--token',
+    ]);
   });
 
   it('offers the shells after completion and takeover\'s --sequence after takeover', () => {

@@ -407,7 +407,7 @@ describe('decodeHttpReply', () => {
 });
 
 describe('defaultConnect with http://', () => {
-  it.each(['http://127.0.0.1:6412', 'http://localhost:6412/tickets', 'http://[::1]:6412/', 'http://host.example:80/a/b/'])(
+  it.each(['http://127.0.0.1:6412', 'http://localhost:6412/tickets', 'http://[::1]:6412/', 'http://host.example:80/a/b/', 'https://127.0.0.1:6412'])(
     'accepts %s',
     (uri) => {
       const transport = defaultConnect(uri);
@@ -417,7 +417,7 @@ describe('defaultConnect with http://', () => {
     },
   );
 
-  it.each(['http://127.0.0.1', 'https://127.0.0.1:6412', 'http://127.0.0.1:99999', 'http://127.0.0.1:6412/a b', 'http://:6412', 'http://h:1/x?y=1', 'http://h:1/#f'])(
+  it.each(['http://127.0.0.1', 'http://127.0.0.1:99999', 'http://127.0.0.1:6412/a b', 'http://:6412', 'http://h:1/x?y=1', 'http://h:1/#f'])(
     'refuses %s with a TypeError that names it',
     (uri) => {
       expect(() => defaultConnect(uri)).toThrow(TypeError);

@@ -66,6 +66,16 @@ describe('the option table', () => {
       leaderTtlS: 5,
       advertiseHttp: undefined,
       advertiseZmq: undefined,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      tlsCa: undefined,
+      issueTokenFile: undefined,
+      tcpTrusted: false,
+      curveSecretKey: undefined,
+      curveAllow: undefined,
+      curveServerKey: undefined,
+      curveClientKey: undefined,
+      upstreamToken: undefined,
     });
   });
 
@@ -121,6 +131,16 @@ describe('the option table', () => {
       'leader-ttl': '5',
       'advertise-http': 'http://HOST:PORT of --http',
       'advertise-zmq': 'tcp://HOST:PORT of --bind',
+      'tls-cert': 'off',
+      'tls-key': 'off',
+      'tls-ca': 'none (no client certificate asked for)',
+      'issue-token-file': 'none (anyone may take values)',
+      'tcp-trusted': 'off',
+      'curve-secret-key': 'none (ZeroMQ unencrypted)',
+      'curve-allow': 'none (any client knowing the server key)',
+      'curve-server-key': 'off',
+      'curve-client-key': 'a fresh key pair per start',
+      'upstream-token': 'off',
     });
   });
 });

@@ -283,11 +283,11 @@ describe('listeners as the earlier systems wrote them', () => {
     expect(resolveConfig([flags({ [option]: 'HTTP://[::1]:7000' })])[option]).toEqual({ host: '::1', port: 7000 });
   });
 
-  it.each(['admin', 'http'] as const)('--%s https://… is refused with a message saying TLS is not served', (option) => {
+  it.each(['admin', 'http'] as const)('--%s https://… is refused with a message saying TLS is turned on by --tls-cert', (option) => {
     const error = configError(() => resolveConfig([flags({ [option]: 'https://0.0.0.0:6411' })]));
     expect(error.option).toBe(option);
     expect(error.message).toContain(`--${option}`);
-    expect(error.message).toContain('https is not served');
+    expect(error.message).toContain('turn HTTPS on with --tls-cert');
   });
 
   it('refuses a URL with a path, and the URL form on listeners that are not HTTP', () => {

@@ -148,7 +148,9 @@ const BAD_REQUESTS: BadRequest[] = [
   { label: 'a JSON number instead of an array', code: 'EBADREQ', body: () => '42' },
   { label: 'JSON null', code: 'EBADREQ', body: () => 'null' },
   { label: 'an empty array', code: 'EBADREQ', body: () => '[]' },
-  { label: 'an array of four elements', code: 'EBADREQ', body: (name) => JSON.stringify([name, '0', 1, 'extra']) },
+  // Four elements are [name, last, count, token]; the token must be a string (ignored by a server without tokens).
+  { label: 'an array of four elements whose 4th is not a token', code: 'EBADREQ', body: (name) => JSON.stringify([name, '0', 1, 7]) },
+  { label: 'an array of five elements', code: 'EBADREQ', body: (name) => JSON.stringify([name, '0', 1, 'token', 'extra']) },
   { label: 'a last that is not a number', code: 'EBADREQ', body: (name) => JSON.stringify([name, 'abc']) },
   { label: 'a negative last', code: 'EBADREQ', body: (name) => JSON.stringify([name, '-1']) },
   { label: 'a last with a fraction', code: 'EBADREQ', body: (name) => JSON.stringify([name, '1.5']) },

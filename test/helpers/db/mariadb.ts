@@ -17,12 +17,24 @@ export async function withMysql<T>(options: mysql.ConnectionOptions, use: (conne
   }
 }
 
+/** Options of `startMariadb`. */
+export interface MariadbOptions {
+  /**
+   * Serve TLS with this PEM certificate and key, and add a user `ticket_tls`
+   * (same password as `ticket`) that must connect over TLS (`REQUIRE SSL`).
+   */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+/** The user of a TLS MariaDB that may only connect over TLS. */
+export const TLS_DB_USER = 'ticket_tls';
+
 /**
  * Starts a MariaDB server: `mariadb-install-db` (root without password on
  * the socket), `mariadbd` on 127.0.0.1:PORT, then a database `tickets` and a
  * user `ticket` (at `%` and `127.0.0.1`) with all privileges on it.
  */
-export async function startMariadb(): Promise<DbServer> {
+export async function startMariadb(options: MariadbOptions = {}): Promise<DbServer> {
   requireAvailable('mariadb');
   const binaries = findMariadb();
   if (binaries === undefined) throw new Error('mariadb binaries disappeared');
@@ -61,6 +73,7 @@ export async function startMariadb(): Promise<DbServer> {
           ...userArgs,
           ...commonArgs,
           '--max-connections=300',
+          ...(options.tls ? [`--ssl-cert=${options.tls.cert}`, `--ssl-key=${options.tls.key}`] : []),
         ],
       }),
     stopSignal: 'SIGTERM',
@@ -98,6 +111,10 @@ export async function startMariadb(): Promise<DbServer> {
       for (const host of ['%', '127.0.0.1']) {
         await connection.query(`CREATE USER IF NOT EXISTS '${DB_USER}'@'${host}' IDENTIFIED BY '${DB_PASSWORD}'`);
         await connection.query(`GRANT ALL PRIVILEGES ON ${DB_NAME}.* TO '${DB_USER}'@'${host}'`);
+        if (options.tls) {
+          await connection.query(`CREATE USER IF NOT EXISTS '${TLS_DB_USER}'@'${host}' IDENTIFIED BY '${DB_PASSWORD}' REQUIRE SSL`);
+          await connection.query(`GRANT ALL PRIVILEGES ON ${DB_NAME}.* TO '${TLS_DB_USER}'@'${host}'`);
+        }
       }
     });
     await withMysql({ host: '127.0.0.1', port, user: DB_USER, password: DB_PASSWORD, database: DB_NAME }, async (connection) => {

@@ -1,5 +1,5 @@
 /** A throwaway PostgreSQL server for the tests (see common.ts for the shared machinery). */
-import { chown, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -23,9 +23,10 @@ export async function withPgClient<T>(config: pg.ClientConfig, use: (client: pg.
 /**
  * Starts a PostgreSQL server: `initdb` (superuser `postgres`, password auth
  * over TCP), `postgres -h 127.0.0.1 -p PORT`, then a login role `ticket`
- * owning the database `tickets`.
+ * owning the database `tickets`. With `tls` (PEM certificate and key files)
+ * it also serves TLS (`ssl=on`); plain connections stay allowed.
  */
-export async function startPostgres(): Promise<DbServer> {
+export async function startPostgres(options: { tls?: { readonly cert: string; readonly key: string } } = {}): Promise<DbServer> {
   requireAvailable('postgres');
   const binaries = findPostgres();
   if (binaries === undefined) throw new Error('postgres binaries disappeared');
@@ -56,6 +57,7 @@ export async function startPostgres(): Promise<DbServer> {
             '-c', 'max_connections=200',
             '-c', 'shared_buffers=32MB',
             '-c', 'max_wal_size=256MB',
+            ...(options.tls ? ['-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`] : []),
           ],
         },
         runAs,
@@ -72,6 +74,14 @@ export async function startPostgres(): Promise<DbServer> {
 
   try {
     if (runAs !== undefined) await chown(dir, runAs.ids.uid, runAs.ids.gid);
+    if (options.tls) {
+      // postgres refuses a key file others can read, or one it does not own.
+      for (const [from, to] of [[options.tls.cert, 'server.crt'], [options.tls.key, 'server.key']] as const) {
+        await copyFile(from, join(dir, to));
+        await chmod(join(dir, to), 0o600);
+        if (runAs !== undefined) await chown(join(dir, to), runAs.ids.uid, runAs.ids.gid);
+      }
+    }
     const pwFile = join(dir, 'pwfile');
     await writeFile(pwFile, `${adminPassword}\n`, { mode: 0o600 });
     if (runAs !== undefined) await chown(pwFile, runAs.ids.uid, runAs.ids.gid);
