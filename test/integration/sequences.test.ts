@@ -524,6 +524,8 @@ describe('deleting sequences, admin floors and --js-safe (memory stores)', () =>
   it('refuses a floor beyond --max-jump without force, raises it with force, and reports a floor at the position as not raised', async () => {
     const server = floors;
     expectError(await admin(server, 'PUT', 'floored', { floor: '5000' }), 409, 'EJUMP');
+    // Refused: nothing was created.
+    expectError(await admin(server, 'GET', 'floored'), 404, 'ENOSEQ');
     const forced = await admin(server, 'PUT', 'floored', { floor: '5000', force: true });
     expect(forced.status, forced.text).toBeLessThan(300);
     expect(json(forced).raised).toBe(true);
@@ -533,6 +535,10 @@ describe('deleting sequences, admin floors and --js-safe (memory stores)', () =>
     expect(same.status, same.text).toBe(200);
     expect(json(same).raised).toBe(false);
     expect((await httpValues(server, 'floored')).map(BigInt)[0]).toBe((value as bigint) + 1n);
+    // A settings change refused for its floor changes no setting either.
+    expectError(await admin(server, 'PUT', 'floored', { format: 'FL-{value}', floor: '900000' }), 409, 'EJUMP');
+    expect(json(await admin(server, 'GET', 'floored')).settings).toMatchObject({ format: null });
+    expect((await httpValues(server, 'floored')).map(BigInt)[0]).toBe((value as bigint) + 2n);
   });
 
   it('ends every sequence at 2^53 - 1: the third value after a floor at 2^53 - 3 is EXHAUSTED', async () => {
