@@ -229,6 +229,10 @@ export class TicketService implements TicketSource {
    */
   async raiseFloor(name: string, floor: bigint, force = false): Promise<boolean> {
     this.checkRunning();
+    // A floor refused as too far must not create the sequence it names (strict mode never creates here).
+    if (!force && !this.strictSequences && !this.admission.has(name)) {
+      await this.checkFloorJump(name, floor, this.settings.definitionOf(name));
+    }
     await this.admission.require(name);
     const definition = this.settings.definitionOf(name);
     const counterName = definition?.periodic === true ? periodCounterName(name, definition.instantAt(this.now()).key) : name;
@@ -248,8 +252,8 @@ export class TicketService implements TicketSource {
    * Refuses a floor more than --max-jump above the position of `name` under
    * `definition` (the period counter of this moment for a periodic one),
    * creating nothing: `PUT /admin/sequences/{name}` checks its floor with it
-   * before it creates the sequence or stores its settings, so a refused PUT
-   * changes nothing. A counter the store does not have yet is at its first slot.
+   * before it creates the sequence or stores its settings, and `raiseFloor`
+   * before it creates a missing one, so a refused floor changes nothing. A counter the store does not have yet is at its first slot.
    * @throws TicketError EJUMP (too far), EUNAVAILABLE (store)
    */
   async checkFloorJump(name: string, floor: bigint, definition: SequenceDefinition | undefined): Promise<void> {

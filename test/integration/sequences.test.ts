@@ -535,6 +535,17 @@ describe('deleting sequences, admin floors and --js-safe (memory stores)', () =>
     expect(same.status, same.text).toBe(200);
     expect(json(same).raised).toBe(false);
     expect((await httpValues(server, 'floored')).map(BigInt)[0]).toBe((value as bigint) + 1n);
+    // The same over POST /admin/sequences/{name}/floor.
+    const postFloor = (name: string, body: unknown): Promise<Reply> =>
+      call(`${urlOf(server, 'admin')}/admin/sequences/${name}/floor`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expectError(await postFloor('posted', { floor: '5000' }), 409, 'EJUMP');
+    expectError(await admin(server, 'GET', 'posted'), 404, 'ENOSEQ');
+    expect(json(await postFloor('posted', { floor: '5000', force: true })).raised).toBe(true);
+    expect((await httpValues(server, 'posted')).map(BigInt)[0]).toBeGreaterThan(5000n);
     // A settings change refused for its floor changes no setting either.
     expectError(await admin(server, 'PUT', 'floored', { format: 'FL-{value}', floor: '900000' }), 409, 'EJUMP');
     expect(json(await admin(server, 'GET', 'floored')).settings).toMatchObject({ format: null });
