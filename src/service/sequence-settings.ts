@@ -39,6 +39,7 @@ export interface SettingsHost {
   forget(name: string): Promise<void>;
   createSequence(name: string): Promise<boolean>;
   raiseFloor(name: string, floor: bigint, force: boolean): Promise<boolean>;
+  checkFloorJump(name: string, floor: bigint, definition: SequenceDefinition | undefined): Promise<void>;
   hasSequence(name: string): boolean;
   describe(name: string): SequenceSnapshot | undefined;
 }
@@ -177,7 +178,8 @@ export class SequenceSettingsBook {
   /**
    * Creates or changes a sequence (`PUT /admin/sequences/{name}`, the config file's `sequences`).
    * Fields left out keep their value; `null` resets one. Applied here at once, and
-   * stored, so every server sharing the store applies it too.
+   * stored, so every server sharing the store applies it too. A refused change
+   * (a floor too far included) creates nothing and changes no setting.
    * @throws TicketError EBADREQ (malformed, or a change that could repeat a value), EBADNAME, ELIMIT,
    *   EJUMP (a floor too far without force), EUNAVAILABLE (store)
    */
@@ -191,6 +193,7 @@ export class SequenceSettingsBook {
     const next = mergeSettings(current, change);
     // Every check that needs no store comes first: a refused change creates nothing.
     const compiled = new SequenceDefinition(name, next, this.options.map, this.options.maxValue);
+    if (change.floor !== undefined && !change.force) await this.host.checkFloorJump(name, change.floor, compiled);
     const created = await this.host.createSequence(name);
     const lookChanges = current.format !== next.format || current.check !== next.check || current.period !== next.period;
     const maxLowered = next.max !== undefined && (current.max === undefined || next.max < current.max);

@@ -25,7 +25,7 @@ import { MAX_VALUE, SlotMap, driftTarget } from '../core/numbering.js';
 import type { Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketCheck, TicketSource } from '../core/ticket-source.js';
-import type { Store } from '../store/store.js';
+import { FIRST_SLOT, type Store } from '../store/store.js';
 import { Admission } from './admission.js';
 import { releaseLeases, settleWithin, type WithdrawnLeases } from './hand-back.js';
 import { NO_LIMIT, accept, available, lastSlot, limitTo, positionSlot, raiseFloorSlot, skipTo, take, withdraw } from './lease-book.js';
@@ -229,6 +229,10 @@ export class TicketService implements TicketSource {
    */
   async raiseFloor(name: string, floor: bigint, force = false): Promise<boolean> {
     this.checkRunning();
+    // A floor refused as too far must not create the sequence it names (strict mode never creates here).
+    if (!force && !this.strictSequences && !this.admission.has(name)) {
+      await this.checkFloorJump(name, floor, this.settings.definitionOf(name));
+    }
     await this.admission.require(name);
     const definition = this.settings.definitionOf(name);
     const counterName = definition?.periodic === true ? periodCounterName(name, definition.instantAt(this.now()).key) : name;
@@ -237,17 +241,44 @@ export class TicketService implements TicketSource {
     const before = (await callStore(() => this.store.reserve(counterName, 0n), this.storeTimeoutMs)).start;
     const seq = this.sequences.get(counterName);
     const position = seq !== undefined && seq.known ? positionSlot(seq, this.map) : before;
-    if (!force && slot > position && this.map.valueOf(slot) - this.map.valueOf(position) > this.maxJump) {
-      throw new TicketError(
-        'EJUMP',
-        `floor ${floor} would move the sequence by ${this.map.valueOf(slot) - this.map.valueOf(position)}, more than ` +
-          `--max-jump ${this.maxJump}; send "force": true to move it anyway`,
-      );
-    }
+    if (!force) this.refuseFloorJump(floor, slot, position);
     if (slot > before) await callStore(() => this.store.reserve(counterName, 0n, slot), this.storeTimeoutMs);
     // Whatever the store answered, the book learns the floor (leases it receives later are trimmed to it).
     const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
     return slot > before || movedHere;
+  }
+
+  /**
+   * Refuses a floor more than --max-jump above the position of `name` under
+   * `definition` (the period counter of this moment for a periodic one),
+   * creating nothing: `PUT /admin/sequences/{name}` checks its floor with it
+   * before it creates the sequence or stores its settings, and `raiseFloor`
+   * before it creates a missing one, so a refused floor changes nothing. A counter the store does not have yet is at its first slot.
+   * @throws TicketError EJUMP (too far), EUNAVAILABLE (store)
+   */
+  async checkFloorJump(name: string, floor: bigint, definition: SequenceDefinition | undefined): Promise<void> {
+    this.checkRunning();
+    const counterName = definition?.periodic === true ? periodCounterName(name, definition.instantAt(this.now()).key) : name;
+    const seq = this.sequences.get(counterName);
+    let position: bigint;
+    if (seq !== undefined && seq.known) position = positionSlot(seq, this.map);
+    else if (await callStore(() => this.store.has(counterName), this.storeTimeoutMs)) {
+      // An existing counter: a reservation of nothing reads it without moving it.
+      position = (await callStore(() => this.store.reserve(counterName, 0n), this.storeTimeoutMs)).start;
+    } else position = FIRST_SLOT;
+    this.refuseFloorJump(floor, this.map.slotAbove(floor), position);
+  }
+
+  /** @throws TicketError EJUMP when moving from slot `position` to `slot` jumps more than --max-jump */
+  private refuseFloorJump(floor: bigint, slot: bigint, position: bigint): void {
+    if (slot <= position) return;
+    const jump = this.map.valueOf(slot) - this.map.valueOf(position);
+    if (jump > this.maxJump) {
+      throw new TicketError(
+        'EJUMP',
+        `floor ${floor} would move the sequence by ${jump}, more than --max-jump ${this.maxJump}; send "force": true to move it anyway`,
+      );
+    }
   }
 
   /**
