@@ -107,11 +107,6 @@ export function adminOpenApiDocument(statusSequenceLimit: number): Record<string
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text exposition format', content: { 'text/plain': {} } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { '200': jsonOk('OpenAPI 3.1') } } },
       '/admin/sequences/{name}': {
-        get: {
-          summary: 'A sequence\'s settings and this server\'s state of it (no token needed)',
-          parameters: [nameParameter],
-          responses: { '200': jsonOk('{"name","settings","state"}', sequenceViewSchema), ...errorResponses(400, 404, 405, 503) },
-        },
         put: {
           summary: 'Create or configure a sequence (settings merge: left out = kept, null = default), optionally raising its floor',
           security: bearer,
@@ -122,6 +117,11 @@ export function adminOpenApiDocument(statusSequenceLimit: number): Record<string
             '201': jsonOk('Created: {"sequence","created":true,"raised","name","settings","state"}'),
             ...errorResponses(400, 401, 405, 409, 413, 503, 504),
           },
+        },
+        get: {
+          summary: 'A sequence\'s settings and this server\'s state of it (no token needed)',
+          parameters: [nameParameter],
+          responses: { '200': jsonOk('{"name","settings","state"}', sequenceViewSchema), ...errorResponses(400, 404, 405, 503) },
         },
         delete: {
           summary: 'Delete a sequence; a tombstone keeps its counters, so a new one under the name continues above',
