@@ -22,7 +22,7 @@ import { StartupError } from './core/startup-errors.js';
 import { ProxySource } from './proxy/proxy-source.js';
 import { TicketService } from './service/ticket-service.js';
 import { createStore } from './store/open-store.js';
-import type { Store } from './store/store.js';
+import type { Store, StoreOptions } from './store/store.js';
 import type { LeaderElection } from './leader/election.js';
 import { LeaderSource } from './leader/leader-source.js';
 
@@ -57,6 +57,24 @@ export interface TicketServer {
 export interface CreateServerOptions {
   /** Logger; default: pino JSON lines on stdout at `config.logLevel`. */
   readonly logger?: Logger;
+  /**
+   * The store to issue from instead of opening `config.store` (`--workers`: the
+   * owner's lease broker, or a worker's channel to it); default: opened from `config.store`.
+   */
+  readonly store?: Store;
+  /** Whether `start()` logs the `ready` line; default true (`--workers` logs one for all processes). */
+  readonly announceReady?: boolean;
+}
+
+/** How the server opens `config.store` (also used by `--workers`' owner process). */
+export function storeOptionsOf(config: ServerConfig, onWarning: (message: string) => void): StoreOptions {
+  return {
+    poolSize: config.poolSize,
+    poolTimeoutMs: config.poolTimeoutMs,
+    // A hung database must not hold a sequence's reservation much longer than waiting requests wait.
+    operationTimeoutMs: Math.max(2 * config.storeTimeoutMs, 2_000),
+    onWarning,
+  };
 }
 
 interface Backend {
@@ -85,14 +103,9 @@ function reachable(address: string): string {
   return address.replace(/^(\w+:\/\/)(0\.0\.0\.0|\[::\]|\*)(?=:)/, `$1${hostname()}`);
 }
 
-async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats): Promise<Backend> {
-  const store = await createStore(config.store, {
-    poolSize: config.poolSize,
-    poolTimeoutMs: config.poolTimeoutMs,
-    // A hung database must not hold a sequence's reservation much longer than waiting requests wait.
-    operationTimeoutMs: Math.max(2 * config.storeTimeoutMs, 2_000),
-    onWarning: (message) => logger.warn({ store: store.description }, message),
-  });
+async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats, given: Store | undefined): Promise<Backend> {
+  const store: Store =
+    given ?? (await createStore(config.store, storeOptionsOf(config, (message) => logger.warn({ store: store.description }, message))));
   const metrics = createMetrics({ stats });
   // Leader mode: closed until this server wins the election (then the election's own check).
   const gate = { mayIssue: (): boolean => false };
@@ -373,7 +386,7 @@ async function listenOrExplain(protocol: ActiveProtocol): Promise<string> {
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   const stats = new ProtocolStats();
-  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats);
+  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats, options.store);
   const endpoints: Record<string, string> = {};
   const leader = backend.leader;
   const context: ProtocolContext = { config, source: backend.source, logger, stats, backend, endpoints };
@@ -410,7 +423,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         logger.info({ protocol: entry.name, ...entry.logFields(endpoints[entry.name] as string, config) }, 'listening');
       }
       // Logged once every listener is bound, whichever are on: what scripts and tests wait for.
-      logger.info({ endpoints: { ...endpoints } }, 'ready');
+      if (options.announceReady ?? true) logger.info({ endpoints: { ...endpoints } }, 'ready');
     },
     async close() {
       if (closed) return;

@@ -24,6 +24,7 @@ import {
   sequenceName,
   storeUri,
   upstreamList,
+  workerCount,
   zmqEndpointOrOff,
   type ListenAddress,
   type LogLevel,
@@ -189,6 +190,12 @@ export const FIELD_OPTIONS = [
   option({
     name: 'max-connections', field: 'maxConnections', kind: 'integer', placeholder: 'C', default: 10_000, parse: integerIn(1, 1_000_000),
     description: 'most connections per TCP protocol',
+  }),
+  option({
+    // 1: today's single process. More: an owner process (store, ZeroMQ, admin) and N workers (HTTP, TCP, line).
+    name: 'workers', field: 'workers', kind: 'string', placeholder: 'N', default: 1, parse: workerCount,
+    description: 'processes serving HTTP, TCP and line (auto: one per core); the owner process keeps the store, ' +
+      'ZeroMQ and the admin port and grants the workers their leases',
   }),
   option({
     // Non-empty means proxy mode.
