@@ -11,7 +11,7 @@
  * group); the owner restarts a worker that stopped while the owner runs.
  */
 import cluster from 'node:cluster';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { isStartupErrorCode } from '../core/startup-errors.js';
 import { createServer, type TicketServer } from '../server.js';
 import { IpcStore } from './ipc-store.js';
@@ -26,11 +26,12 @@ function send(message: WorkerMessage): void {
 
 let store: IpcStore | undefined;
 let server: TicketServer | undefined;
+let logger: Logger | undefined;
 let stopping: Promise<void> | undefined;
 
 async function start(command: StartCommand): Promise<void> {
   const config = command.config;
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid, worker: command.slot } });
+  logger = pino({ level: config.logLevel, base: { pid: process.pid, worker: command.slot } });
   store = new IpcStore(send, command.storeDescription);
   try {
     server = await createServer(config, { logger, store, announceReady: false });
@@ -55,6 +56,8 @@ async function start(command: StartCommand): Promise<void> {
 
 function stop(): void {
   if (stopping) return;
+  // What this worker served, so a stop shows how the load was spread.
+  if (server) logger?.info({ issued: { ...server.stats.issued } }, 'worker stopping');
   // A stop that hangs (the owner stopped answering) ends as a crash would: the leases make that safe.
   const limit = (server?.config.storeTimeoutMs ?? 5_000) + 5_000;
   setTimeout(() => process.exit(1), limit).unref();
