@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { createAdminApi, type LeaderStatus } from './admin/admin-server.js';
+import { createAdminApi, type LeaderStatus, type WorkerStatus } from './admin/admin-server.js';
 import { createMetrics, type Metrics } from './admin/metrics.js';
 import { Sampler } from './admin/sampler.js';
 import type { ServerConfig } from './config/options.js';
@@ -64,6 +64,8 @@ export interface CreateServerOptions {
   readonly store?: Store;
   /** Whether `start()` logs the `ready` line; default true (`--workers` logs one for all processes). */
   readonly announceReady?: boolean;
+  /** `--workers`: the worker processes, for the admin port's `/status`; default none (one process). */
+  readonly workers?: () => WorkerStatus[];
 }
 
 /** How the server opens `config.store` (also used by `--workers`' owner process). */
@@ -253,6 +255,7 @@ interface ProtocolContext {
   readonly backend: Backend;
   /** Filled as protocols bind; the admin port shows it. */
   readonly endpoints: Readonly<Record<string, string>>;
+  readonly workers: (() => WorkerStatus[]) | undefined;
 }
 
 /**
@@ -300,7 +303,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'admin',
     option: '--admin',
     address: (config) => config.admin,
-    create: ({ config, backend, endpoints }) => {
+    create: ({ config, backend, endpoints, workers }) => {
       const leader = backend.leader;
       const app = createAdminApi({
         version: packageVersion(),
@@ -310,6 +313,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
         sampler: backend.sampler,
         upstreams: backend.proxy ? () => backend.proxy?.stats() ?? [] : undefined,
         leader: leader ? () => leaderStatus(leader) : undefined,
+        workers,
         registry: backend.metrics.registry,
         adminToken: config.adminToken,
         endpoints,
@@ -389,7 +393,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
   const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats) : await issuingBackend(config, logger, stats, options.store);
   const endpoints: Record<string, string> = {};
   const leader = backend.leader;
-  const context: ProtocolContext = { config, source: backend.source, logger, stats, backend, endpoints };
+  const context: ProtocolContext = { config, source: backend.source, logger, stats, backend, endpoints, workers: options.workers };
   const protocols: ActiveProtocol[] = [];
   for (const entry of PROTOCOLS as ReadonlyArray<ProtocolEntry<unknown>>) {
     const address = entry.address(config);

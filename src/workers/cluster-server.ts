@@ -49,7 +49,7 @@ export async function createClusterServer(config: ServerConfig, options: { logge
   });
   const ownerServer = await createServer(
     { ...config, workers: 1, http: undefined, tcp: undefined, line: undefined },
-    { logger, store: broker, announceReady: false },
+    { logger, store: broker, announceReady: false, workers: () => late.pool?.info() ?? [] },
   );
   late.owner = ownerServer;
   const workerPool = new WorkerPool({
@@ -63,6 +63,20 @@ export async function createClusterServer(config: ServerConfig, options: { logge
     commandTimeoutMs: config.storeTimeoutMs,
   });
   late.pool = workerPool;
+  // /status, the dashboard and /metrics sample the owner's service: let it visit the workers' sequences too.
+  const service = ownerServer.service;
+  if (service) {
+    const ownSequences = service.forEachSequence.bind(service);
+    service.forEachSequence = (visit) => {
+      const totals = workerPool.sequenceTotals();
+      ownSequences((name, issued, leaseRemaining) => {
+        const workers = totals.get(name);
+        totals.delete(name);
+        visit(name, issued + (workers?.issued ?? 0), leaseRemaining + (workers?.leaseRemaining ?? 0n));
+      });
+      for (const [name, figures] of totals) visit(name, figures.issued, figures.leaseRemaining);
+    };
+  }
   const endpoints: Record<string, string> = {};
   let closed = false;
 
@@ -81,6 +95,8 @@ export async function createClusterServer(config: ServerConfig, options: { logge
       const workerEndpoints = await workerPool.start();
       const all: Record<string, string> = { ...ownerServer.endpoints, ...workerEndpoints };
       for (const key of ENDPOINT_ORDER) if (all[key] !== undefined) endpoints[key] = all[key];
+      // The admin port's /status shows the owner's endpoint record: add the workers' listeners to it.
+      Object.assign(ownerServer.endpoints as Record<string, string>, workerEndpoints);
       logger.info({ endpoints: { ...endpoints }, workers: config.workers }, 'ready');
     },
     async close() {

@@ -82,7 +82,10 @@ export interface WorkerReport {
   readonly type: 'report';
   readonly issued: Readonly<Record<string, number>>;
   readonly errors: ReadonlyArray<readonly [string, number]>;
-  readonly sequences: number;
+  /** Sequences this worker has admitted. */
+  readonly sequenceCount: number;
+  /** Sequences whose figures changed since the previous report (at most 1000): name, values issued, slots left in leases. */
+  readonly sequences: ReadonlyArray<readonly [string, number, bigint]>;
 }
 
 /** Worker → owner: start-up failed (the worker exits next); `code` is the start-up code when there is one. */

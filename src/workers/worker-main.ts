@@ -19,6 +19,8 @@ import { isMessage, type OwnerMessage, type StartCommand, type WorkerMessage } f
 
 /** How often a worker reports its counters to the owner. */
 const REPORT_INTERVAL_MS = 1_000;
+/** Most sequences one report carries, so a worker with a million sequences cannot flood the channel. */
+const MAX_REPORTED_SEQUENCES = 1_000;
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
@@ -44,12 +46,21 @@ async function start(command: StartCommand): Promise<void> {
   }
   send({ type: 'ready', endpoints: { ...server.endpoints } });
   const running = server;
+  const reported = new Map<string, { issued: number; remaining: bigint }>();
   setInterval(() => {
+    const sequences: Array<readonly [string, number, bigint]> = [];
+    running.service?.forEachSequence((name, issued, remaining) => {
+      const last = reported.get(name);
+      if (sequences.length >= MAX_REPORTED_SEQUENCES || (last?.issued === issued && last.remaining === remaining)) return;
+      reported.set(name, { issued, remaining });
+      sequences.push([name, issued, remaining]);
+    });
     send({
       type: 'report',
       issued: { ...running.stats.issued },
       errors: [...running.stats.errors],
-      sequences: running.service?.sequenceCount ?? 0,
+      sequenceCount: running.service?.sequenceCount ?? 0,
+      sequences,
     });
   }, REPORT_INTERVAL_MS).unref();
 }

@@ -44,7 +44,15 @@ interface Slot {
   restartDelayMs: number;
   restartTimer: NodeJS.Timeout | undefined;
   /** The last counters the current process reported (deltas go to the owner's stats). */
-  reported: { issued: Record<string, number>; errors: Map<string, number>; sequences: number };
+  reported: { issued: Record<string, number>; errors: Map<string, number>; sequenceCount: number };
+  /** Per sequence, what the current process last reported. */
+  sequences: Map<string, SequenceFigures>;
+}
+
+/** What a worker reported of one sequence. */
+export interface SequenceFigures {
+  issued: number;
+  leaseRemaining: bigint;
 }
 
 interface PendingCommand {
@@ -68,7 +76,7 @@ export interface WorkerPoolOptions {
 }
 
 function emptyReport(): Slot['reported'] {
-  return { issued: {}, errors: new Map(), sequences: 0 };
+  return { issued: {}, errors: new Map(), sequenceCount: 0 };
 }
 
 /** The worker processes of one owner. */
@@ -76,6 +84,8 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly commands = new Map<number, PendingCommand>();
   private nextCommandId = 1;
+  /** Values issued per sequence by workers that have died, so totals never go back. */
+  private readonly retired = new Map<string, number>();
   private stopping = false;
   /** Endpoints the first ready worker bound (all workers share them). */
   endpoints: Record<string, string> = {};
@@ -91,6 +101,7 @@ export class WorkerPool {
         restartDelayMs: 0,
         restartTimer: undefined,
         reported: emptyReport(),
+        sequences: new Map(),
       });
     }
   }
@@ -117,8 +128,26 @@ export class WorkerPool {
       pid: slot.worker?.process.pid,
       ready: slot.ready,
       restarts: slot.restarts,
-      sequences: slot.reported.sequences,
+      sequences: slot.reported.sequenceCount,
     }));
+  }
+
+  /** Per sequence, values issued by every worker (live and dead) and slots left in live workers' leases. */
+  sequenceTotals(): Map<string, SequenceFigures> {
+    const totals = new Map<string, SequenceFigures>();
+    for (const [name, issued] of this.retired) totals.set(name, { issued, leaseRemaining: 0n });
+    for (const slot of this.slots) {
+      for (const [name, figures] of slot.sequences) {
+        const total = totals.get(name);
+        if (total) {
+          total.issued += figures.issued;
+          total.leaseRemaining += figures.leaseRemaining;
+        } else {
+          totals.set(name, { ...figures });
+        }
+      }
+    }
+    return totals;
   }
 
   /** Number of workers up and serving. */
@@ -204,6 +233,7 @@ export class WorkerPool {
     slot.ready = false;
     slot.startedAt = Date.now();
     slot.reported = emptyReport();
+    slot.sequences = new Map();
     let failure: Error | undefined;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -248,6 +278,8 @@ export class WorkerPool {
         reject(failure ?? new Error(`worker ${slot.slot} exited (code ${code}, signal ${signal}) before it was ready`));
         if (slot.worker !== worker) return;
         slot.worker = undefined;
+        for (const [name, figures] of slot.sequences) this.retired.set(name, (this.retired.get(name) ?? 0) + figures.issued);
+        slot.sequences = new Map();
         if (this.stopping) return;
         this.options.logger.error({ worker: slot.slot, workerPid: worker.process.pid, code, signal }, 'worker died; its leases are lost');
         this.scheduleRestart(slot);
@@ -306,6 +338,7 @@ export class WorkerPool {
       if (delta > 0) stats.errors.set(key, (stats.errors.get(key) ?? 0) + delta);
       slot.reported.errors.set(key, total);
     }
-    slot.reported.sequences = report.sequences;
+    slot.reported.sequenceCount = report.sequenceCount;
+    for (const [name, issued, leaseRemaining] of report.sequences) slot.sequences.set(name, { issued, leaseRemaining });
   }
 }

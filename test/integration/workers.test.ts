@@ -210,6 +210,19 @@ describe('--workers 2', () => {
     expect(ledger.values.get('a')?.size).toBe(20 * (4 * 3 + 1));
     expect(ledger.values.get('default')?.size).toBe(40);
 
+    // The owner's admin port adds up what the workers report once a second.
+    const admin = server.endpoints.admin as string;
+    let status: { workers: Array<{ ready: boolean; restarts: number }>; sequences: Array<{ name: string; issued: number }>; endpoints: Record<string, string> } | undefined;
+    await waitUntil(async () => {
+      status = (await (await fetch(`${admin}/status`)).json()) as typeof status;
+      return status?.sequences.find((sequence) => sequence.name === 'a')?.issued === 260;
+    }, '/status counting every worker\'s values of "a"', 10_000);
+    expect(status?.workers.map((worker) => [worker.ready, worker.restarts])).toEqual([[true, 0], [true, 0]]);
+    expect(Object.keys(status?.endpoints ?? {}).sort()).toEqual(['admin', 'http', 'line', 'tcp', 'zmq']);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/ticket_issued_total\{protocol="line"\} 240\b/);
+    expect(metrics).toMatch(/ticket_issued_total\{protocol="tcp"\} 20\b/);
+
     expect((await server.stop()).code).toBe(0);
     const served = server.logLines().filter((line) => line.msg === 'worker stopping');
     expect(served).toHaveLength(2);
