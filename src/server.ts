@@ -386,7 +386,10 @@ async function listenOrExplain(protocol: ActiveProtocol): Promise<string> {
   }
 }
 
-/** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
+/**
+ * Creates a server from a resolved configuration. Nothing is opened until `start()`.
+ * Always one process: `config.workers` is applied by the CLI (`workers/cluster-server.ts`).
+ */
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   const stats = new ProtocolStats();
