@@ -76,6 +76,20 @@ export async function createClusterServer(config: ServerConfig, options: { logge
       });
       for (const [name, figures] of totals) visit(name, figures.issued, figures.leaseRemaining);
     };
+    const ownDescribe = service.describe.bind(service);
+    service.describe = (name) => {
+      const own = ownDescribe(name);
+      const workers = workerPool.sequenceTotal(name);
+      if (!workers) return own;
+      const last = own?.lastIssued === undefined || (workers.lastIssued !== undefined && workers.lastIssued > own.lastIssued) ? workers.lastIssued : own.lastIssued;
+      return {
+        name,
+        lastIssued: last,
+        issued: (own?.issued ?? 0) + workers.issued,
+        leaseRemaining: (own?.leaseRemaining ?? 0n) + workers.leaseRemaining,
+        leaseSize: own?.leaseSize ?? 0,
+      };
+    };
   }
   const endpoints: Record<string, string> = {};
   let closed = false;

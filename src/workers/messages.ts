@@ -84,8 +84,8 @@ export interface WorkerReport {
   readonly errors: ReadonlyArray<readonly [string, number]>;
   /** Sequences this worker has admitted. */
   readonly sequenceCount: number;
-  /** Sequences whose figures changed since the previous report (at most 1000): name, values issued, slots left in leases. */
-  readonly sequences: ReadonlyArray<readonly [string, number, bigint]>;
+  /** Sequences whose figures changed since the previous report (at most 1000): name, values issued, slots left in leases, last value. */
+  readonly sequences: ReadonlyArray<readonly [string, number, bigint, bigint | undefined]>;
 }
 
 /** Worker → owner: start-up failed (the worker exits next); `code` is the start-up code when there is one. */

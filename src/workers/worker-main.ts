@@ -48,12 +48,12 @@ async function start(command: StartCommand): Promise<void> {
   const running = server;
   const reported = new Map<string, { issued: number; remaining: bigint }>();
   setInterval(() => {
-    const sequences: Array<readonly [string, number, bigint]> = [];
+    const sequences: Array<readonly [string, number, bigint, bigint | undefined]> = [];
     running.service?.forEachSequence((name, issued, remaining) => {
       const last = reported.get(name);
       if (sequences.length >= MAX_REPORTED_SEQUENCES || (last?.issued === issued && last.remaining === remaining)) return;
       reported.set(name, { issued, remaining });
-      sequences.push([name, issued, remaining]);
+      sequences.push([name, issued, remaining, running.service?.lastValue(name)]);
     });
     send({
       type: 'report',

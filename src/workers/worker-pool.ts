@@ -53,6 +53,14 @@ interface Slot {
 export interface SequenceFigures {
   issued: number;
   leaseRemaining: bigint;
+  lastIssued: bigint | undefined;
+}
+
+/** Adds `more` into `total` (last value: the higher). */
+function addFigures(total: SequenceFigures, more: SequenceFigures): void {
+  total.issued += more.issued;
+  total.leaseRemaining += more.leaseRemaining;
+  if (more.lastIssued !== undefined && (total.lastIssued === undefined || more.lastIssued > total.lastIssued)) total.lastIssued = more.lastIssued;
 }
 
 interface PendingCommand {
@@ -85,7 +93,7 @@ export class WorkerPool {
   private readonly commands = new Map<number, PendingCommand>();
   private nextCommandId = 1;
   /** Values issued per sequence by workers that have died, so totals never go back. */
-  private readonly retired = new Map<string, number>();
+  private readonly retired = new Map<string, SequenceFigures>();
   private stopping = false;
   /** Endpoints the first ready worker bound (all workers share them). */
   endpoints: Record<string, string> = {};
@@ -135,19 +143,29 @@ export class WorkerPool {
   /** Per sequence, values issued by every worker (live and dead) and slots left in live workers' leases. */
   sequenceTotals(): Map<string, SequenceFigures> {
     const totals = new Map<string, SequenceFigures>();
-    for (const [name, issued] of this.retired) totals.set(name, { issued, leaseRemaining: 0n });
+    for (const [name, figures] of this.retired) totals.set(name, { ...figures });
     for (const slot of this.slots) {
       for (const [name, figures] of slot.sequences) {
         const total = totals.get(name);
-        if (total) {
-          total.issued += figures.issued;
-          total.leaseRemaining += figures.leaseRemaining;
-        } else {
-          totals.set(name, { ...figures });
-        }
+        if (total) addFigures(total, figures);
+        else totals.set(name, { ...figures });
       }
     }
     return totals;
+  }
+
+  /** `sequenceTotals()` of one sequence; undefined when no worker reported it. */
+  sequenceTotal(name: string): SequenceFigures | undefined {
+    let total: SequenceFigures | undefined;
+    const retired = this.retired.get(name);
+    if (retired) total = { ...retired };
+    for (const slot of this.slots) {
+      const figures = slot.sequences.get(name);
+      if (!figures) continue;
+      if (total) addFigures(total, figures);
+      else total = { ...figures };
+    }
+    return total;
   }
 
   /** Number of workers up and serving. */
@@ -278,7 +296,13 @@ export class WorkerPool {
         reject(failure ?? new Error(`worker ${slot.slot} exited (code ${code}, signal ${signal}) before it was ready`));
         if (slot.worker !== worker) return;
         slot.worker = undefined;
-        for (const [name, figures] of slot.sequences) this.retired.set(name, (this.retired.get(name) ?? 0) + figures.issued);
+        for (const [name, figures] of slot.sequences) {
+          // Its leases are gone; what it issued still counts.
+          const retired = this.retired.get(name);
+          const issuedOnly = { issued: figures.issued, leaseRemaining: 0n, lastIssued: figures.lastIssued };
+          if (retired) addFigures(retired, issuedOnly);
+          else this.retired.set(name, issuedOnly);
+        }
         slot.sequences = new Map();
         if (this.stopping) return;
         this.options.logger.error({ worker: slot.slot, workerPid: worker.process.pid, code, signal }, 'worker died; its leases are lost');
@@ -339,6 +363,6 @@ export class WorkerPool {
       slot.reported.errors.set(key, total);
     }
     slot.reported.sequenceCount = report.sequenceCount;
-    for (const [name, issued, leaseRemaining] of report.sequences) slot.sequences.set(name, { issued, leaseRemaining });
+    for (const [name, issued, leaseRemaining, lastIssued] of report.sequences) slot.sequences.set(name, { issued, leaseRemaining, lastIssued });
   }
 }
