@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { createAdminApi, type LeaderStatus } from './admin/admin-server.js';
+import { createAdminApi, type LeaderStatus, type WorkerStatus } from './admin/admin-server.js';
 import { createMetrics, type Metrics } from './admin/metrics.js';
 import { Sampler } from './admin/sampler.js';
 import type { ServerConfig } from './config/options.js';
@@ -25,7 +25,7 @@ import { StartupError } from './core/startup-errors.js';
 import { ProxySource } from './proxy/proxy-source.js';
 import { TicketService } from './service/ticket-service.js';
 import { createStore } from './store/open-store.js';
-import type { Store } from './store/store.js';
+import type { Store, StoreOptions } from './store/store.js';
 import type { LeaderElection } from './leader/election.js';
 import { LeaderSource } from './leader/leader-source.js';
 import type { IssueTokens } from './core/issue-tokens.js';
@@ -71,6 +71,26 @@ export interface TicketServer {
 export interface CreateServerOptions {
   /** Logger; default: pino JSON lines on stdout at `config.logLevel`. */
   readonly logger?: Logger;
+  /**
+   * The store to issue from instead of opening `config.store` (`--workers`: the
+   * owner's lease broker, or a worker's channel to it); default: opened from `config.store`.
+   */
+  readonly store?: Store;
+  /** Whether `start()` logs the `ready` line; default true (`--workers` logs one for all processes). */
+  readonly announceReady?: boolean;
+  /** `--workers`: the worker processes, for the admin port's `/status`; default none (one process). */
+  readonly workers?: () => WorkerStatus[];
+}
+
+/** How the server opens `config.store` (also used by `--workers`' owner process). */
+export function storeOptionsOf(config: ServerConfig, onWarning: (message: string) => void): StoreOptions {
+  return {
+    poolSize: config.poolSize,
+    poolTimeoutMs: config.poolTimeoutMs,
+    // A hung database must not hold a sequence's reservation much longer than waiting requests wait.
+    operationTimeoutMs: Math.max(2 * config.storeTimeoutMs, 2_000),
+    onWarning,
+  };
 }
 
 interface Backend {
@@ -109,14 +129,15 @@ function upstreamSecurity(config: ServerConfig, security: Security): TransportSe
   };
 }
 
-async function issuingBackend(config: ServerConfig, logger: Logger, stats: ProtocolStats, security: Security): Promise<Backend> {
-  const store = await createStore(config.store, {
-    poolSize: config.poolSize,
-    poolTimeoutMs: config.poolTimeoutMs,
-    // A hung database must not hold a sequence's reservation much longer than waiting requests wait.
-    operationTimeoutMs: Math.max(2 * config.storeTimeoutMs, 2_000),
-    onWarning: (message) => logger.warn({ store: store.description }, message),
-  });
+async function issuingBackend(
+  config: ServerConfig,
+  logger: Logger,
+  stats: ProtocolStats,
+  security: Security,
+  given: Store | undefined,
+): Promise<Backend> {
+  const store: Store =
+    given ?? (await createStore(config.store, storeOptionsOf(config, (message) => logger.warn({ store: store.description }, message))));
   const metrics = createMetrics({ stats });
   // Leader mode: closed until this server wins the election (then the election's own check).
   const gate = { mayIssue: (): boolean => false };
@@ -314,6 +335,7 @@ interface ProtocolContext {
   readonly backend: Backend;
   /** Filled as protocols bind; the admin port shows it. */
   readonly endpoints: Readonly<Record<string, string>>;
+  readonly workers: (() => WorkerStatus[]) | undefined;
 }
 
 /**
@@ -362,7 +384,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'admin',
     option: '--admin',
     address: (config) => config.admin,
-    create: ({ config, backend, endpoints, security }) => {
+    create: ({ config, backend, endpoints, security, workers }) => {
       const leader = backend.leader;
       const app = createAdminApi({
         version: packageVersion(),
@@ -372,6 +394,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
         sampler: backend.sampler,
         upstreams: backend.proxy ? () => backend.proxy?.stats() ?? [] : undefined,
         leader: leader ? () => leaderStatus(leader) : undefined,
+        workers,
         registry: backend.metrics.registry,
         adminToken: config.adminToken,
         endpoints,
@@ -446,7 +469,10 @@ async function listenOrExplain(protocol: ActiveProtocol): Promise<string> {
   }
 }
 
-/** Creates a server from a resolved configuration. Nothing is opened until `start()`. */
+/**
+ * Creates a server from a resolved configuration. Nothing is opened until `start()`.
+ * Always one process: `config.workers` is applied by the CLI (`workers/cluster-server.ts`).
+ */
 export async function createServer(config: ServerConfig, options: CreateServerOptions = {}): Promise<TicketServer> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { pid: process.pid } });
   // First: a bad security file must stop the start before a store is created.
@@ -456,10 +482,11 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
     logger.info({ curvePublicKey: security.curve.publicKey, allowedClients: security.curve.allowed?.size ?? 'any' }, 'CurveZMQ on');
   }
   const stats = new ProtocolStats();
-  const backend = config.hosts.length > 0 ? proxyBackend(config, logger, stats, security) : await issuingBackend(config, logger, stats, security);
+  const backend =
+    config.hosts.length > 0 ? proxyBackend(config, logger, stats, security) : await issuingBackend(config, logger, stats, security, options.store);
   const endpoints: Record<string, string> = {};
   const leader = backend.leader;
-  const context: ProtocolContext = { security, config, source: backend.source, logger, stats, backend, endpoints };
+  const context: ProtocolContext = { security, config, source: backend.source, logger, stats, backend, endpoints, workers: options.workers };
   const protocols: ActiveProtocol[] = [];
   for (const entry of PROTOCOLS as ReadonlyArray<ProtocolEntry<unknown>>) {
     const address = entry.address(config);
@@ -493,7 +520,7 @@ export async function createServer(config: ServerConfig, options: CreateServerOp
         logger.info({ protocol: entry.name, ...entry.logFields(endpoints[entry.name] as string, config) }, 'listening');
       }
       // Logged once every listener is bound, whichever are on: what scripts and tests wait for.
-      logger.info({ endpoints: { ...endpoints } }, 'ready');
+      if (options.announceReady ?? true) logger.info({ endpoints: { ...endpoints } }, 'ready');
     },
     async close() {
       if (closed) return;

@@ -43,6 +43,16 @@ export interface LeaderStatus {
   readonly reachable: boolean;
 }
 
+/** `--workers`: one worker process as `/status` shows it. */
+export interface WorkerStatus {
+  readonly slot: number;
+  readonly pid: number | undefined;
+  readonly ready: boolean;
+  readonly restarts: number;
+  /** Sequences the worker has used. */
+  readonly sequences: number;
+}
+
 /** What the admin port reports on and acts upon. */
 export interface AdminContext {
   readonly version: string;
@@ -53,6 +63,8 @@ export interface AdminContext {
   readonly upstreams: (() => UpstreamStats[]) | undefined;
   /** Leader mode; undefined otherwise. */
   readonly leader?: (() => LeaderStatus) | undefined;
+  /** `--workers`: the worker processes; undefined in one process. */
+  readonly workers?: (() => WorkerStatus[]) | undefined;
   readonly registry: Registry;
   readonly adminToken: string | undefined;
   readonly endpoints: Readonly<Record<string, string>>;
@@ -107,8 +119,9 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
       })
     : [];
   const leader = context.leader?.();
+  const workers = context.workers?.();
   const ready = service
-    ? service.running && health?.ok === true && (leader === undefined || leader.reachable)
+    ? service.running && health?.ok === true && (leader === undefined || leader.reachable) && (workers === undefined || workers.some((worker) => worker.ready))
     : (upstreams ?? []).some((upstream) => upstream.up);
   return {
     mode: service ? 'server' : 'proxy',
@@ -133,6 +146,7 @@ export async function buildStatus(context: AdminContext, limit: number): Promise
           since: leader.leader?.since ?? null,
         }
       : null,
+    workers: workers ?? null,
     endpoints: context.endpoints,
   };
 }

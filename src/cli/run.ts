@@ -108,7 +108,8 @@ async function serve(config: ServerConfig, programName: string): Promise<void> {
   if (config.bind === undefined && !config.http && !config.admin && !config.tcp && !config.line) {
     throw new ConfigError('bind', 'nothing to serve: --bind, --http, --admin, --tcp and --line are all off; turn one on');
   }
-  const server = await createServer(config);
+  // --workers N: an owner process (store, ZeroMQ, admin) and N workers; loaded only then.
+  const server = config.workers > 1 ? await (await import('../workers/cluster-server.js')).createClusterServer(config) : await createServer(config);
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): void => {
     if (stopping) {

@@ -27,6 +27,7 @@ import {
   storeUri,
   upstreamList,
   z85Key,
+  workerCount,
   zmqEndpointOrOff,
   type ListenAddress,
   type LogLevel,
@@ -202,6 +203,12 @@ export const FIELD_OPTIONS = [
   option({
     name: 'max-connections', field: 'maxConnections', kind: 'integer', placeholder: 'C', default: 10_000, parse: integerIn(1, 1_000_000),
     description: 'most connections per TCP protocol',
+  }),
+  option({
+    // 1: today's single process. More: an owner process (store, ZeroMQ, admin) and N workers (HTTP, TCP, line).
+    name: 'workers', field: 'workers', kind: 'string', placeholder: 'N', default: 1, parse: workerCount,
+    description: 'processes serving HTTP, TCP and line (auto: one per core); the owner process keeps the store, ' +
+      'ZeroMQ and the admin port and grants the workers their leases',
   }),
   option({
     // Non-empty means proxy mode.

@@ -4,6 +4,7 @@
  * JSON file) and returns the typed value or throws `OptionValueError` with the
  * reason; the option table adds which option and where the value came from.
  */
+import { availableParallelism } from 'node:os';
 import { OptionValueError } from './config-error.js';
 import { validateStoreUri, StoreUriError } from '../store/open-store.js';
 import { validateSequenceName } from '../core/names.js';
@@ -39,6 +40,20 @@ export function integerIn(min: number, max: number): ValueParser<number> {
     return value;
   };
 }
+
+/** Most processes `--workers` may start. */
+export const MAX_WORKERS = 256;
+
+/** `--workers`: `auto` (one per core the OS lets this process use, at most 256) or an integer from 1 to 256. */
+export const workerCount: ValueParser<number> = (raw) => {
+  const text = String(raw).trim();
+  if (text.toLowerCase() === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+  const value = /^[0-9]{1,4}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_WORKERS) {
+    throw new OptionValueError(`expected auto or an integer from 1 to ${MAX_WORKERS}, got "${text}"`);
+  }
+  return value;
+};
 
 /** A 64-bit integer from `min` to `max`. */
 export function bigIntegerIn(min: bigint, max: bigint): ValueParser<bigint> {

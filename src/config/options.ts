@@ -69,6 +69,15 @@ function checkAcrossOptions(config: ServerConfig, where: (option: string) => str
       `invalid ${where('leader')}: leader mode elects its leader through etcd; add --store etcd://HOST:PORT[,HOST:PORT…]`,
     );
   }
+  if (config.workers > 1 && config.hosts.length > 0) {
+    throw new ConfigError('workers', `invalid ${where('workers')}: a proxy (--host) runs in one process; leave --workers at 1`);
+  }
+  if (config.workers > 1 && !config.http && !config.tcp && !config.line) {
+    throw new ConfigError('workers', `invalid ${where('workers')}: workers serve --http, --tcp and --line, and all three are off`);
+  }
+  if (config.workers > 1 && config.leader) {
+    throw new ConfigError('workers', `invalid ${where('workers')}: leader mode runs in one process; leave --workers at 1`);
+  }
   if (config.leader && config.hosts.length > 0) {
     throw new ConfigError('leader', `invalid ${where('leader')}: a proxy (--host) cannot take part in leader mode`);
   }

@@ -209,6 +209,23 @@ export class TicketService implements TicketSource {
   }
 
   /**
+   * Admission alone, as if a request for `name` had arrived here: validates the
+   * name, and counts it toward `--max-sequences` (or, in strict mode, checks it
+   * exists). Used by `--workers`: the owner process answers for every worker.
+   * @throws TicketError EBADNAME, ENOSEQ (strict mode), ELIMIT, EUNAVAILABLE
+   */
+  async admitName(name: string): Promise<void> {
+    this.checkRunning();
+    // At most two rounds: a strict-mode lookup in a shared store settles, then the answer is known.
+    for (let round = 0; round < 2; round++) {
+      const pending = this.admission.admit(name);
+      if (pending === undefined) return;
+      await pending;
+    }
+    if (!this.admission.has(name)) throw new TicketError('ENOSEQ', `no sequence "${name}" (strict mode)`);
+  }
+
+  /**
    * Creates a sequence (the way to create one in strict mode), durably.
    * @returns true when it did not exist before
    * @throws TicketError EBADNAME, ELIMIT, EUNAVAILABLE (store failure)

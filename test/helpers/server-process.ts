@@ -58,6 +58,8 @@ export interface ProcessOptions {
    * defaults only to `ticket-server`: the other commands' tests give every address themselves.
    */
   readonly command?: CommandName;
+  /** `startServer`: how long the `ready` line may take, in ms; default 15 s (`--workers` starts several processes). */
+  readonly startTimeoutMs?: number;
 }
 
 /** A running server started by `startServer`. */
@@ -203,11 +205,12 @@ export async function startServer(args: readonly string[], options: ProcessOptio
   const endpoints = await new Promise<Record<string, string>>((resolveEndpoints, reject) => {
     const describe = (why: string): Error =>
       new Error(`${options.command ?? 'ticket-server'} ${fullArgs.join(' ')} ${why}\n--- stdout ---\n${out()}\n--- stderr ---\n${err()}`);
+    const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
     const timer = setTimeout(() => {
       cleanup();
       child.kill('SIGKILL');
-      reject(describe(`was not ready within ${START_TIMEOUT_MS} ms`));
-    }, START_TIMEOUT_MS);
+      reject(describe(`was not ready within ${startTimeoutMs} ms`));
+    }, startTimeoutMs);
     const onData = (): void => {
       const found = findReadyEndpoints(out());
       if (found === undefined) return;

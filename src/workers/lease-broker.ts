@@ -1,0 +1,195 @@
+/**
+ * The owner process's side of `--workers`: the one place that talks to the
+ * real store. The owner's own TicketService (ZeroMQ, admin) uses the broker as
+ * its `Store`; each worker's calls arrive over IPC (`handle`). Three things are
+ * added on top of the store:
+ *
+ * - **Hand-back across processes.** A store lowers its counter only when a
+ *   released lease ends exactly where the counter is. Leases of several
+ *   processes interleave (worker A holds [1,100), B [100,200)), so released
+ *   tails are collected per sequence and returned highest first: a tail that
+ *   cannot be returned yet (someone holds slots above it) is kept and tried
+ *   again whenever a higher one comes back. What is still kept at the end lies
+ *   below a value some process issued: a gap, never a repeat.
+ * - **Floors reach every lease book.** A floor written through the broker
+ *   (`reserve(name, 0, slot)` by the owner's admin API) is told to every worker
+ *   before the call returns, so no worker issues below it from a lease it holds.
+ * - **One authority for names.** A worker asks `admit` for every name it has not
+ *   seen; the owner's own service answers by its admission (ELIMIT, strict mode).
+ */
+import { TicketError } from '../core/errors.js';
+import type { Numbering } from '../core/numbering.js';
+import { sameNumbering, type Lease, type Store, type StoreHealth, type StoredSequence, type StoredSettings } from '../store/store.js';
+import type { ServiceLogger } from '../service/service-options.js';
+import type { StoreCall } from './messages.js';
+
+/** Most tails kept per sequence; past it the lowest are forgotten (they could only ever become gaps). */
+const MAX_KEPT_TAILS = 1_000;
+
+/** What the broker needs from the owner. */
+export interface LeaseBrokerOptions {
+  /** The numbering the owner fenced the store with; a worker asking for another is refused. */
+  readonly numbering: Numbering;
+  /** Tells every worker about a floor and resolves once each has applied it. */
+  readonly broadcastFloor: (name: string, slot: bigint) => Promise<void>;
+  /** The owner's admission: resolves when `name` may be used, rejects with ENOSEQ or ELIMIT. */
+  readonly admit: (name: string) => Promise<void>;
+  readonly logger: ServiceLogger;
+}
+
+/** The owner's store: the real store plus cross-process hand-back, floor broadcast and admission. */
+export class LeaseBroker implements Store {
+  readonly kind: string;
+  readonly description: string;
+  readonly durable: boolean;
+  readonly shared: boolean;
+  /** Handed-back tails per sequence that the store could not take back yet, in no order. */
+  private readonly kept = new Map<string, Lease[]>();
+  /** One hand-back pass per sequence at a time: each pass reads and changes `kept`. */
+  private readonly passes = new Map<string, Promise<void>>();
+  private releasedSlots = 0n;
+
+  constructor(private readonly inner: Store, private readonly options: LeaseBrokerOptions) {
+    this.kind = inner.kind;
+    this.description = inner.description;
+    this.durable = inner.durable;
+    this.shared = inner.shared;
+  }
+
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+
+  fence(numbering: Numbering): Promise<void> {
+    return this.inner.fence(numbering);
+  }
+
+  /** The owner's reservations; a floor write (count 0 with `atLeast`) is broadcast to every worker first. */
+  async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
+    const lease = await this.inner.reserve(name, count, atLeast);
+    if (count === 0n && atLeast !== undefined) await this.options.broadcastFloor(name, atLeast);
+    return lease;
+  }
+
+  /**
+   * Takes a withdrawn lease back. Always true: the broker owns it from now on
+   * and returns it to the store as soon as (and if ever) the store allows.
+   */
+  async release(name: string, from: bigint, end: bigint): Promise<boolean> {
+    if (from >= end) return true;
+    let tails = this.kept.get(name);
+    if (!tails) this.kept.set(name, (tails = []));
+    tails.push({ start: from, end });
+    if (tails.length > MAX_KEPT_TAILS) {
+      tails.sort((a, b) => (a.end < b.end ? 1 : a.end > b.end ? -1 : 0));
+      tails.length = MAX_KEPT_TAILS;
+    }
+    const previous = this.passes.get(name) ?? Promise.resolve();
+    const pass = previous.then(() => this.returnTails(name));
+    this.passes.set(name, pass);
+    await pass;
+    if (this.passes.get(name) === pass) this.passes.delete(name);
+    return true;
+  }
+
+  /** Returns kept tails of `name` highest first until the store refuses one. Never throws. */
+  private async returnTails(name: string): Promise<void> {
+    const tails = this.kept.get(name);
+    if (!tails) return;
+    tails.sort((a, b) => (a.end < b.end ? 1 : a.end > b.end ? -1 : 0));
+    while (tails.length > 0) {
+      const top = tails[0] as Lease;
+      let returned: boolean;
+      try {
+        returned = await this.inner.release(name, top.start, top.end);
+      } catch (error) {
+        this.options.logger.warn({ err: error, sequence: name }, 'could not hand a lease back');
+        return;
+      }
+      // Refused: slots above it are held (or were issued); lower tails cannot be returned either.
+      if (!returned) return;
+      tails.shift();
+      this.releasedSlots += top.end - top.start;
+    }
+    this.kept.delete(name);
+  }
+
+  /** Slots handed back to the store so far, and slots handed back to the broker that the store could not take (gaps). */
+  handBackTotals(): { released: bigint; gaps: bigint } {
+    let gaps = 0n;
+    for (const tails of this.kept.values()) for (const tail of tails) gaps += tail.end - tail.start;
+    return { released: this.releasedSlots, gaps };
+  }
+
+  has(name: string): Promise<boolean> {
+    return this.inner.has(name);
+  }
+
+  list(): AsyncIterable<StoredSequence> {
+    return this.inner.list();
+  }
+
+  readSettings(name: string): Promise<string | undefined> {
+    return this.inner.readSettings(name);
+  }
+
+  writeSettings(name: string, settings: string | undefined): Promise<void> {
+    return this.inner.writeSettings(name, settings);
+  }
+
+  listSettings(): AsyncIterable<StoredSettings> {
+    return this.inner.listSettings();
+  }
+
+  health(): Promise<StoreHealth> {
+    return this.inner.health();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /**
+   * Carries out one worker's call. Arguments are checked (they come from our
+   * own code, but a bad one must never reach the store).
+   * @throws TicketError EBADREQ on malformed arguments; whatever the store or admission throws
+   */
+  async handle(call: StoreCall): Promise<unknown> {
+    const [first, second, third] = call.args;
+    switch (call.op) {
+      case 'reserve':
+        if (typeof first !== 'string' || typeof second !== 'bigint' || second < 0n || (third !== undefined && typeof third !== 'bigint')) break;
+        // A worker's own floor write answers a broadcast: it is not broadcast again.
+        return this.inner.reserve(first, second, third);
+      case 'release':
+        if (typeof first !== 'string' || typeof second !== 'bigint' || typeof third !== 'bigint') break;
+        return this.release(first, second, third);
+      case 'admit':
+        if (typeof first !== 'string') break;
+        await this.options.admit(first);
+        return true;
+      case 'health':
+        return this.inner.health();
+      case 'readSettings':
+        if (typeof first !== 'string') break;
+        return this.inner.readSettings(first);
+      case 'writeSettings':
+        if (typeof first !== 'string' || (second !== undefined && typeof second !== 'string')) break;
+        return this.inner.writeSettings(first, second);
+      case 'listSettings': {
+        // Settings are few (sequences with a definition, and tombstones): one array crosses the channel.
+        const all: StoredSettings[] = [];
+        for await (const entry of this.inner.listSettings()) all.push(entry);
+        return all;
+      }
+      case 'fence': {
+        const numbering = first as Numbering | undefined;
+        if (numbering === undefined || !sameNumbering(numbering, this.options.numbering)) {
+          throw new TicketError('EINTERNAL', 'worker numbering differs from the owner process');
+        }
+        return undefined;
+      }
+    }
+    throw new TicketError('EBADREQ', `malformed ${call.op} call from a worker`);
+  }
+}
