@@ -202,11 +202,13 @@ export class TicketService implements TicketSource {
     this.checkRunning();
     await this.admission.require(name);
     const slot = this.map.slotAbove(floor);
+    // The stored position before: a counter already exactly at `slot` also answers `start === slot`, but did not move.
+    const before = await callStore(() => this.store.reserve(name, 0n), this.storeTimeoutMs);
     const lease = await callStore(() => this.store.reserve(name, 0n, slot), this.storeTimeoutMs);
     const seq = this.sequences.get(name);
     // Whatever the store answered, the book learns the floor (leases it receives later are trimmed to it).
     const movedHere = seq !== undefined && raiseFloorSlot(seq, this.map, slot);
-    return lease.start === slot || movedHere;
+    return (before.start < slot && lease.start === slot) || movedHere;
   }
 
   /** Store health, for readiness probes. Never throws. */
