@@ -4,6 +4,8 @@
  * TCP, the line protocol, the public HTTP API and the admin port.
  */
 import type { FastifyInstance } from 'fastify';
+import { boundPipelinedReplies } from './http-backpressure.js';
+import { DEFAULT_MAX_REPLY_BYTES } from './line-output.js';
 
 /** A host and port to listen on (port 0: any free port). */
 export interface HostPort {
@@ -29,13 +31,46 @@ export interface ProtocolServer<Address = HostPort> {
   close(): Promise<void>;
 }
 
+/** What bounds an HTTP listener against clients that hold connections or never read. */
+export interface HttpLimits {
+  /** Most open connections; Node closes any beyond at once. Default 10,000. */
+  readonly maxConnections: number;
+  /** A request's headers and body must arrive within this (else 408 and closed). Default 10,000 ms. */
+  readonly requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. Default 60,000 ms (`--idle-timeout`). */
+  readonly keepAliveTimeoutMs: number;
+  /** Requests one keep-alive connection may carry; 0: no limit. Default 0. */
+  readonly maxRequestsPerConnection: number;
+  /** Unsent reply bytes of a connection above which its next pipelined request waits. Default 256 KiB. */
+  readonly maxReplyBytes: number;
+}
+
+/** The defaults of `HttpLimits` (the defaults of the options that set them). */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 10_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 60_000,
+  maxRequestsPerConnection: 0,
+  maxReplyBytes: DEFAULT_MAX_REPLY_BYTES,
+};
+
 /** A fastify app as a protocol server; `listen` returns its base URL (`http://127.0.0.1:6412`, IPv6 in brackets). */
 export class FastifyProtocolServer implements ProtocolServer {
   constructor(
     readonly name: string,
-    /** The app, for embedders and tests (`inject`). */
+    /** The app, for embedders and tests (`inject`); not ready yet (hooks are added here). */
     readonly app: FastifyInstance,
-  ) {}
+    limits: HttpLimits = DEFAULT_HTTP_LIMITS,
+  ) {
+    const server = app.server;
+    server.maxConnections = limits.maxConnections;
+    // Headers count toward the request's time too: a client sending them byte by byte is also bounded.
+    server.headersTimeout = limits.requestTimeoutMs;
+    server.requestTimeout = limits.requestTimeoutMs;
+    server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
+    boundPipelinedReplies(app, limits.maxReplyBytes);
+  }
 
   async listen(address: HostPort): Promise<string> {
     await this.app.listen({ host: address.host, port: address.port });

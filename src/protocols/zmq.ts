@@ -21,6 +21,19 @@ import type { ProtocolServer } from './protocol-server.js';
 export const MAX_REQUEST_BYTES = 4096;
 /** Frames above this are dropped by ZeroMQ itself (the peer is disconnected). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Replies ZeroMQ queues for one peer (its send high-water mark); further ones wait here, in `MAX_HELD_REPLY_BYTES`. */
+export const SEND_QUEUE_MESSAGES = 128;
+/**
+ * Reply bytes held here for a peer whose ZeroMQ queue is full; past it replies
+ * to that peer are dropped. With `SEND_QUEUE_MESSAGES` (replies up to ~20 KB),
+ * what a peer that never receives costs the server is bounded by a few MB.
+ */
+export const MAX_HELD_REPLY_BYTES = 1024 * 1024;
+/** How soon a held reply is offered to ZeroMQ again: at first, and at most (a peer that does not receive). */
+const HELD_RETRY_MS = 1;
+const HELD_RETRY_MAX_MS = 100;
+/** Requests queued from one peer before it is read no further (ZeroMQ's receive high-water mark). */
+export const RECEIVE_QUEUE_MESSAGES = 1000;
 /** Most routing/envelope frames accepted before the body. */
 const MAX_ENVELOPE_FRAMES = 16;
 
@@ -125,6 +138,11 @@ export class ZmqServer implements ProtocolServer<string> {
   private readonly backlog = new Map<string, Array<{ envelope: Buffer[]; text: string | undefined }>>();
 
   private readonly stats: ProtocolStats | undefined;
+  /**
+   * Replies to peers whose ZeroMQ queue was full, in order, with their bytes;
+   * a pump offers them again one at a time (so their order holds).
+   */
+  private readonly held = new Map<string, { replies: Buffer[][]; bytes: number }>();
 
   constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats) {
     this.source = source;
@@ -132,16 +150,19 @@ export class ZmqServer implements ProtocolServer<string> {
     this.stats = stats;
     this.socket = new Router({
       maxMessageSize: MAX_MESSAGE_BYTES,
-      // Replies to peers that went away are dropped, never block the loop.
-      mandatory: false,
+      // A reply that ZeroMQ cannot queue fails (EHOSTUNREACH: the peer went away, dropped; EAGAIN: its
+      // queue is full, held here within a bound) instead of being dropped silently.
+      mandatory: true,
       // Send at once, always. Without this, zeromq.js defers one send after a
       // run of 512 and throws EBUSY synchronously for the next one, which would
-      // stop the receive loop under load. A ROUTER that is not `mandatory`
-      // never blocks, so a send that cannot be queued is a reply to drop.
+      // stop the receive loop under load; a send that cannot be queued fails at once.
       sendTimeout: 0,
       linger: 1000,
-      receiveHighWaterMark: 10_000,
-      sendHighWaterMark: 10_000,
+      // Requests queued per peer before ZeroMQ stops reading that peer (this loop takes them at once).
+      receiveHighWaterMark: RECEIVE_QUEUE_MESSAGES,
+      // Replies queued per peer; past it replies to that peer are dropped (not `mandatory`): a peer that
+      // never receives holds at most this many replies here (up to ~20 KB each) beside the socket buffers.
+      sendHighWaterMark: SEND_QUEUE_MESSAGES,
     });
   }
 
@@ -212,9 +233,12 @@ export class ZmqServer implements ProtocolServer<string> {
   private flush(peer: string): void {
     const queue = this.backlog.get(peer);
     if (!queue) return;
+    let sent = 0;
     while (queue.length > 0 && (queue[0] as { text: string | undefined }).text !== undefined) {
       const entry = queue.shift() as { envelope: Buffer[]; text: string };
-      this.send(entry.envelope, entry.text);
+      // After the first, one at a time through the pump: whether a send was queued is known only later.
+      if (sent++ === 0) this.send(entry.envelope, entry.text);
+      else this.hold(peer, [...entry.envelope, Buffer.from(entry.text)]);
     }
     if (queue.length === 0) this.backlog.delete(peer);
   }
@@ -222,12 +246,65 @@ export class ZmqServer implements ProtocolServer<string> {
   private send(envelope: Buffer[], reply: string): void {
     if (this.socket.closed) return;
     envelope.push(Buffer.from(reply));
-    const dropped = (error: unknown): void => this.logger.warn({ err: error }, 'zeromq reply dropped');
-    try {
-      this.socket.send(envelope).catch(dropped);
-    } catch (error) {
-      dropped(error); // zeromq.js throws some send errors synchronously
+    const peer = (envelope[0] as Buffer).toString('latin1');
+    if (this.held.has(peer)) {
+      this.hold(peer, envelope);
+      return;
     }
+    const unsent = (error: unknown): void => {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'EAGAIN') this.hold(peer, envelope, true);
+      // EHOSTUNREACH: the peer went away, as peers may.
+      else if (code !== 'EHOSTUNREACH') this.logger.warn({ err: error }, 'zeromq reply dropped');
+    };
+    try {
+      this.socket.send(envelope).catch(unsent);
+    } catch (error) {
+      unsent(error); // zeromq.js throws some send errors synchronously
+    }
+  }
+
+  /** Holds a reply ZeroMQ could not queue for `peer` (at the head when it was the one that failed). */
+  private hold(peer: string, message: Buffer[], first = false): void {
+    let held = this.held.get(peer);
+    if (held === undefined) {
+      held = { replies: [], bytes: 0 };
+      this.held.set(peer, held);
+      void this.pump(peer, held);
+    }
+    const bytes = (message.at(-1) as Buffer).length;
+    if (held.bytes + bytes > MAX_HELD_REPLY_BYTES) {
+      this.stats?.countError('zmq', 'EUNAVAILABLE');
+      return; // a peer that does not receive: its replies are dropped past the bound
+    }
+    held.bytes += bytes;
+    if (first) held.replies.unshift(message);
+    else held.replies.push(message);
+  }
+
+  /** Offers a peer's held replies to ZeroMQ one at a time, waiting while its queue is full. */
+  private async pump(peer: string, held: { replies: Buffer[][]; bytes: number }): Promise<void> {
+    // Let the failed send that started this put its reply at the head first.
+    await new Promise((resolve) => setImmediate(resolve));
+    let retryMs = HELD_RETRY_MS;
+    while (held.replies.length > 0 && !this.socket.closed) {
+      const message = held.replies[0] as Buffer[];
+      try {
+        await this.socket.send(message);
+        retryMs = HELD_RETRY_MS;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'EAGAIN') {
+          await new Promise((resolve) => setTimeout(resolve, retryMs));
+          retryMs = Math.min(retryMs * 2, HELD_RETRY_MAX_MS);
+          continue;
+        }
+        held.replies.length = 0; // the peer went away
+        break;
+      }
+      held.replies.shift();
+      held.bytes -= (message.at(-1) as Buffer).length;
+    }
+    this.held.delete(peer);
   }
 
   /** Stops receiving, lets pending replies (bounded by `graceMs`) go out, then closes the socket. */

@@ -1,0 +1,187 @@
+/**
+ * Hostile clients against the protocol servers, in process, with a real
+ * TicketService on a memory store:
+ *
+ * - a client that pipelines big requests and never reads its replies must
+ *   stop being read once a bounded amount of replies is outstanding (counted
+ *   here by the values the service issued, which a server that kept reading
+ *   would issue for every request), and must get every reply, in order, once
+ *   it reads;
+ * - near 2^63 − 1 a pipelined run of single requests gets the values that are
+ *   left, then EXHAUSTED, as the requests would one at a time.
+ */
+import { connect, type Socket } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Dealer } from 'zeromq';
+import { MAX_VALUE } from '../../src/core/numbering.js';
+import { createHttpApi } from '../../src/protocols/http.js';
+import { LineServer } from '../../src/protocols/line.js';
+import { FastifyProtocolServer, type ProtocolServer } from '../../src/protocols/protocol-server.js';
+import { ZmqServer } from '../../src/protocols/zmq.js';
+import { TicketService } from '../../src/service/ticket-service.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+
+const logger = pino({ level: 'silent' });
+const LOCAL = { host: '127.0.0.1', port: 0 };
+/** Values of 19 digits: every value takes 20 bytes of reply, so bytes and values convert simply. */
+const BIG_OFFSET = 1_000_000_000_000_000_000n;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startService(offset: bigint): Promise<TicketService> {
+  const service = new TicketService({ store: new MemoryStore(), numbering: { instance: 1, instances: 1, offset } });
+  await service.start();
+  cleanups.push(() => service.close());
+  return service;
+}
+
+async function listen(server: ProtocolServer): Promise<string> {
+  const address = await server.listen(LOCAL);
+  cleanups.push(() => server.close());
+  return address;
+}
+
+async function openSocket(address: string): Promise<Socket> {
+  const url = new URL(address.startsWith('http') ? address : `tcp://${address}`);
+  const socket = connect(Number(url.port), url.hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.on('error', () => undefined);
+  cleanups.push(() => void socket.destroy());
+  return socket;
+}
+
+/** Values issued of `name` so far (the service's last value minus the first). */
+function issuedOf(service: TicketService, name: string, offset: bigint): number {
+  const last = service.lastValue(name);
+  return last === undefined ? 0 : Number(last - offset + 1n);
+}
+
+/** Waits (bounded) until the issued count stops moving for `quietMs`; returns it. */
+async function settledIssued(service: TicketService, name: string, offset: bigint, quietMs = 500, limitMs = 8_000): Promise<number> {
+  const started = Date.now();
+  let last = -1;
+  let since = Date.now();
+  for (;;) {
+    const now = issuedOf(service, name, offset);
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs && now > 0) {
+      return now;
+    }
+    if (Date.now() - started > limitMs) return now;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Reads from a paused socket until `done(count of LF, tail)` (tail: the last
+ * bytes read) or a bound of time; returns the tail.
+ */
+async function readUntil(socket: Socket, done: (lines: number, tail: string) => boolean, limitMs = 30_000): Promise<string> {
+  let lines = 0;
+  let tail = '';
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not all replies within ${limitMs} ms (${lines} lines)`)), limitMs);
+    socket.on('data', (chunk: Buffer) => {
+      for (let index = chunk.indexOf(10); index >= 0; index = chunk.indexOf(10, index + 1)) lines++;
+      tail = (tail + chunk.subarray(Math.max(0, chunk.length - 4096)).toString('latin1')).slice(-4096);
+      if (done(lines, tail)) {
+        clearTimeout(timer);
+        resolve(tail);
+      }
+    });
+    socket.resume();
+  });
+}
+
+// Requests of 1000 values each: unanswered, REQUESTS × 1000 × 20 bytes of replies (60 MB).
+const REQUESTS = 3_000;
+const ALL_VALUES = REQUESTS * 1000;
+/**
+ * What a bounded server may issue to a client that never reads: the socket
+ * buffers of both ends (loopback autotunes them to a few MB) plus the bound,
+ * far below every request answered.
+ */
+const BOUNDED_VALUES = ALL_VALUES / 2;
+
+describe('a client that pipelines and never reads', () => {
+  it('line: stops being read once replies are outstanding, and gets every reply in order once it reads', async () => {
+    const service = await startService(BIG_OFFSET);
+    const address = await listen(new LineServer(service, logger, { idleTimeoutMs: 60_000, maxConnections: 10 }));
+    const socket = await openSocket(address);
+    socket.pause();
+    socket.write('NEXT x 1000\n'.repeat(REQUESTS));
+    const issued = await settledIssued(service, 'x', BIG_OFFSET);
+    console.log(`line: ${issued} of ${ALL_VALUES} values issued to a client that does not read`);
+    expect(issued).toBeLessThan(BOUNDED_VALUES);
+
+    const tail = await readUntil(socket, (lines) => lines >= REQUESTS);
+    expect(tail.split('\n').at(-2)?.split(' ').at(-1)).toBe((BIG_OFFSET + BigInt(ALL_VALUES) - 1n).toString());
+    expect(issuedOf(service, 'x', BIG_OFFSET)).toBe(ALL_VALUES);
+  }, 40_000);
+
+  it('HTTP: stops being read once replies are outstanding, and answers every request once it reads', async () => {
+    const service = await startService(BIG_OFFSET);
+    const address = await listen(new FastifyProtocolServer('http', createHttpApi(service)));
+    const socket = await openSocket(address);
+    socket.pause();
+    socket.write('GET /tickets/create/1000 HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(REQUESTS));
+    const issued = await settledIssued(service, 'default', BIG_OFFSET);
+    console.log(`http: ${issued} of ${ALL_VALUES} values issued to a client that does not read`);
+    expect(issued).toBeLessThan(BOUNDED_VALUES);
+
+    const closing = `${BIG_OFFSET + BigInt(ALL_VALUES) - 1n}]`;
+    let responses = 0;
+    await readUntil(socket, (_lines, tail) => {
+      if (!tail.endsWith(closing)) return false;
+      responses = issuedOf(service, 'default', BIG_OFFSET) / 1000;
+      return true;
+    });
+    expect(responses).toBe(REQUESTS);
+  }, 40_000);
+
+  it('ZeroMQ: a DEALER that never receives cannot make the server queue its replies without bound', async () => {
+    const service = await startService(BIG_OFFSET);
+    const server = new ZmqServer(service, logger);
+    const endpoint = await server.listen('tcp://127.0.0.1:0');
+    cleanups.push(() => server.close());
+    const dealer = new Dealer({ receiveHighWaterMark: 100, linger: 0 });
+    cleanups.push(() => dealer.close());
+    dealer.connect(endpoint);
+    const body = JSON.stringify(['x', '0', 1000]);
+    for (let index = 0; index < REQUESTS; index++) await dealer.send(body);
+    const issued = await settledIssued(service, 'x', BIG_OFFSET);
+    expect(issued).toBe(ALL_VALUES); // ROUTER answers everything; what is bounded is what it keeps for the peer.
+    // Now receive: what reaches the peer is what the server kept queued for it (plus the peer's own queue).
+    let received = 0;
+    for (;;) {
+      const next = await Promise.race([dealer.receive(), new Promise<undefined>((resolve) => setTimeout(resolve, 1000))]);
+      if (next === undefined) break;
+      received++;
+      if (received >= REQUESTS) break;
+    }
+    console.log(`zmq: ${received} of ${REQUESTS} replies were kept for a peer that did not receive`);
+    expect(received).toBeLessThan(REQUESTS / 2);
+  }, 40_000);
+});
+
+describe('near 2^63 − 1', () => {
+  it('line: a pipelined run of single requests gets the values left, then EXHAUSTED', async () => {
+    const left = 10;
+    const offset = MAX_VALUE - BigInt(left) + 1n;
+    const service = await startService(offset);
+    const address = await listen(new LineServer(service, logger, { idleTimeoutMs: 60_000, maxConnections: 10 }));
+    const socket = await openSocket(address);
+    socket.pause();
+    socket.write('NEXT y\n'.repeat(left + 5));
+    const tail = await readUntil(socket, (lines) => lines >= left + 5, 10_000);
+    const replies = tail.split('\n').slice(0, left + 5);
+    expect(replies.slice(0, left)).toEqual(Array.from({ length: left }, (_, index) => (offset + BigInt(index)).toString()));
+    for (const reply of replies.slice(left)) expect(reply).toMatch(/^ERR EXHAUSTED /);
+  });
+});
