@@ -15,7 +15,7 @@ import { ProtocolStats } from './core/protocol-stats.js';
 import type { TicketSource } from './core/ticket-source.js';
 import { createHttpApi } from './protocols/http.js';
 import { LineServer } from './protocols/line.js';
-import { FastifyProtocolServer, type HostPort, type ProtocolServer } from './protocols/protocol-server.js';
+import { FastifyProtocolServer, type HostPort, type HttpLimits, type ProtocolServer } from './protocols/protocol-server.js';
 import { OneShotServer } from './protocols/tcp-oneshot.js';
 import { ZmqServer } from './protocols/zmq.js';
 import { StartupError } from './core/startup-errors.js';
@@ -270,7 +270,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'http',
     option: '--http',
     address: (config) => config.http,
-    create: ({ source, stats, backend }) => {
+    create: ({ config, source, stats, backend }) => {
       const leader = backend.leader;
       // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
       const redirectTo = leader
@@ -279,7 +279,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
             return election !== undefined && election.role !== 'leader' ? election.leader?.http : undefined;
           }
         : undefined;
-      return new FastifyProtocolServer('http', createHttpApi(source, { stats, redirectTo }));
+      return new FastifyProtocolServer('http', createHttpApi(source, { stats, redirectTo }), httpLimits(config));
     },
     logFields: (url) => ({ url }),
   },
@@ -301,7 +301,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
         adminToken: config.adminToken,
         endpoints,
       });
-      return new FastifyProtocolServer('admin', app);
+      return new FastifyProtocolServer('admin', app, httpLimits(config));
     },
     logFields: (url, config) => ({ url, mutations: config.adminToken !== undefined }),
   },
@@ -317,18 +317,31 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'line',
     option: '--line',
     address: (config) => config.line,
-    create: ({ config, source, logger, stats }) => new LineServer(source, logger, tcpOptions(config, stats)),
+    create: ({ config, source, logger, stats }) =>
+      new LineServer(source, logger, { ...tcpOptions(config, stats), maxReplyBytes: config.maxReplyBytes }),
     logFields: (address) => ({ address }),
   },
   {
     name: 'zmq',
     option: '--bind',
     address: (config) => config.bind,
-    create: ({ source, logger, stats }) => new ZmqServer(source, logger, stats),
+    create: ({ config, source, logger, stats }) =>
+      new ZmqServer(source, logger, stats, { heartbeatTimeoutMs: config.heartbeatTimeoutMs }),
     logFields: (endpoint) => ({ endpoint }),
     announceAfterElection: true,
   },
 ];
+
+/** What both HTTP listeners are bounded by. */
+function httpLimits(config: ServerConfig): HttpLimits {
+  return {
+    maxConnections: config.maxConnections,
+    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutS * 1000,
+    maxRequestsPerConnection: config.maxRequestsPerConnection,
+    maxReplyBytes: config.maxReplyBytes,
+  };
+}
 
 /** What both raw TCP protocols are bounded by. */
 function tcpOptions(config: ServerConfig, stats: ProtocolStats): { idleTimeoutMs: number; maxConnections: number; stats: ProtocolStats } {

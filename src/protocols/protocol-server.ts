@@ -35,10 +35,14 @@ export interface ProtocolServer<Address = HostPort> {
 export interface HttpLimits {
   /** Most open connections; Node closes any beyond at once. Default 10,000. */
   readonly maxConnections: number;
-  /** A request's headers and body must arrive within this (else 408 and closed). Default 10,000 ms. */
+  /**
+   * A request's headers and body must arrive within this (else 408 and
+   * closed); a connection that sends nothing at all is closed as late.
+   * Default 10,000 ms.
+   */
   readonly requestTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this. Default 60,000 ms (`--idle-timeout`). */
-  readonly keepAliveTimeoutMs: number;
+  /** A keep-alive connection idle this long between requests is closed. Default 60,000 ms (`--idle-timeout`). */
+  readonly idleTimeoutMs: number;
   /** Requests one keep-alive connection may carry; 0: no limit. Default 0. */
   readonly maxRequestsPerConnection: number;
   /** Unsent reply bytes of a connection above which its next pipelined request waits. Default 256 KiB. */
@@ -49,7 +53,7 @@ export interface HttpLimits {
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: 10_000,
   requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
   maxRequestsPerConnection: 0,
   maxReplyBytes: DEFAULT_MAX_REPLY_BYTES,
 };
@@ -67,7 +71,7 @@ export class FastifyProtocolServer implements ProtocolServer {
     // Headers count toward the request's time too: a client sending them byte by byte is also bounded.
     server.headersTimeout = limits.requestTimeoutMs;
     server.requestTimeout = limits.requestTimeoutMs;
-    server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+    server.keepAliveTimeout = limits.idleTimeoutMs;
     server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
     boundPipelinedReplies(app, limits.maxReplyBytes);
   }

@@ -37,6 +37,18 @@ export const RECEIVE_QUEUE_MESSAGES = 1000;
 /** Most routing/envelope frames accepted before the body. */
 const MAX_ENVELOPE_FRAMES = 16;
 
+/** Default of `--heartbeat-timeout`. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 30_000;
+
+/** Options of the ZeroMQ server. */
+export interface ZmqServerOptions {
+  /**
+   * A peer silent this long (no request, no heartbeat answer), or that has not
+   * completed its handshake by then, is disconnected. Default 30,000 ms.
+   */
+  readonly heartbeatTimeoutMs?: number | undefined;
+}
+
 /** A parsed ticket request. `count` is undefined for the single-value form. */
 export interface ZmqRequest {
   readonly name: string;
@@ -144,11 +156,20 @@ export class ZmqServer implements ProtocolServer<string> {
    */
   private readonly held = new Map<string, { replies: Buffer[][]; bytes: number }>();
 
-  constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats) {
+  constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats, options: ZmqServerOptions = {}) {
     this.source = source;
     this.logger = logger;
     this.stats = stats;
+    const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
     this.socket = new Router({
+      // A peer that completed its handshake and then sends nothing, not even the answer to a ping, is
+      // disconnected after the timeout; live peers (their ZeroMQ answers pings) stay however idle.
+      heartbeatInterval: Math.max(100, Math.floor(heartbeatTimeoutMs / 3)),
+      heartbeatTimeout: heartbeatTimeoutMs,
+      // Asks peers to drop this server after as long without traffic from it.
+      heartbeatTimeToLive: heartbeatTimeoutMs,
+      // A connection that does not complete the ZeroMQ handshake in as long is closed.
+      handshakeInterval: heartbeatTimeoutMs,
       maxMessageSize: MAX_MESSAGE_BYTES,
       // A reply that ZeroMQ cannot queue fails (EHOSTUNREACH: the peer went away, dropped; EAGAIN: its
       // queue is full, held here within a bound) instead of being dropped silently.

@@ -7,6 +7,10 @@
  *   here by the values the service issued, which a server that kept reading
  *   would issue for every request), and must get every reply, in order, once
  *   it reads;
+ * - HTTP connections that hold a request open, or that exceed the connection
+ *   bound, are closed;
+ * - a ZeroMQ peer that completes the handshake on raw TCP and then goes
+ *   silent is disconnected by heartbeats;
  * - near 2^63 − 1 a pipelined run of single requests gets the values that are
  *   left, then EXHAUSTED, as the requests would one at a time.
  */
@@ -17,7 +21,7 @@ import { Dealer } from 'zeromq';
 import { MAX_VALUE } from '../../src/core/numbering.js';
 import { createHttpApi } from '../../src/protocols/http.js';
 import { LineServer } from '../../src/protocols/line.js';
-import { FastifyProtocolServer, type ProtocolServer } from '../../src/protocols/protocol-server.js';
+import { DEFAULT_HTTP_LIMITS, FastifyProtocolServer, type ProtocolServer } from '../../src/protocols/protocol-server.js';
 import { ZmqServer } from '../../src/protocols/zmq.js';
 import { TicketService } from '../../src/service/ticket-service.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -160,7 +164,7 @@ describe('a client that pipelines and never reads', () => {
     // Now receive: what reaches the peer is what the server kept queued for it (plus the peer's own queue).
     let received = 0;
     for (;;) {
-      const next = await Promise.race([dealer.receive(), new Promise<undefined>((resolve) => setTimeout(resolve, 1000))]);
+      const next = await Promise.race([dealer.receive(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000))]);
       if (next === undefined) break;
       received++;
       if (received >= REQUESTS) break;
@@ -184,4 +188,104 @@ describe('near 2^63 − 1', () => {
     expect(replies.slice(0, left)).toEqual(Array.from({ length: left }, (_, index) => (offset + BigInt(index)).toString()));
     for (const reply of replies.slice(left)) expect(reply).toMatch(/^ERR EXHAUSTED /);
   });
+});
+
+/** Resolves with the ms until `socket` closed, or rejects after `limitMs`. */
+function closedWithin(socket: Socket, limitMs: number): Promise<number> {
+  const started = Date.now();
+  return new Promise<number>((resolve, reject) => {
+    if (socket.destroyed) {
+      resolve(0);
+      return;
+    }
+    const timer = setTimeout(() => reject(new Error(`still open after ${limitMs} ms`)), limitMs);
+    // Flowing, or the end of the stream is never read and 'close' never comes.
+    socket.resume();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(Date.now() - started);
+    });
+  });
+}
+
+describe('HTTP connections that hold the server', () => {
+  const limits = { ...DEFAULT_HTTP_LIMITS, requestTimeoutMs: 1000, idleTimeoutMs: 4000, maxConnections: 3 };
+
+  it('closes a connection whose request announced a body that never comes (408), and one that sends nothing', async () => {
+    const service = await startService(1n);
+    const address = await listen(new FastifyProtocolServer('http', createHttpApi(service), limits));
+    const announcing = await openSocket(address);
+    announcing.write('POST /v1/sequences/x/next HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n');
+    let answer = '';
+    announcing.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    const silent = await openSocket(address);
+    const [bodyMs, silentMs] = await Promise.all([closedWithin(announcing, 10_000), closedWithin(silent, 10_000)]);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    console.log(`http: closed after ${bodyMs} ms (body never sent) and ${silentMs} ms (nothing sent)`);
+  }, 15_000);
+
+  it('closes connections beyond --max-connections at once, and serves again once they are gone', async () => {
+    const service = await startService(1n);
+    const address = await listen(new FastifyProtocolServer('http', createHttpApi(service), { ...limits, requestTimeoutMs: 60_000 }));
+    const held = await Promise.all([openSocket(address), openSocket(address), openSocket(address)]);
+    const beyond = await openSocket(address);
+    await closedWithin(beyond, 5_000);
+    for (const socket of held) socket.destroy();
+    // The server notices the closes a moment later: a few tries, bounded.
+    let tail = '';
+    for (let attempt = 0; attempt < 20 && !tail.includes('200 OK'); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const fresh = await openSocket(address);
+      fresh.write('GET /tickets/create HTTP/1.1\r\nHost: x\r\n\r\n');
+      tail = await Promise.race([readUntil(fresh, (_lines, text) => text.includes(']'), 2_000).catch(() => ''), closedWithin(fresh, 2_000).then(() => '', () => '')]);
+    }
+    expect(tail).toContain('200 OK');
+  }, 15_000);
+});
+
+/** A ZMTP 3.0 greeting (NULL mechanism) and READY as a DEALER: a peer that completed the handshake. */
+function zmtpHandshake(): Buffer {
+  const greeting = Buffer.alloc(64);
+  greeting[0] = 0xff;
+  greeting[9] = 0x7f;
+  greeting[10] = 3;
+  greeting.write('NULL', 12, 'latin1');
+  const property = Buffer.concat([Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, 6]), Buffer.from('DEALER')]);
+  const ready = Buffer.concat([Buffer.from([5]), Buffer.from('READY'), property]);
+  return Buffer.concat([greeting, Buffer.from([0x04, ready.length]), ready]);
+}
+
+describe('ZeroMQ peers that go silent', () => {
+  it('disconnects a raw TCP peer that completed the handshake and then answers nothing', async () => {
+    const service = await startService(1n);
+    const server = new ZmqServer(service, logger, undefined, { heartbeatTimeoutMs: 1000 });
+    const endpoint = await server.listen('tcp://127.0.0.1:0');
+    cleanups.push(() => server.close());
+    const socket = await openSocket(endpoint.replace('tcp://', ''));
+    let greeted = false;
+    socket.on('data', () => {
+      greeted = true; // the server's greeting and READY, then its pings: never answered
+    });
+    socket.write(zmtpHandshake());
+    const closedMs = await closedWithin(socket, 10_000);
+    expect(greeted).toBe(true);
+    console.log(`zmq: a silent peer was disconnected after ${closedMs} ms`);
+  }, 15_000);
+
+  it('keeps a live peer that is idle (its ZeroMQ answers the pings)', async () => {
+    const service = await startService(1n);
+    const server = new ZmqServer(service, logger, undefined, { heartbeatTimeoutMs: 1000 });
+    const endpoint = await server.listen('tcp://127.0.0.1:0');
+    cleanups.push(() => server.close());
+    const dealer = new Dealer({ receiveTimeout: 5_000, linger: 0 });
+    cleanups.push(() => dealer.close());
+    dealer.connect(endpoint);
+    await dealer.send(JSON.stringify(['idle', '0']));
+    expect((await dealer.receive()).at(-1)?.toString()).toBe('[null,"1"]');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await dealer.send(JSON.stringify(['idle', '0']));
+    expect((await dealer.receive()).at(-1)?.toString()).toBe('[null,"2"]');
+  }, 15_000);
 });
