@@ -125,6 +125,13 @@ export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?:
   }
 }
 
+/** Replies held for one peer, in order; `full` once one was dropped, until one is sent. */
+interface HeldReplies {
+  readonly replies: Buffer[][];
+  bytes: number;
+  full: boolean;
+}
+
 /** Minimal logger (pino fits). */
 export interface ProtocolLogger {
   info(object: object, message: string): void;
@@ -154,7 +161,7 @@ export class ZmqServer implements ProtocolServer<string> {
    * Replies to peers whose ZeroMQ queue was full, in order, with their bytes;
    * a pump offers them again one at a time (so their order holds).
    */
-  private readonly held = new Map<string, { replies: Buffer[][]; bytes: number }>();
+  private readonly held = new Map<string, HeldReplies>();
 
   constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats, options: ZmqServerOptions = {}) {
     this.source = source;
@@ -222,6 +229,13 @@ export class ZmqServer implements ProtocolServer<string> {
         break;
       }
     }
+    const peer = (frames[0] as Buffer).toString('latin1');
+    // A peer whose held replies reached the bound does not receive: its requests are not worked out
+    // (their replies would only be dropped), so it costs neither values nor time until it receives again.
+    if (this.held.get(peer)?.full === true) {
+      this.stats?.countError('zmq', 'EUNAVAILABLE');
+      return;
+    }
     const envelopeEnd = delimiter >= 0 ? delimiter + 1 : 1;
     const envelope = frames.slice(0, envelopeEnd);
     const bodyFrames = frames.length - envelopeEnd;
@@ -232,7 +246,6 @@ export class ZmqServer implements ProtocolServer<string> {
     } else {
       reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer, this.stats);
     }
-    const peer = (frames[0] as Buffer).toString('latin1');
     const queue = this.backlog.get(peer);
     if (typeof reply === 'string' && queue === undefined) {
       this.send(envelope, reply); // the common case: nothing earlier is pending for this peer
@@ -289,13 +302,14 @@ export class ZmqServer implements ProtocolServer<string> {
   private hold(peer: string, message: Buffer[], first = false): void {
     let held = this.held.get(peer);
     if (held === undefined) {
-      held = { replies: [], bytes: 0 };
+      held = { replies: [], bytes: 0, full: false };
       this.held.set(peer, held);
       void this.pump(peer, held);
     }
     const bytes = (message.at(-1) as Buffer).length;
     if (held.bytes + bytes > MAX_HELD_REPLY_BYTES) {
       this.stats?.countError('zmq', 'EUNAVAILABLE');
+      held.full = true;
       return; // a peer that does not receive: its replies are dropped past the bound
     }
     held.bytes += bytes;
@@ -304,7 +318,7 @@ export class ZmqServer implements ProtocolServer<string> {
   }
 
   /** Offers a peer's held replies to ZeroMQ one at a time, waiting while its queue is full. */
-  private async pump(peer: string, held: { replies: Buffer[][]; bytes: number }): Promise<void> {
+  private async pump(peer: string, held: HeldReplies): Promise<void> {
     // Let the failed send that started this put its reply at the head first.
     await new Promise((resolve) => setImmediate(resolve));
     let retryMs = HELD_RETRY_MS;
@@ -324,6 +338,7 @@ export class ZmqServer implements ProtocolServer<string> {
       }
       held.replies.shift();
       held.bytes -= (message.at(-1) as Buffer).length;
+      held.full = false;
     }
     this.held.delete(peer);
   }

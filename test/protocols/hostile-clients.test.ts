@@ -160,7 +160,9 @@ describe('a client that pipelines and never reads', () => {
     const body = JSON.stringify(['x', '0', 1000]);
     for (let index = 0; index < REQUESTS; index++) await dealer.send(body);
     const issued = await settledIssued(service, 'x', BIG_OFFSET);
-    expect(issued).toBe(ALL_VALUES); // ROUTER answers everything; what is bounded is what it keeps for the peer.
+    // ROUTER reads every request; those of a peer whose held replies are full are not worked out.
+    console.log(`zmq: ${issued} of ${ALL_VALUES} values issued to a peer that does not receive`);
+    expect(issued).toBeLessThan(BOUNDED_VALUES);
     // Now receive: what reaches the peer is what the server kept queued for it (plus the peer's own queue).
     let received = 0;
     for (;;) {
