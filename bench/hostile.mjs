@@ -103,13 +103,15 @@ const ATTACKS = {
     }
   },
   'zmq-unfinished-multipart': (server) => {
-    // Per peer, 16 MiB of 64 KiB frames with MORE set, written as the socket drains.
+    // Per peer, 8 MiB of 64 KiB frames with MORE set, written as the socket drains, once the server's
+    // greeting arrived (frames sent before it get the peer dropped).
     const frame = moreFrame(64 * 1024);
     for (let index = 0; index < CONNECTIONS; index++) {
       const socket = open(server.endpoint);
       socket.on('data', () => undefined);
+      socket.once('data', () => setTimeout(pump, 100));
       socket.write(zmtpHandshake());
-      let left = 256;
+      let left = 128;
       const pump = () => {
         while (left > 0 && !socket.destroyed) {
           left--;
@@ -117,7 +119,6 @@ const ATTACKS = {
         }
       };
       socket.on('drain', pump);
-      pump();
     }
   },
 };
