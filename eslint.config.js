@@ -13,7 +13,7 @@ export default tseslint.config(
         projectService: {
           // Tooling files outside every tsconfig (bench, scripts, configs): few and small.
           maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 32,
-          allowDefaultProject: ['*.js', 'vitest.config.ts', 'bench/*.mjs', 'scripts/*.mjs', 'scripts/*.d.mts', 'deploy/*.mjs', 'src/client/require-entry.ts'],
+          allowDefaultProject: ['*.js', 'vitest.config.ts', 'bench/*.mjs', 'scripts/*.mjs', 'scripts/*.d.mts', 'test/helpers/slow-load/*.mjs', 'deploy/*.mjs', 'src/client/require-entry.ts'],
         },
         tsconfigRootDir: import.meta.dirname,
       },
@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**/*.mjs', 'scripts/*.mjs', 'scripts/*.d.mts', 'deploy/*.mjs', '*.js'],
+    files: ['bench/**/*.mjs', 'scripts/*.mjs', 'scripts/*.d.mts', 'test/helpers/slow-load/*.mjs', 'deploy/*.mjs', '*.js'],
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
     },

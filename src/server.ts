@@ -18,7 +18,7 @@ import { ProtocolStats } from './core/protocol-stats.js';
 import type { TicketSource } from './core/ticket-source.js';
 import { createHttpApi } from './protocols/http.js';
 import { LineServer } from './protocols/line.js';
-import { FastifyProtocolServer, type HostPort, type ProtocolServer } from './protocols/protocol-server.js';
+import { FastifyProtocolServer, type HostPort, type HttpLimits, type ProtocolServer } from './protocols/protocol-server.js';
 import { OneShotServer } from './protocols/tcp-oneshot.js';
 import { ZmqServer } from './protocols/zmq.js';
 import { StartupError } from './core/startup-errors.js';
@@ -366,7 +366,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     name: 'http',
     option: '--http',
     address: (config) => config.http,
-    create: ({ source, stats, backend, security }) => {
+    create: ({ config, source, stats, backend, security }) => {
       const leader = backend.leader;
       // Leader mode: a follower redirects HTTP clients to the leader's public URL (when it advertises one).
       const redirectTo = leader
@@ -376,7 +376,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
           }
         : undefined;
       const app = createHttpApi(source, { stats, redirectTo, tokens: security.tokens, https: security.https });
-      return new FastifyProtocolServer('http', app, security.https ? 'https' : 'http');
+      return new FastifyProtocolServer('http', app, security.https ? 'https' : 'http', httpLimits(config));
     },
     logFields: (url) => ({ url }),
   },
@@ -400,7 +400,7 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
         endpoints,
         https: security.https,
       });
-      return new FastifyProtocolServer('admin', app, security.https ? 'https' : 'http');
+      return new FastifyProtocolServer('admin', app, security.https ? 'https' : 'http', httpLimits(config));
     },
     logFields: (url, config) => ({ url, mutations: config.adminToken !== undefined }),
   },
@@ -417,18 +417,30 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     option: '--line',
     address: (config) => config.line,
     create: ({ config, source, logger, stats, security }) =>
-      new LineServer(source, logger, { ...tcpOptions(config, stats), tokens: security.tokens }),
+      new LineServer(source, logger, { ...tcpOptions(config, stats), tokens: security.tokens, maxReplyBytes: config.maxReplyBytes }),
     logFields: (address) => ({ address }),
   },
   {
     name: 'zmq',
     option: '--bind',
     address: (config) => config.bind,
-    create: ({ source, logger, stats, security }) => new ZmqServer(source, logger, stats, { tokens: security.tokens, curve: security.curve }),
+    create: ({ config, source, logger, stats, security }) =>
+      new ZmqServer(source, logger, stats, { tokens: security.tokens, curve: security.curve, heartbeatTimeoutMs: config.heartbeatTimeoutMs }),
     logFields: (endpoint, config) => ({ endpoint, ...(config.curveSecretKey === undefined ? {} : { curve: true }) }),
     announceAfterElection: true,
   },
 ];
+
+/** What both HTTP listeners are bounded by. */
+function httpLimits(config: ServerConfig): HttpLimits {
+  return {
+    maxConnections: config.maxConnections,
+    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutS * 1000,
+    maxRequestsPerConnection: config.maxRequestsPerConnection,
+    maxReplyBytes: config.maxReplyBytes,
+  };
+}
 
 /** What both raw TCP protocols are bounded by. */
 function tcpOptions(config: ServerConfig, stats: ProtocolStats): { idleTimeoutMs: number; maxConnections: number; stats: ProtocolStats } {

@@ -16,6 +16,7 @@ import { validateSequenceName } from '../core/names.js';
 import { PERIOD_SEPARATOR, decodeSettings, isPeriodCounter } from '../core/sequence-definitions.js';
 import { TicketError } from '../core/errors.js';
 import { createServer } from '../server.js';
+import { handleStopSignals, releaseStopSignals } from './stop-signals.js';
 import { createStore } from '../store/open-store.js';
 import { StoreLockedError, type Store } from '../store/store.js';
 import { StartupError, exitStatusOf } from '../core/startup-errors.js';
@@ -108,20 +109,23 @@ async function serve(config: ServerConfig, programName: string): Promise<void> {
   if (config.bind === undefined && !config.http && !config.admin && !config.tcp && !config.line) {
     throw new ConfigError('bind', 'nothing to serve: --bind, --http, --admin, --tcp and --line are all off; turn one on');
   }
-  // --workers N: an owner process (store, ZeroMQ, admin) and N workers; loaded only then.
-  const server = config.workers > 1 ? await (await import('../workers/cluster-server.js')).createClusterServer(config) : await createServer(config);
-  let stopping: Promise<void> | undefined;
+  let server: { start(): Promise<void>; close(): Promise<void> } | undefined;
+  let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
       process.stderr.write(`${programName}: ${signal} again, exiting at once\n`);
       process.exit(1);
     }
+    stopping = true;
     // If the store hangs, do not hang with it: exiting is a crash, which leases make safe.
     setTimeout(() => {
       process.stderr.write(`${programName}: graceful stop took too long, exiting\n`);
       process.exit(1);
     }, config.storeTimeoutMs + 5_000).unref();
-    stopping = server.close().then(
+    // A stop during start-up lets the start finish first, then closes all it opened: nothing stays half-open.
+    // (Signals arrive as events, so `starting` is set by then.)
+    const closing = starting.catch(() => undefined).then(() => server?.close());
+    closing.then(
       () => process.exit(0),
       (error: unknown) => {
         process.stderr.write(`${programName}: graceful stop failed: ${(error as Error).message}\n`);
@@ -129,12 +133,17 @@ async function serve(config: ServerConfig, programName: string): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  handleStopSignals(stop);
+  const starting = (async (): Promise<void> => {
+    // --workers N: an owner process (store, ZeroMQ, admin) and N workers; loaded only then.
+    server = config.workers > 1 ? await (await import('../workers/cluster-server.js')).createClusterServer(config) : await createServer(config);
+    if (!stopping) await server.start();
+  })();
   try {
-    await server.start();
+    await starting;
   } catch (error) {
-    await server.close().catch(() => undefined);
+    if (stopping) return; // the stop closes what was opened and exits
+    await server?.close().catch(() => undefined);
     throw error;
   }
 }
@@ -331,6 +340,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       process.stdout.write(commandHelpText(argv[0]));
       return 0;
     }
+    const serving = argv[0] === undefined || argv[0] === 'serve' || argv[0].startsWith('-');
+    // Only `serve` stops gracefully; the one-shot commands end on a stop as Node's default has it.
+    if (!serving) releaseStopSignals();
     if (argv[0] === 'next') return await next(argv.slice(1));
     if (argv[0] === 'status') return await status(argv.slice(1));
     if (argv[0] === 'completion') return completion(argv.slice(1));
@@ -345,6 +357,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return 0;
     }
     const config = loadConfig(commandLine.flags, env, options.defaults);
+    if (commandLine.command !== 'serve') releaseStopSignals();
     switch (commandLine.command) {
       case 'serve':
         await serve(config, programName);

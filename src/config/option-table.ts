@@ -198,11 +198,28 @@ export const FIELD_OPTIONS = [
   }),
   option({
     name: 'idle-timeout', field: 'idleTimeoutS', kind: 'integer', placeholder: 'S', unit: 's', default: 60, parse: integerIn(1, 86_400),
-    description: 'close idle TCP connections after S seconds',
+    description: 'close idle TCP, line and keep-alive HTTP connections after S seconds',
   }),
   option({
     name: 'max-connections', field: 'maxConnections', kind: 'integer', placeholder: 'C', default: 10_000, parse: integerIn(1, 1_000_000),
-    description: 'most connections per TCP protocol',
+    description: 'most connections per listener (TCP, line, HTTP, admin); keep their sum below the open-files limit',
+  }),
+  option({
+    name: 'max-reply-bytes', field: 'maxReplyBytes', kind: 'integer', placeholder: 'BYTES', default: 256 * 1024, parse: integerIn(4096, 64 * 1024 * 1024),
+    description: 'line and HTTP: reply bytes one connection may have unsent before it is read no further',
+  }),
+  option({
+    name: 'request-timeout', field: 'requestTimeoutMs', kind: 'integer', placeholder: 'MS', unit: 'ms', default: 10_000, parse: integerIn(100, 600_000),
+    description: 'HTTP and admin: a request\'s headers and body must arrive within this, else 408 and the connection is closed',
+  }),
+  option({
+    name: 'max-requests-per-connection', field: 'maxRequestsPerConnection', kind: 'integer', placeholder: 'N', default: 0, parse: integerIn(0, 100_000_000),
+    defaultText: '0 (no limit)',
+    description: 'HTTP and admin: a keep-alive connection is closed after N requests (the last reply says Connection: close)',
+  }),
+  option({
+    name: 'heartbeat-timeout', field: 'heartbeatTimeoutMs', kind: 'integer', placeholder: 'MS', unit: 'ms', default: 30_000, parse: integerIn(300, 600_000),
+    description: 'ZeroMQ: a peer that sends nothing, not even a heartbeat, for this long is disconnected (pinged every third of it)',
   }),
   option({
     // 1: today's single process. More: an owner process (store, ZeroMQ, admin) and N workers (HTTP, TCP, line).

@@ -16,6 +16,8 @@ import type { ProtocolStats } from '../core/protocol-stats.js';
 
 /** Replies a connection may have in the works before it is read no further. */
 export const MAX_PENDING = 1024;
+/** Default of `--max-reply-bytes`: reply bytes a connection may have unsent before it is read no further. */
+export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
 
 /** Size of a fresh output slab; replies of one read larger than this go out in several writes. */
 const SLAB_BYTES = 64 * 1024;
@@ -114,9 +116,10 @@ export function writeValues(target: Uint8Array, offset: number, values: readonly
   return end + 1;
 }
 
-/** A reply in the queue; `reply` is undefined while it is being worked out. */
+/** A reply in the queue; `reply` is undefined while it is being worked out, `bytes` its (estimated) size. */
 interface Queued {
   reply: string | undefined;
+  bytes: number;
 }
 
 /**
@@ -147,13 +150,32 @@ export abstract class LineOutput {
    * store per read instead of re-arming a timer per read and per write.
    */
   active = true;
+  /** Bytes of the queued replies (estimated while being worked out). */
+  private queuedBytes = 0;
 
+  /**
+   * @param maxReplyBytes reply bytes this connection may have outstanding
+   * (unsent in the socket, queued, or of this read) before no further request
+   * is read: a client that sends and never reads cannot grow memory.
+   */
   constructor(
     protected readonly socket: Socket,
     protected readonly stats: ProtocolStats | undefined,
+    private readonly maxReplyBytes: number = DEFAULT_MAX_REPLY_BYTES,
   ) {
     socket.on('drain', () => this.resume());
   }
+
+  /** Reply bytes outstanding, plus `more` not written yet (a run being gathered), reached the bound. */
+  protected outstandingOver(more: number): boolean {
+    return this.socket.writableLength + (this.outEnd - this.outStart) + this.queuedBytes + more >= this.maxReplyBytes;
+  }
+
+  /**
+   * Feeds requests read earlier but left unanswered when the bound was
+   * reached; true while some are still held (the socket then stays paused).
+   */
+  protected abstract feedHeld(): boolean;
 
   /** Starts a read's output; its replies go out in one write at `flush()`. */
   protected beginRead(): void {
@@ -172,7 +194,7 @@ export abstract class LineOutput {
   /** A reply known now, as text. */
   protected text(text: string): void {
     if (this.queued()) {
-      this.queue.push({ reply: text });
+      this.enqueue(text);
       return;
     }
     const length = text.length * 3;
@@ -182,7 +204,8 @@ export abstract class LineOutput {
 
   /** A reply known now that the caller has already encoded (the queue is not empty). */
   protected enqueue(text: string): void {
-    this.queue.push({ reply: text });
+    this.queue.push({ reply: text, bytes: text.length });
+    this.queuedBytes += text.length;
   }
 
   /** One value then `terminator`; the queue must be empty (see `queued()`). */
@@ -215,13 +238,16 @@ export abstract class LineOutput {
   }
 
   /** A reply worked out later: it and every reply after it wait in the queue. */
-  protected later(answer: Promise<string>): void {
-    const entry: Queued = { reply: undefined };
+  protected later(answer: Promise<string>, estimatedBytes = VALUE_BYTES): void {
+    const entry: Queued = { reply: undefined, bytes: estimatedBytes };
     this.queue.push(entry);
+    this.queuedBytes += estimatedBytes;
     this.pending++;
     if (this.pending >= MAX_PENDING) this.socket.pause();
     void answer.then((text) => {
       entry.reply = text;
+      this.queuedBytes += text.length - entry.bytes;
+      entry.bytes = text.length;
       this.pending--;
       this.flush();
     });
@@ -262,9 +288,10 @@ export abstract class LineOutput {
     if (this.queued()) {
       let text = '';
       while (this.head < this.queue.length) {
-        const reply = (this.queue[this.head] as Queued).reply;
-        if (reply === undefined) break;
-        text += reply;
+        const entry = this.queue[this.head] as Queued;
+        if (entry.reply === undefined) break;
+        text += entry.reply;
+        this.queuedBytes -= entry.bytes;
         this.head++;
       }
       // Drop written replies in one splice, not one shift each (a burst of 200k frames stays linear).
@@ -295,8 +322,11 @@ export abstract class LineOutput {
   }
 
   private resume(): void {
-    if (!this.closing && this.pending < MAX_PENDING && this.socket.writableLength === 0 && this.socket.isPaused()) {
-      this.socket.resume();
-    }
+    if (this.closing || this.pending >= MAX_PENDING || !this.socket.isPaused()) return;
+    // A write that filled the socket's buffer: 'drain' calls again.
+    if (this.socket.writableNeedDrain) return;
+    // Over the bound without a full buffer: queued replies are being worked out, and their flush calls again.
+    if (this.outstandingOver(0) || this.feedHeld()) return;
+    this.socket.resume();
   }
 }

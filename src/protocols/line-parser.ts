@@ -48,6 +48,11 @@ export interface LineSink {
   line(bytes: Uint8Array, start: number, end: number): void;
   /** A line too long; nothing follows. */
   overflow(): void;
+  /**
+   * Asked between frames: true stops `scan` there (the sink has enough
+   * replies outstanding); the caller feeds the rest of the chunk later.
+   */
+  full(): boolean;
 }
 
 const STX_FRAME: LineFrame = { kind: 'stx' };
@@ -85,6 +90,10 @@ class FrameCollector implements LineSink {
   overflow(): void {
     this.frames.push(OVERFLOW_FRAME);
   }
+
+  full(): boolean {
+    return false;
+  }
 }
 
 /** Turns a byte stream into frames. */
@@ -106,12 +115,19 @@ export class LineParser {
     return collector.frames;
   }
 
-  /** Feeds bytes; hands every frame they complete to `sink`, in order. Keeps no reference to `chunk`. */
-  scan(chunk: Uint8Array, sink: LineSink): void {
-    if (this.overflowed) return;
+  /**
+   * Feeds bytes; hands every frame they complete to `sink`, in order, until
+   * `sink.full()` says stop (asked after each frame). Keeps no reference to `chunk`.
+   * @returns how many bytes of `chunk` were taken: the rest, from a frame
+   * boundary, is to be fed again later (all of it once the parser is closed).
+   */
+  scan(chunk: Uint8Array, sink: LineSink): number {
     const length = chunk.length;
+    if (this.overflowed) return length;
     let start = 0;
     while (start < length) {
+      // Only between frames of this chunk: nothing is then held in `partial`.
+      if (start > 0 && sink.full()) return start;
       if (this.partialLength === 0) {
         const first = chunk[start];
         if (first === STX) {
@@ -134,14 +150,14 @@ export class LineParser {
         if (stop - start > room) {
           // This byte makes the line longer than the bound plus a possible CR: stop here.
           this.fail(sink);
-          return;
+          return length;
         }
         // Incomplete: keep a copy (the caller may reuse its buffer).
         const copy = new Uint8Array(length - start);
         copy.set(chunk.subarray(start, length));
         this.partial.push(copy);
         this.partialLength += length - start;
-        return;
+        return length;
       }
       if (this.partialLength === 0) {
         const lineStart = start;
@@ -150,7 +166,7 @@ export class LineParser {
         start = index + 1;
         if (end - lineStart > MAX_LINE_BYTES) {
           this.fail(sink);
-          return;
+          return length;
         }
         if (end > lineStart) sink.line(chunk, lineStart, end);
       } else {
@@ -163,11 +179,12 @@ export class LineParser {
         if (end > 0 && bytes[end - 1] === CR) end--;
         if (end > MAX_LINE_BYTES) {
           this.fail(sink);
-          return;
+          return length;
         }
         if (end > 0) sink.line(bytes, 0, end);
       }
     }
+    return length;
   }
 
   private fail(sink: LineSink): void {

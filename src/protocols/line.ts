@@ -9,8 +9,11 @@
  * is closed; an idle connection is closed after `--idle-timeout`.
  *
  * Bounds: at most `maxConnections` connections; a connection stops being read
- * while its socket's write buffer is full (a slow reader cannot grow memory)
- * or while `MAX_PENDING` replies are still being worked out.
+ * while its socket's write buffer is full, while `MAX_PENDING` replies are
+ * still being worked out, or once `maxReplyBytes` of replies are outstanding —
+ * checked between the requests of one read, so a read of thousands of
+ * `NEXT x 1000` lines is answered a part at a time, the rest held until the
+ * client has read the replies (a client that never reads cannot grow memory).
  *
  * The hot path is a read holding many pipelined single-value requests (STX,
  * `NEXT <name>`), and its cost is mostly per read, not per request:
@@ -35,7 +38,7 @@ import { MAX_COUNT, parseCount } from '../core/request.js';
 import { parseLastTicket, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import { ETX, LineParser, decodeLine, type LineSink } from './line-parser.js';
-import { LineOutput } from './line-output.js';
+import { DEFAULT_MAX_REPLY_BYTES, LineOutput, VALUE_BYTES } from './line-output.js';
 import { receiveReads } from './socket-reads.js';
 import type { HostPort, ProtocolServer } from './protocol-server.js';
 import { TcpListener } from './tcp-listener.js';
@@ -51,6 +54,8 @@ const SPACE = 0x20;
 export interface LineServerOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
+  /** Reply bytes a connection may have outstanding before it is read no further. Default 256 KiB. */
+  readonly maxReplyBytes?: number | undefined;
   readonly stats?: ProtocolStats | undefined;
   /**
    * Issuing tokens; undefined: none needed. With them a connection sends
@@ -82,6 +87,8 @@ class LineConnection extends LineOutput implements LineSink {
   private lastName = '';
   private readonly lastNameBytes = new Uint8Array(128);
   private lastNameLength = 0;
+  /** Requests read but not answered yet because the reply bound was reached (from a frame boundary). */
+  private held: Buffer | undefined;
 
   /** What this connection's `AUTH` allows; undefined until a valid one. */
   private grant: TokenGrant | undefined;
@@ -91,8 +98,9 @@ class LineConnection extends LineOutput implements LineSink {
     private readonly source: TicketSource,
     stats: ProtocolStats | undefined,
     private readonly tokens: IssueTokens | undefined,
+    maxReplyBytes: number,
   ) {
-    super(socket, stats);
+    super(socket, stats, maxReplyBytes);
     receiveReads(socket, this.receive);
     socket.on('end', () => {
       this.ended = true;
@@ -103,14 +111,31 @@ class LineConnection extends LineOutput implements LineSink {
   private readonly receive = (chunk: Buffer): void => {
     this.active = true;
     this.beginRead();
-    this.parser.scan(chunk, this);
+    const taken = this.parser.scan(chunk, this);
     if (this.runCount > 0) this.endRun();
+    if (taken < chunk.length) {
+      // A copy: the rest waits until the replies drained, and the chunk's memory is not ours to keep.
+      this.held = Buffer.from(chunk.subarray(taken));
+      this.socket.pause();
+    }
     this.flush();
   };
 
   /** Closed by the idle sweep. */
   closeIdle(): void {
     this.socket.destroy();
+  }
+
+  protected feedHeld(): boolean {
+    const held = this.held;
+    if (held === undefined) return false;
+    this.held = undefined;
+    this.receive(held);
+    return this.held !== undefined;
+  }
+
+  full(): boolean {
+    return this.outstandingOver(this.runCount * VALUE_BYTES);
   }
 
   // ---- frames (LineSink) ----
@@ -222,8 +247,9 @@ class LineConnection extends LineOutput implements LineSink {
       this.later(
         result.then(
           (values) => this.encodeRun(values, terminator),
-          (error: unknown) => this.failed(error, count),
+          (error: unknown) => this.answerOneByOne(name, count, terminator, error),
         ),
+        count * VALUE_BYTES,
       );
       return;
     }
@@ -232,6 +258,26 @@ class LineConnection extends LineOutput implements LineSink {
       return;
     }
     this.writeRun(result, terminator);
+  }
+
+  /**
+   * A run whose one call failed later: near the end of the number space the
+   * run's call waits for a lease, and fails with EXHAUSTED as a whole although
+   * its first requests could each still get a value. Those get it; the others
+   * their own error. Any other error answers every request of the run.
+   */
+  private async answerOneByOne(name: string, count: number, terminator: number, error: unknown): Promise<string> {
+    if (toTicketError(error).code !== 'EXHAUSTED') return this.failed(error, count);
+    const encode = terminator === ETX ? this.encodeStx : this.encodeValue;
+    let text = '';
+    for (let index = 0; index < count; index++) {
+      try {
+        text += encode(await this.source.nextValue(name));
+      } catch (single) {
+        text += this.failed(single);
+      }
+    }
+    return text;
   }
 
   /** `NEXT name [count] [last]` or `PING` (commands are case-insensitive), the general way. */
@@ -259,7 +305,7 @@ class LineConnection extends LineOutput implements LineSink {
       }
       const result = this.source.next(name, count, last);
       if (!Array.isArray(result)) {
-        this.later(result.then((values) => this.encodeValues(values), this.failed));
+        this.later(result.then((values) => this.encodeValues(values), this.failed), count * VALUE_BYTES);
         return;
       }
       if (this.queued() || !isNumbers(result)) {
@@ -375,7 +421,7 @@ export class LineServer implements ProtocolServer {
 
   constructor(source: TicketSource, logger: ProtocolLogger, options: LineServerOptions) {
     this.listener = new TcpListener('line', logger, options.maxConnections, (socket) => {
-      const connection = new LineConnection(socket, source, options.stats, options.tokens);
+      const connection = new LineConnection(socket, source, options.stats, options.tokens, options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES);
       this.connections.set(connection, performance.now());
       socket.on('close', () => this.connections.delete(connection));
     });

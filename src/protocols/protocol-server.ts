@@ -6,6 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { TicketError } from '../core/errors.js';
 import { sendError } from './http-common.js';
+import { boundPipelinedReplies } from './http-backpressure.js';
+import { DEFAULT_MAX_REPLY_BYTES } from './line-output.js';
 
 /** A host and port to listen on (port 0: any free port). */
 export interface HostPort {
@@ -31,6 +33,33 @@ export interface ProtocolServer<Address = HostPort> {
   close(): Promise<void>;
 }
 
+/** What bounds an HTTP listener against clients that hold connections or never read. */
+export interface HttpLimits {
+  /** Most open connections; Node closes any beyond at once. Default 10,000. */
+  readonly maxConnections: number;
+  /**
+   * A request's headers and body must arrive within this (else 408 and
+   * closed); a connection that sends nothing at all is closed as late.
+   * Default 10,000 ms.
+   */
+  readonly requestTimeoutMs: number;
+  /** A keep-alive connection idle this long between requests is closed. Default 60,000 ms (`--idle-timeout`). */
+  readonly idleTimeoutMs: number;
+  /** Requests one keep-alive connection may carry; 0: no limit. Default 0. */
+  readonly maxRequestsPerConnection: number;
+  /** Unsent reply bytes of a connection above which its next pipelined request waits. Default 256 KiB. */
+  readonly maxReplyBytes: number;
+}
+
+/** The defaults of `HttpLimits` (the defaults of the options that set them). */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxConnections: 10_000,
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  maxRequestsPerConnection: 0,
+  maxReplyBytes: DEFAULT_MAX_REPLY_BYTES,
+};
+
 /**
  * A fastify app as a protocol server; `listen` returns its base URL
  * (`http://127.0.0.1:6412`, `https://…` when the app serves TLS, IPv6 in brackets).
@@ -43,11 +72,20 @@ export class FastifyProtocolServer implements ProtocolServer {
 
   constructor(
     readonly name: string,
-    /** The app, for embedders and tests (`inject`). */
+    /** The app, for embedders and tests (`inject`); not ready yet (hooks are added here). */
     readonly app: FastifyInstance,
     /** `https` when the app was created with TLS; default `http`. */
     private readonly scheme: 'http' | 'https' = 'http',
+    limits: HttpLimits = DEFAULT_HTTP_LIMITS,
   ) {
+    const server = app.server;
+    server.maxConnections = limits.maxConnections;
+    // Headers count toward the request's time too: a client sending them byte by byte is also bounded.
+    server.headersTimeout = limits.requestTimeoutMs;
+    server.requestTimeout = limits.requestTimeoutMs;
+    server.keepAliveTimeout = limits.idleTimeoutMs;
+    server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
+    boundPipelinedReplies(app, limits.maxReplyBytes);
     // fastify's own close destroys every connection (a keep-alive client could otherwise hold it
     // open): a request whose values were already issued would lose its reply. So close first
     // refuses new requests and lets those in flight finish, then lets fastify cut the connections.

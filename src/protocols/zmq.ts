@@ -28,8 +28,33 @@ import { registerZapDomain } from '../security/zap-handler.js';
 export const MAX_REQUEST_BYTES = 4096;
 /** Frames above this are dropped by ZeroMQ itself (the peer is disconnected). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Replies ZeroMQ queues for one peer (its send high-water mark); further ones wait here, in `MAX_HELD_REPLY_BYTES`. */
+export const SEND_QUEUE_MESSAGES = 128;
+/**
+ * Reply bytes held here for a peer whose ZeroMQ queue is full; past it replies
+ * to that peer are dropped. With `SEND_QUEUE_MESSAGES` (replies up to ~20 KB),
+ * what a peer that never receives costs the server is bounded by a few MB.
+ */
+export const MAX_HELD_REPLY_BYTES = 1024 * 1024;
+/** How soon a held reply is offered to ZeroMQ again: at first, and at most (a peer that does not receive). */
+const HELD_RETRY_MS = 1;
+const HELD_RETRY_MAX_MS = 100;
+/** Requests queued from one peer before it is read no further (ZeroMQ's receive high-water mark). */
+export const RECEIVE_QUEUE_MESSAGES = 1000;
 /** Most routing/envelope frames accepted before the body. */
 const MAX_ENVELOPE_FRAMES = 16;
+
+/** Default of `--heartbeat-timeout`. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 30_000;
+
+/** Options of the ZeroMQ server. */
+export interface ZmqServerOptions {
+  /**
+   * A peer silent this long (no request, no heartbeat answer), or that has not
+   * completed its handshake by then, is disconnected. Default 30,000 ms.
+   */
+  readonly heartbeatTimeoutMs?: number | undefined;
+}
 
 /** A parsed ticket request. `count` is undefined for the single-value form. */
 export interface ZmqRequest {
@@ -120,6 +145,13 @@ export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?:
   }
 }
 
+/** Replies held for one peer, in order; `full` once one was dropped, until one is sent. */
+interface HeldReplies {
+  readonly replies: Buffer[][];
+  bytes: number;
+  full: boolean;
+}
+
 /** Minimal logger (pino fits). */
 export interface ProtocolLogger {
   info(object: object, message: string): void;
@@ -159,6 +191,11 @@ export class ZmqServer implements ProtocolServer<string> {
   private readonly tokens: IssueTokens | undefined;
   private readonly curve: CurveServerKeys | undefined;
   private releaseZap: (() => void) | undefined;
+  /**
+   * Replies to peers whose ZeroMQ queue was full, in order, with their bytes;
+   * a pump offers them again one at a time (so their order holds).
+   */
+  private readonly held = new Map<string, HeldReplies>();
 
   constructor(source: TicketSource, logger: ProtocolLogger, stats?: ProtocolStats, options: ZmqServerOptions = {}) {
     this.source = source;
@@ -166,18 +203,30 @@ export class ZmqServer implements ProtocolServer<string> {
     this.stats = stats;
     this.tokens = options.tokens;
     this.curve = options.curve;
+    const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
     this.socket = new Router({
+      // A peer that completed its handshake and then sends nothing, not even the answer to a ping, is
+      // disconnected after the timeout; live peers (their ZeroMQ answers pings) stay however idle.
+      heartbeatInterval: Math.max(100, Math.floor(heartbeatTimeoutMs / 3)),
+      heartbeatTimeout: heartbeatTimeoutMs,
+      // Asks peers to drop this server after as long without traffic from it.
+      heartbeatTimeToLive: heartbeatTimeoutMs,
+      // A connection that does not complete the ZeroMQ handshake in as long is closed.
+      handshakeInterval: heartbeatTimeoutMs,
       maxMessageSize: MAX_MESSAGE_BYTES,
-      // Replies to peers that went away are dropped, never block the loop.
-      mandatory: false,
+      // A reply that ZeroMQ cannot queue fails (EHOSTUNREACH: the peer went away, dropped; EAGAIN: its
+      // queue is full, held here within a bound) instead of being dropped silently.
+      mandatory: true,
       // Send at once, always. Without this, zeromq.js defers one send after a
       // run of 512 and throws EBUSY synchronously for the next one, which would
-      // stop the receive loop under load. A ROUTER that is not `mandatory`
-      // never blocks, so a send that cannot be queued is a reply to drop.
+      // stop the receive loop under load; a send that cannot be queued fails at once.
       sendTimeout: 0,
       linger: 1000,
-      receiveHighWaterMark: 10_000,
-      sendHighWaterMark: 10_000,
+      // Requests queued per peer before ZeroMQ stops reading that peer (this loop takes them at once).
+      receiveHighWaterMark: RECEIVE_QUEUE_MESSAGES,
+      // Replies queued per peer; past it replies to that peer are dropped (not `mandatory`): a peer that
+      // never receives holds at most this many replies here (up to ~20 KB each) beside the socket buffers.
+      sendHighWaterMark: SEND_QUEUE_MESSAGES,
       ...(options.curve === undefined ? {} : { curveServer: true, curveSecretKey: options.curve.secretKey }),
     });
   }
@@ -228,6 +277,13 @@ export class ZmqServer implements ProtocolServer<string> {
         break;
       }
     }
+    const peer = (frames[0] as Buffer).toString('latin1');
+    // A peer whose held replies reached the bound does not receive: its requests are not worked out
+    // (their replies would only be dropped), so it costs neither values nor time until it receives again.
+    if (this.held.get(peer)?.full === true) {
+      this.stats?.countError('zmq', 'EUNAVAILABLE');
+      return;
+    }
     const envelopeEnd = delimiter >= 0 ? delimiter + 1 : 1;
     const envelope = frames.slice(0, envelopeEnd);
     const bodyFrames = frames.length - envelopeEnd;
@@ -238,7 +294,6 @@ export class ZmqServer implements ProtocolServer<string> {
     } else {
       reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer, this.stats, this.tokens);
     }
-    const peer = (frames[0] as Buffer).toString('latin1');
     const queue = this.backlog.get(peer);
     if (typeof reply === 'string' && queue === undefined) {
       this.send(envelope, reply); // the common case: nothing earlier is pending for this peer
@@ -260,9 +315,12 @@ export class ZmqServer implements ProtocolServer<string> {
   private flush(peer: string): void {
     const queue = this.backlog.get(peer);
     if (!queue) return;
+    let sent = 0;
     while (queue.length > 0 && (queue[0] as { text: string | undefined }).text !== undefined) {
       const entry = queue.shift() as { envelope: Buffer[]; text: string };
-      this.send(entry.envelope, entry.text);
+      // After the first, one at a time through the pump: whether a send was queued is known only later.
+      if (sent++ === 0) this.send(entry.envelope, entry.text);
+      else this.hold(peer, [...entry.envelope, Buffer.from(entry.text)]);
     }
     if (queue.length === 0) this.backlog.delete(peer);
   }
@@ -270,12 +328,67 @@ export class ZmqServer implements ProtocolServer<string> {
   private send(envelope: Buffer[], reply: string): void {
     if (this.socket.closed) return;
     envelope.push(Buffer.from(reply));
-    const dropped = (error: unknown): void => this.logger.warn({ err: error }, 'zeromq reply dropped');
-    try {
-      this.socket.send(envelope).catch(dropped);
-    } catch (error) {
-      dropped(error); // zeromq.js throws some send errors synchronously
+    const peer = (envelope[0] as Buffer).toString('latin1');
+    if (this.held.has(peer)) {
+      this.hold(peer, envelope);
+      return;
     }
+    const unsent = (error: unknown): void => {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'EAGAIN') this.hold(peer, envelope, true);
+      // EHOSTUNREACH: the peer went away, as peers may.
+      else if (code !== 'EHOSTUNREACH') this.logger.warn({ err: error }, 'zeromq reply dropped');
+    };
+    try {
+      this.socket.send(envelope).catch(unsent);
+    } catch (error) {
+      unsent(error); // zeromq.js throws some send errors synchronously
+    }
+  }
+
+  /** Holds a reply ZeroMQ could not queue for `peer` (at the head when it was the one that failed). */
+  private hold(peer: string, message: Buffer[], first = false): void {
+    let held = this.held.get(peer);
+    if (held === undefined) {
+      held = { replies: [], bytes: 0, full: false };
+      this.held.set(peer, held);
+      void this.pump(peer, held);
+    }
+    const bytes = (message.at(-1) as Buffer).length;
+    if (held.bytes + bytes > MAX_HELD_REPLY_BYTES) {
+      this.stats?.countError('zmq', 'EUNAVAILABLE');
+      held.full = true;
+      return; // a peer that does not receive: its replies are dropped past the bound
+    }
+    held.bytes += bytes;
+    if (first) held.replies.unshift(message);
+    else held.replies.push(message);
+  }
+
+  /** Offers a peer's held replies to ZeroMQ one at a time, waiting while its queue is full. */
+  private async pump(peer: string, held: HeldReplies): Promise<void> {
+    // Let the failed send that started this put its reply at the head first.
+    await new Promise((resolve) => setImmediate(resolve));
+    let retryMs = HELD_RETRY_MS;
+    while (held.replies.length > 0 && !this.socket.closed) {
+      const message = held.replies[0] as Buffer[];
+      try {
+        await this.socket.send(message);
+        retryMs = HELD_RETRY_MS;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'EAGAIN') {
+          await new Promise((resolve) => setTimeout(resolve, retryMs));
+          retryMs = Math.min(retryMs * 2, HELD_RETRY_MAX_MS);
+          continue;
+        }
+        held.replies.length = 0; // the peer went away
+        break;
+      }
+      held.replies.shift();
+      held.bytes -= (message.at(-1) as Buffer).length;
+      held.full = false;
+    }
+    this.held.delete(peer);
   }
 
   /** Stops receiving, lets pending replies (bounded by `graceMs`) go out, then closes the socket. */

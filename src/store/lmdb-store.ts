@@ -7,8 +7,8 @@
  * then. Concurrent reservations made in one event turn are grouped by lmdb-js
  * into a single transaction, so one fsync pays for all of them.
  */
-import { access, mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { access, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Numbering } from '../core/numbering.js';
 import { lockDirectory, type DirectoryLock } from './directory-lock.js';
@@ -26,6 +26,7 @@ import {
   type StoredSettings,
   checkSettingsLength,
 } from './store.js';
+import { StoreOpenError } from './shared-store.js';
 
 const NUMBERING_KEY = 'numbering';
 
@@ -66,7 +67,11 @@ export class LmdbStore implements Store {
         throw new StoreMissingError(`no ticket-server data in ${this.directory} (no data.mdb); check --data or --store`);
       }
     }
-    await mkdir(this.directory, { recursive: true });
+    try {
+      await makeDirectory(this.directory);
+    } catch (error) {
+      throw new StoreOpenError(this.description, new Error(`cannot create the data directory: ${(error as Error).message}`));
+    }
     this.lock = await lockDirectory(this.directory);
     try {
       this.root = open({
@@ -177,5 +182,37 @@ export class LmdbStore implements Store {
       await this.lock.release();
       this.lock = undefined;
     }
+  }
+}
+
+/** Most directory levels `makeDirectory` creates (a bound, not a limit anyone meets). */
+const MAX_DIRECTORY_DEPTH = 64;
+
+/**
+ * Creates `directory` and missing parents, like `mkdir -p`, but fails where
+ * a directory cannot be made. Node 20's `mkdir(…, { recursive: true })` never
+ * returns under /proc (`--data /proc/x`: ENOENT though the parent exists, and
+ * it tries again for ever), so the parents are walked here, each level once.
+ * @throws the file-system error of the level that cannot be made
+ */
+export async function makeDirectory(directory: string, depth = 0): Promise<void> {
+  try {
+    await mkdir(directory);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(directory)).isDirectory()) throw new Error(`${directory} exists and is not a directory`, { cause: error });
+      return;
+    }
+    const parent = dirname(directory);
+    if (code !== 'ENOENT' || parent === directory || depth >= MAX_DIRECTORY_DEPTH) throw error;
+  }
+  // A missing parent: make it, then this level, once (ENOENT again means it cannot be made here).
+  await makeDirectory(dirname(directory), depth + 1);
+  try {
+    await mkdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
 }

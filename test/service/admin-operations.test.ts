@@ -238,6 +238,16 @@ describe('TicketService.raiseFloor', () => {
     expect(await service.nextValue('low')).toBe(1006n);
   });
 
+  it('answers false when the counter already stood exactly at the floor (nothing moved)', async () => {
+    const store = new MemoryStore();
+    const service = await startService({ store });
+    // Never used by this service, so no lease book to move: only the store's counter tells.
+    expect(await service.raiseFloor('exact', 500n)).toBe(true);
+    expect(await service.raiseFloor('exact', 500n)).toBe(false);
+    expect((await stored(store)).get('exact')).toBe(501n);
+    expect(await service.nextValue('exact')).toBe(501n);
+  });
+
   it('trims a lease that was in flight when the floor was raised', async () => {
     const store = new HoldingStore();
     const service = await startService({ store });
