@@ -40,7 +40,7 @@ import { performance } from 'node:perf_hooks';
 import { HTTP_TARGETS, runHttp } from './http-load.mjs';
 import { runInProcess } from './inprocess.mjs';
 import { runPrefetch } from './prefetch.mjs';
-import { TARGET_LINE_OVER_REDIS, printTcp, runTcp, tcpSettings } from './tcp-load.mjs';
+import { TARGET_FORMATTED_OVER_PLAIN, TARGET_LINE_OVER_REDIS, printTcp, runFormatted, runTcp, tcpSettings } from './tcp-load.mjs';
 // shared-stores.mjs imports the TypeScript harness test/helpers/db-servers.ts: run with `node --import tsx`.
 import { TARGET_SHARED_OVER_NAIVE, killAllDbServersSync, printSharedStores, runSharedStores, sharedStoresPlannedMs, sharedStoresSettings } from './shared-stores.mjs';
 import { TARGET_FOLLOWER_HTTP_OVER_DIRECT, leaderPlannedMs, leaderSettings, printLeader, runLeader } from './leader.mjs';
@@ -677,6 +677,23 @@ function fixed(value) {
   return Number.isFinite(value) ? value.toFixed(2) : 'n/a';
 }
 
+/** (f2) A formatted yearly sequence with a Luhn digit against a plain one, line protocol 50 × 16. */
+function printFormatted(result) {
+  const { shape } = result.settings;
+  console.log(`\n(f2) Formatted sequence (INV-{yyyy}-{value:6}{check}, yearly, luhn) vs plain, line protocol ${shape.connections} × ${shape.depth}`);
+  for (const row of ['plain', 'formatted']) {
+    const r = result.rows[row];
+    console.log(`  ${row.padEnd(10)} ${fixedRate(r.requestsPerSecond)} req/s (spread ${fixed(r.spread * 100)} %), ${fixedRate(r.perServerCpuSecond)} per server CPU-s, p99 ${r.latencyUs?.p99 ?? 'n/a'} µs, errors ${r.errors}`);
+  }
+  const ratio = result.formattedOverPlain;
+  console.log(`  formatted ÷ plain: ${fixed(ratio.rate)} (per CPU-s ${fixed(ratio.perCpuSecond)}, p99 ${fixed(ratio.p99)}); target ≥ ${result.target}: ${result.meetsTarget === null ? 'n/a' : result.meetsTarget ? 'met' : 'NOT met'}`);
+  for (const failure of result.failures) console.log(`  FAILED ${failure.row} repeat ${failure.repeat + 1}: ${failure.message}`);
+}
+
+function fixedRate(value) {
+  return Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
+}
+
 /** (f) Raw TCP: one-shot and line protocols, and Redis INCR next to the line protocol. */
 async function runTcpSection() {
   return runTcp({ ...tcpSettings(quick), log });
@@ -725,6 +742,10 @@ async function main() {
   const tcp = await runTcpSection();
   printTcp(tcp);
 
+  log('formatted sequence benchmark …');
+  const formatted = await runFormatted({ ...tcpSettings(quick), log });
+  printFormatted(formatted);
+
   log('shared stores benchmark …');
   const sharedStores = await runSharedStores({ ...settings.sharedStores, log });
   printSharedStores(sharedStores);
@@ -747,6 +768,7 @@ async function main() {
       prefetchValuesPerSecond: TARGET_PREFETCH_VALUES_PER_SECOND,
       httpOverConstant: TARGET_HTTP_OVER_CONSTANT,
       tcpLineOverRedis: TARGET_LINE_OVER_REDIS,
+      formattedOverPlain: TARGET_FORMATTED_OVER_PLAIN,
       sharedOverNaive: TARGET_SHARED_OVER_NAIVE,
       leaderFollowerHttpOverDirect: TARGET_FOLLOWER_HTTP_OVER_DIRECT,
     },
@@ -756,6 +778,7 @@ async function main() {
     prefetch,
     http,
     tcp,
+    formatted,
     sharedStores,
     leader,
   };

@@ -248,8 +248,10 @@ async function startGoOneShot(log) {
  * Redis `:123\r\n`); anything else in a reply (ERR, -ERR) counts as an error
  * reply. Values must increase on every connection (one server, one key).
  * Latency = send → reply, per request (FIFO per connection).
+ * With `textReplies` (a formatted sequence: `INV-2026-0000018\n`), any reply
+ * is accepted except one starting with `ERR`, and order is not checked.
  */
-export async function runPipelined({ server, host, port, request, connections, depth, warmupMs, durationMs, latencies }) {
+export async function runPipelined({ server, host, port, request, connections, depth, warmupMs, durationMs, latencies, textReplies = false }) {
   if (server.failure) throw new Error(`${server.label} server failed: ${server.failure.reason}`);
   const requestBytes = Buffer.from(request);
   const batch = Buffer.alloc(requestBytes.length * depth);
@@ -294,7 +296,11 @@ export async function runPipelined({ server, host, port, request, connections, d
       let replies = 0;
       for (let index = 0; index < chunk.length; index++) {
         const byte = chunk[index];
-        if (replyStart < 0) replyStart = index;
+        if (replyStart < 0) {
+          replyStart = index;
+          if (textReplies && byte === 0x45) bad = true; // ERR …
+        }
+        if (textReplies && byte !== 0x0a) continue;
         if (byte >= 0x30 && byte <= 0x39) {
           value = value * 10 + (byte - 0x30);
         } else if (byte === 0x0a) {
@@ -310,7 +316,7 @@ export async function runPipelined({ server, host, port, request, connections, d
           if (bad) {
             if (measuring) run.errors++;
             if (run.errorExamples.length < 5) run.errorExamples.push(pendingText + chunk.toString('latin1', replyStart, index));
-          } else {
+          } else if (!textReplies) {
             if (value <= lastValue) run.orderViolations++;
             lastValue = value;
           }
@@ -655,6 +661,63 @@ function fixed(value) {
 
 function percent(value) {
   return Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : 'n/a';
+}
+
+/** Target of the formatted-sequence row: formatted ÷ plain at 50 × 16 on the line protocol. */
+export const TARGET_FORMATTED_OVER_PLAIN = 0.8;
+
+/** The formatted sequence of that row: yearly, with a Luhn digit (an invoice number). */
+const FORMATTED_SEQUENCES = { INV: { period: 'yearly', format: 'INV-{yyyy}-{value:6}{check}', check: 'luhn' } };
+
+/**
+ * The cost of a sequence definition on the hot path: one server (`--store
+ * memory:`, `--line`, INV defined with `--sequences`), 50 connections × 16
+ * `NEXT INV` (formatted, yearly, Luhn) against the same load of `NEXT bench`
+ * (plain), alternating the order each repeat. Bounded like `runTcp`.
+ */
+export async function runFormatted(options) {
+  const s = { ...tcpSettings(), ...options };
+  const log = s.log ?? (() => undefined);
+  const shape = s.lineShapes[0];
+  const latencies = new Float64Array(Math.ceil((Math.max(s.durationMs, s.serverWarmupMs) / 1000) * 1_500_000) + 1000);
+  const linePort = await freePort();
+  const runs = [];
+  const failures = [];
+  let ticket;
+  try {
+    ticket = await startServer('ticket-server', ['--store', 'memory:', '--line', `127.0.0.1:${linePort}`, '--sequences', JSON.stringify(FORMATTED_SEQUENCES)]);
+    const rows = { plain: { request: LINE_REQUEST, textReplies: false }, formatted: { request: 'NEXT INV\n', textReplies: true } };
+    const load = (row, ms, warmupMs) =>
+      runPipelined({ server: ticket, host: '127.0.0.1', port: linePort, connections: shape.connections, depth: shape.depth, warmupMs, durationMs: ms, latencies, ...rows[row] });
+    for (const row of Object.keys(rows)) await load(row, s.serverWarmupMs, 0);
+    for (let repeat = 0; repeat < s.repeats; repeat++) {
+      const order = repeat % 2 === 0 ? ['plain', 'formatted'] : ['formatted', 'plain'];
+      for (const row of order) {
+        try {
+          const run = await load(row, s.durationMs, s.warmupMs);
+          log(`formatted ${row.padEnd(9)} repeat ${repeat + 1}: ${formatRate(run.requestsPerSecond)}, per server CPU-s ${formatRate(run.requestsPerSecond / Math.max(run.serverCpuCores, 1e-6))}, p99 ${run.latencyUs.p99} µs, errors ${run.errors}`);
+          runs.push({ row, repeat, ...run });
+        } catch (error) {
+          failures.push({ row, repeat, message: error.message });
+          log(`formatted ${row} repeat ${repeat + 1}: FAILED: ${error.message}`);
+        }
+      }
+    }
+  } finally {
+    if (ticket) ticket.exit = await ticket.stop();
+  }
+  const rows = Object.fromEntries(['plain', 'formatted'].map((row) => [row, combine(runs.filter((run) => run.row === row))]));
+  for (const run of runs) delete run.sortedLatenciesMs;
+  const formattedOverPlain = ratios(rows.formatted, rows.plain);
+  return {
+    settings: { shape, durationMs: s.durationMs, repeats: s.repeats, sequences: FORMATTED_SEQUENCES },
+    rows,
+    runs,
+    failures,
+    formattedOverPlain,
+    target: TARGET_FORMATTED_OVER_PLAIN,
+    meetsTarget: Number.isFinite(formattedOverPlain.rate) ? formattedOverPlain.rate >= TARGET_FORMATTED_OVER_PLAIN : null,
+  };
 }
 
 /** Prints section (f). */

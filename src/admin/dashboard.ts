@@ -349,7 +349,7 @@ function renderRows(status) {
       definition.textContent = parts.filter((part) => part).join(" · ");
       name.appendChild(document.createElement("br"));
       name.appendChild(definition);
-      name.title = s.name + "\n" + definition.textContent;
+      name.title = s.name + "\\n" + definition.textContent;
     }
     tr.appendChild(name);
     const last = cell(bigint(s.last_value), s.last_value !== null && s.last_value.length > 12 ? "last long" : "last");

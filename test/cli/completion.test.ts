@@ -32,7 +32,7 @@ describe('bash completion', () => {
 
   it('offers the shells after completion and takeover\'s --sequence after takeover', () => {
     expect(complete(['ticket-server', 'completion', '']).sort()).toEqual(['bash', 'zsh']);
-    expect(complete(['ticket-server', 'takeover', '--seq'])).toEqual(['--sequence']);
+    expect(complete(['ticket-server', 'takeover', '--seq'])).toEqual(['--sequence', '--sequences']);
   });
 });
 

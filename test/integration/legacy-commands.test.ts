@@ -108,7 +108,7 @@ describe('seqgen', () => {
     const https = await runCli(['--admin', 'https://127.0.0.1:0', '--bind', 'tcp://127.0.0.1:0', '--store', 'memory:'], { command: 'seqgen' });
     expect(https.code).toBe(2);
     expect(https.stderr).toContain('--admin');
-    expect(https.stderr).toContain('https is not served');
+    expect(https.stderr).toContain('--tls-cert');
   });
 });
 
