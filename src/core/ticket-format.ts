@@ -323,37 +323,63 @@ export function compileFormat(template: string | undefined, check: CheckKind, pe
   const padding = valuePart.width;
   const checkKind = check === 'none' ? undefined : check;
 
-  function render(value: bigint, at: PeriodInstant): string {
-    if (value < 1n) throw new RangeError(`ticket values start at 1, not ${value}`);
-    const digits = value.toString();
-    let out = '';
+  /**
+   * The template cut at its value and check parts, with the date fields of one
+   * instant already filled in: `[text, 'v', text, 'c', text]`. Built once per
+   * instant (a caller keeps one instant for a whole period or day), so
+   * rendering a value is a few string concatenations.
+   */
+  let segmentsFor: PeriodInstant | undefined;
+  let segments: string[] = [];
+  const VALUE_MARK = '\u0000v';
+  const CHECK_MARK = '\u0000c';
+  function segmentsOf(at: PeriodInstant): string[] {
+    if (at === segmentsFor) return segments;
+    const built: string[] = [];
+    let text = '';
     for (const part of parts) {
       switch (part.kind) {
         case 'literal':
-          out += part.text;
+          text += part.text;
           break;
         case 'value':
-          out += digits.length >= padding ? digits : digits.padStart(padding, '0');
-          break;
         case 'check':
-          out += computeCheck(checkKind!, digits);
+          built.push(text, part.kind === 'value' ? VALUE_MARK : CHECK_MARK);
+          text = '';
           break;
         case 'yyyy':
-          out += at.yyyy;
+          text += at.yyyy;
           break;
         case 'yy':
-          out += at.yyyy.slice(2);
+          text += at.yyyy.slice(2);
           break;
         case 'mm':
-          out += at.mm;
+          text += at.mm;
           break;
         case 'dd':
-          out += at.dd;
+          text += at.dd;
           break;
         case 'period':
-          out += at.key;
+          text += at.key;
           break;
       }
+    }
+    built.push(text);
+    segmentsFor = at;
+    segments = built;
+    return built;
+  }
+
+  function render(value: bigint, at: PeriodInstant): string {
+    if (value < 1n) throw new RangeError(`ticket values start at 1, not ${value}`);
+    const digits = value.toString();
+    const pieces = segmentsOf(at);
+    let out = '';
+    for (let index = 0; index < pieces.length; index++) {
+      const piece = pieces[index] as string;
+      if (piece === VALUE_MARK) out += digits.length >= padding ? digits : digits.padStart(padding, '0');
+      else if (piece === CHECK_MARK) out += computeCheck(checkKind!, digits);
+      else out += piece;
     }
     return out;
   }

@@ -24,6 +24,7 @@ import { slotsBeforeRefill } from '../core/lease-policy.js';
 import { MAX_VALUE, SlotMap, driftTarget } from '../core/numbering.js';
 import type { Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
+import type { PeriodInstant } from '../core/periods.js';
 import type { TicketCheck, TicketSource } from '../core/ticket-source.js';
 import { FIRST_SLOT, type Store } from '../store/store.js';
 import { Admission } from './admission.js';
@@ -58,6 +59,30 @@ export {
   type ServiceObserver,
   type TicketServiceOptions,
 } from './service-options.js';
+
+/**
+ * The tickets of values a formatted sequence's counter issued, rendered in the
+ * period instant they were asked in; counts them on the sequence itself.
+ */
+function renderTickets(
+  front: SequenceState,
+  counter: SequenceState,
+  definition: SequenceDefinition,
+  instant: PeriodInstant,
+  result: bigint | bigint[],
+): string | string[] {
+  if (!Array.isArray(result)) {
+    const ticket = definition.format.render(result, instant);
+    front.lastTicket = ticket;
+    if (counter !== front) front.issued++;
+    return ticket;
+  }
+  const tickets = new Array<string>(result.length);
+  for (let index = 0; index < result.length; index++) tickets[index] = definition.format.render(result[index] as bigint, instant);
+  front.lastTicket = tickets[tickets.length - 1];
+  if (counter !== front) front.issued += tickets.length;
+  return tickets;
+}
 
 /**
  * Issues tickets from durably reserved leases.
@@ -509,15 +534,9 @@ export class TicketService implements TicketSource {
     const instant = definition.instantAt(this.now());
     const counter = definition.periodic ? this.periodCounter(front, instant.key) : front;
     const lastValue = last === undefined ? undefined : definition.readLast(last, instant.key);
-    const render = (result: bigint | bigint[]): Ticket | Ticket[] => {
-      const values = Array.isArray(result) ? result : [result];
-      const tickets = values.map((value) => definition.format.render(value, instant));
-      front.lastTicket = tickets[tickets.length - 1];
-      if (counter !== front) front.issued += tickets.length;
-      return single ? (tickets[0] as string) : tickets;
-    };
     const result = this.serveSlowly(counter, count, lastValue, single);
-    return result instanceof Promise ? result.then(render) : render(result);
+    if (result instanceof Promise) return result.then((values) => renderTickets(front, counter, definition, instant, values));
+    return renderTickets(front, counter, definition, instant, result);
   }
 
   /**
