@@ -12,11 +12,12 @@
  *   store with the `ssl-*` parameters of the mysql:// URI, and fails without
  *   them or without trusting the certificate.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../helpers/certificates.js';
 import { createTempDir, removeTempDirs, runCli, startServer, stopAllServers } from '../helpers/server-process.js';
 import { dbAvailable, destroyAllDbServers, freePorts, startMariadb, startPostgres, type DbServer } from '../helpers/db-servers.js';
 import { TLS_DB_USER } from '../helpers/db/mariadb.js';
@@ -24,15 +25,9 @@ import { nextValue } from '../helpers/zmq-client.js';
 
 let dir: string;
 
-/** A self-signed RSA certificate for 127.0.0.1 and its key (PEM files), made by the openssl CLI. */
+/** A self-signed certificate for 127.0.0.1 (see `selfSignedCertificate`). */
 function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  return { cert, key };
+  return selfSignedCertificate(dir, name, 'rsa');
 }
 
 beforeAll(async () => {

@@ -11,12 +11,13 @@
  *   key pair not allowed, or with the wrong server key gets nothing, and the
  *   server keeps serving; proxy mode through Curve with `--curve-server-key`.
  */
-import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { curveKeyPair } from 'zeromq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../helpers/certificates.js';
 import { createClient } from '../../src/client/client.js';
 import { createTempDir, removeTempDirs, runCli, startServer, stopAllServers, urlOf, type ServerProcess } from '../helpers/server-process.js';
 
@@ -26,15 +27,9 @@ const REFUSED_MS = 1_500;
 
 let dir: string;
 
-/** A self-signed certificate for 127.0.0.1 and its key (PEM files), made by the openssl CLI. */
+/** A self-signed certificate for 127.0.0.1 (see `selfSignedCertificate`). */
 function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  return { cert, key };
+  return selfSignedCertificate(dir, name);
 }
 
 beforeAll(async () => {
@@ -97,7 +92,7 @@ describe('HTTPS', () => {
           method: 'POST',
           ca,
           timeout: WAIT_MS,
-          ...(withCertificate ? { cert: execFileSync('cat', [client.cert]), key: execFileSync('cat', [client.key]) } : {}),
+          ...(withCertificate ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
         }, (response) => {
           response.resume();
           resolve(response.statusCode ?? 0);
