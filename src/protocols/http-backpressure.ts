@@ -14,7 +14,7 @@
  * each other.
  */
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** Requests of one connection that may wait for their turn before the connection is read no further. */
 export const MAX_WAITING_REQUESTS = 64;
@@ -28,52 +28,93 @@ interface Turn {
 }
 
 /**
- * Installs the one-at-a-time turn on `app`'s requests.
- * @param maxReplyBytes unsent reply bytes of a connection above which its next request waits
+ * The per-request guard of one HTTP listener, as one pair of hooks (each hook
+ * costs every request): the one-at-a-time turn per connection described
+ * above, and the graceful stop — once `stop()` is called new requests answer
+ * 503 `EUNAVAILABLE`, and `idle()` resolves when no request is being answered
+ * (their values were issued: their replies must still go out).
  */
-export function boundPipelinedReplies(app: FastifyInstance, maxReplyBytes: number, maxWaiting = MAX_WAITING_REQUESTS): void {
-  const turns = new WeakMap<Socket, Turn>();
+export class HttpRequestGuard {
+  private readonly turns = new WeakMap<Socket, Turn>();
+  /** Requests let through and not yet answered, over every connection. */
+  private answering = 0;
+  private stopping = false;
+  private drained: (() => void) | undefined;
 
-  const next = (socket: Socket, turn: Turn): void => {
-    while (!turn.busy && turn.waiting.length > 0 && socket.writableLength < maxReplyBytes && !socket.destroyed) {
+  /**
+   * @param maxReplyBytes unsent reply bytes of a connection above which its next request waits
+   * @param refuse answers a request that arrives while stopping (503 in the listener's error shape)
+   */
+  constructor(
+    private readonly maxReplyBytes: number,
+    private readonly refuse: (reply: FastifyReply) => void,
+    private readonly maxWaiting = MAX_WAITING_REQUESTS,
+  ) {}
+
+  install(app: FastifyInstance): void {
+    app.addHook('onRequest', (request, reply, done) => {
+      if (this.stopping) {
+        this.refuse(reply);
+        return;
+      }
+      const socket = request.raw.socket;
+      let turn = this.turns.get(socket);
+      if (turn === undefined) {
+        const created: Turn = { busy: false, waiting: [], paused: false };
+        turn = created;
+        this.turns.set(socket, turn);
+        socket.on('drain', () => this.next(socket, created));
+      }
+      if (!turn.busy && turn.waiting.length === 0 && socket.writableLength < this.maxReplyBytes) {
+        turn.busy = true;
+        this.answering++;
+        done();
+        return;
+      }
+      turn.waiting.push(done);
+      this.next(socket, turn);
+    });
+    app.addHook('onResponse', (request, _reply, done) => {
+      const socket = request.raw.socket;
+      const turn = this.turns.get(socket);
+      if (turn !== undefined && turn.busy) {
+        turn.busy = false;
+        if (--this.answering === 0) this.drained?.();
+        this.next(socket, turn);
+      }
+      done();
+    });
+  }
+
+  /** From now on new requests answer 503. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** Resolves once no request is being answered, or after `graceMs`. */
+  async idle(graceMs: number): Promise<void> {
+    if (this.answering === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      this.drained = resolve;
+    });
+    clearTimeout(timer);
+  }
+
+  private next(socket: Socket, turn: Turn): void {
+    while (!turn.busy && turn.waiting.length > 0 && socket.writableLength < this.maxReplyBytes && !socket.destroyed) {
       turn.busy = true;
+      this.answering++;
       (turn.waiting.shift() as () => void)();
     }
-    if (turn.waiting.length >= maxWaiting) {
+    if (turn.waiting.length >= this.maxWaiting) {
       // Node resumes a socket on 'drain' by itself: pause again (this listener runs after Node's).
       if (!socket.isPaused()) socket.pause();
       turn.paused = true;
-    } else if (turn.paused && turn.waiting.length < maxWaiting / 2) {
+    } else if (turn.paused && turn.waiting.length < this.maxWaiting / 2) {
       turn.paused = false;
       socket.resume();
     }
-  };
-
-  app.addHook('onRequest', (request, _reply, done) => {
-    const socket = request.raw.socket;
-    let turn = turns.get(socket);
-    if (turn === undefined) {
-      const created: Turn = { busy: false, waiting: [], paused: false };
-      turn = created;
-      turns.set(socket, turn);
-      socket.on('drain', () => next(socket, created));
-    }
-    if (!turn.busy && turn.waiting.length === 0 && socket.writableLength < maxReplyBytes) {
-      turn.busy = true;
-      done();
-      return;
-    }
-    turn.waiting.push(done);
-    next(socket, turn);
-  });
-
-  app.addHook('onResponse', (request, _reply, done) => {
-    const socket = request.raw.socket;
-    const turn = turns.get(socket);
-    if (turn !== undefined) {
-      turn.busy = false;
-      next(socket, turn);
-    }
-    done();
-  });
+  }
 }

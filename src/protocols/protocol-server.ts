@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TicketError } from '../core/errors.js';
 import { sendError } from './http-common.js';
-import { boundPipelinedReplies } from './http-backpressure.js';
+import { HttpRequestGuard } from './http-backpressure.js';
 import { DEFAULT_MAX_REPLY_BYTES } from './line-output.js';
 
 /** A host and port to listen on (port 0: any free port). */
@@ -66,9 +66,8 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
  */
 export class FastifyProtocolServer implements ProtocolServer {
   /** Requests whose response has not finished (or been aborted). */
-  private inFlight = 0;
-  private stopping = false;
-  private drained: (() => void) | undefined;
+  /** The per-request hooks: one request at a time per connection, and the graceful stop. */
+  private readonly guard: HttpRequestGuard;
 
   constructor(
     readonly name: string,
@@ -85,21 +84,13 @@ export class FastifyProtocolServer implements ProtocolServer {
     server.requestTimeout = limits.requestTimeoutMs;
     server.keepAliveTimeout = limits.idleTimeoutMs;
     server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
-    boundPipelinedReplies(app, limits.maxReplyBytes);
     // fastify's own close destroys every connection (a keep-alive client could otherwise hold it
     // open): a request whose values were already issued would lose its reply. So close first
-    // refuses new requests and lets those in flight finish, then lets fastify cut the connections.
-    app.addHook('onRequest', (_request, reply, done) => {
-      if (this.stopping) {
-        sendError(reply.header('connection', 'close'), new TicketError('EUNAVAILABLE', 'server is stopping'), 503);
-        return;
-      }
-      this.inFlight++;
-      reply.raw.once('close', () => {
-        if (--this.inFlight === 0) this.drained?.();
-      });
-      done();
+    // refuses new requests and lets those being answered finish, then lets fastify cut the connections.
+    this.guard = new HttpRequestGuard(limits.maxReplyBytes, (reply) => {
+      sendError(reply.header('connection', 'close'), new TicketError('EUNAVAILABLE', 'server is stopping'), 503);
     });
+    this.guard.install(app);
   }
 
   async listen(address: HostPort): Promise<string> {
@@ -110,17 +101,10 @@ export class FastifyProtocolServer implements ProtocolServer {
     return `${this.scheme}://${host}:${port}`;
   }
 
-  /** Refuses new requests (503 `EUNAVAILABLE`), waits up to `graceMs` for those in flight, then closes. */
+  /** Refuses new requests (503 `EUNAVAILABLE`), waits up to `graceMs` for those being answered, then closes. */
   async close(graceMs = 2000): Promise<void> {
-    this.stopping = true;
-    if (this.inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, graceMs);
-        this.drained = resolve;
-      });
-      clearTimeout(timer);
-    }
+    this.guard.stop();
+    await this.guard.idle(graceMs);
     await this.app.close();
   }
 }
