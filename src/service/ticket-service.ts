@@ -11,13 +11,17 @@
  * sequence; at most one reservation per sequence is in flight.
  *
  * Around it: `admission.ts` decides which names exist (limit, strict mode,
- * and validates names), `store-calls.ts` runs store calls under the store
- * timeout, `hand-back.ts` returns unissued leases on stop or loss of
- * leadership, `service-options.ts` holds the public options and defaults.
- * This file keeps the hot path, waiting, when to reserve, admin operations,
- * graceful stop and leader mode's gate, epoch and `suspend()`. (A little over
- * 400 lines: the hot path, the waiters and reserve-ahead share per-sequence
- * state and read best together.)
+ * and validates names), `sequence-settings.ts` holds every sequence's
+ * settings and the define/describe/delete operations, `store-calls.ts` runs
+ * store calls under the store timeout, `hand-back.ts` returns unissued leases
+ * on stop or loss of leadership, `service-options.ts` holds the public options
+ * and defaults. This file keeps the hot path, formatted and periodic
+ * sequences (the period's counter, rendering), waiting, when to reserve,
+ * floors and the check of a ticket, graceful stop and leader mode's gate,
+ * epoch and `suspend()`. (About 700 lines: all of it reads and changes the
+ * per-sequence states of one map, which stays private to this class; the
+ * settings book reaches them only through the few host methods it names.
+ * Splitting the floor and check operations out is the next step if it grows.)
  */
 import { TicketError } from '../core/errors.js';
 import { slotsBeforeRefill } from '../core/lease-policy.js';
