@@ -241,18 +241,48 @@ export async function freePorts(count: number): Promise<number[]> {
     for (let i = 0; i < count; i++) {
       const server = createServer();
       servers.push(server);
-      await new Promise<void>((resolveListen, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolveListen());
-      });
-      const address = server.address();
-      if (address === null || typeof address === 'string') throw new Error('could not read a free port');
-      ports.push(address.port);
+      ports.push(await listenOutsideEphemeral(server));
     }
     return ports;
   } finally {
     await Promise.all(servers.map((server) => new Promise<void>((resolveClose) => server.close(() => resolveClose()))));
   }
+}
+
+/**
+ * The kernel hands out ports of its ephemeral range to every `listen(0)` and every outgoing
+ * connection; a port chosen there and used seconds later can be taken by another test meanwhile
+ * ("address already in use"). Ports are chosen below that range instead, at random, and checked by
+ * binding; `listen(0)` only if none is free after a bounded number of tries.
+ */
+const EPHEMERAL_LOW = ((): number => {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+})();
+const CHOSEN_LOW = Math.max(10_000, EPHEMERAL_LOW - 12_000);
+
+async function listenOutsideEphemeral(server: Server): Promise<number> {
+  const tryListen = (port: number): Promise<boolean> =>
+    new Promise((resolveListen) => {
+      const failed = (): void => resolveListen(false);
+      server.once('error', failed);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', failed);
+        resolveListen(true);
+      });
+    });
+  for (let attempt = 0; attempt < 50 && CHOSEN_LOW < EPHEMERAL_LOW - 1; attempt++) {
+    const port = CHOSEN_LOW + Math.floor(Math.random() * (EPHEMERAL_LOW - CHOSEN_LOW));
+    if (await tryListen(port)) return port;
+  }
+  if (!(await tryListen(0))) throw new Error('could not find a free port');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('could not read a free port');
+  return address.port;
 }
 
 /** A temp directory for one server; short enough for a Unix socket path inside it. */
