@@ -20,6 +20,7 @@ import { Dealer } from 'zeromq';
 const { fetch, AbortSignal } = globalThis;
 import { envNumber, percentileSorted, renderTable } from './stats.mjs';
 import { killAllChildren, startServer } from './zmq-load.mjs';
+import { zmtpHandshake } from '../scripts/wire-fixtures.mjs';
 
 const CONNECTIONS = envNumber('BENCH_HOSTILE_CONNECTIONS', 30, 1, 500);
 const ATTACK_SECONDS = envNumber('BENCH_HOSTILE_SECONDS', 8, 1, 120);
@@ -44,18 +45,6 @@ function open(address) {
   socket.on('error', () => undefined);
   sockets.add(socket);
   return socket;
-}
-
-/** ZMTP 3.0 greeting (NULL) and READY as a DEALER. */
-function zmtpHandshake() {
-  const greeting = Buffer.alloc(64);
-  greeting[0] = 0xff;
-  greeting[9] = 0x7f;
-  greeting[10] = 3;
-  greeting.write('NULL', 12, 'latin1');
-  const property = Buffer.concat([Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, 6]), Buffer.from('DEALER')]);
-  const ready = Buffer.concat([Buffer.from([5]), Buffer.from('READY'), property]);
-  return Buffer.concat([greeting, Buffer.from([0x04, ready.length]), ready]);
 }
 
 /** One ZMTP long frame with MORE set (flags 0x03), `size` bytes. */

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { seededRandom } from './wire-fixtures.mjs';
 
 /** Root of the project (where package.json lives). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -81,18 +82,6 @@ export function killAllTortureChildren() {
       // already gone
     }
   }
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed with its seed. */
-function makeRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
@@ -246,7 +235,7 @@ export async function waitForExit(server, ms) {
 export async function runTorture(options = {}) {
   const settings = resolveTortureOptions(options);
   const { protocols, servers: serverCount, partitioned, store, maxBlock, gracefulEvery } = settings;
-  const random = makeRandom(settings.seed);
+  const random = seededRandom(settings.seed);
   const progress = settings.onProgress ?? (() => undefined);
   const clientModule = await import(pathToFileURL(join(dirname(settings.cliPath), '..', 'index.js')).href);
   const createClient = clientModule.default;

@@ -116,6 +116,21 @@ export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.Pro
   return { ...env, ...extra };
 }
 
+/** A child's stdout and stderr as text, each kept up to its first `maxChars` characters (default 4 Mi). */
+export function collectOutput(child: ChildProcess, maxChars = MAX_OUTPUT_CHARS): { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    if (out.length < maxChars) out += chunk;
+  });
+  child.stderr?.on('data', (chunk: string) => {
+    if (err.length < maxChars) err += chunk;
+  });
+  return { out: () => out, err: () => err };
+}
+
 function spawnCli(args: readonly string[], options: ProcessOptions): TrackedChild & { out: () => string; err: () => string } {
   const fullArgs = [commandPath(options.command ?? 'ticket-server'), ...args];
   if (options.dataDir !== undefined) fullArgs.push('--data', options.dataDir);
@@ -124,16 +139,7 @@ function spawnCli(args: readonly string[], options: ProcessOptions): TrackedChil
     env: cleanEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8');
-  child.stderr?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    if (out.length < MAX_OUTPUT_CHARS) out += chunk;
-  });
-  child.stderr?.on('data', (chunk: string) => {
-    if (err.length < MAX_OUTPUT_CHARS) err += chunk;
-  });
+  const { out, err } = collectOutput(child);
   // 'close' (not 'exit') so that all output has been read when the promise resolves.
   const exited = new Promise<ExitStatus>((resolveExit) => {
     child.once('close', (code, signal) => resolveExit({ code, signal }));
@@ -142,7 +148,7 @@ function spawnCli(args: readonly string[], options: ProcessOptions): TrackedChil
   const tracked = { child, exited };
   liveChildren.add(tracked);
   void exited.then(() => liveChildren.delete(tracked));
-  return { ...tracked, out: () => out, err: () => err };
+  return { ...tracked, out, err };
 }
 
 async function waitForExit(tracked: TrackedChild, timeoutMs: number): Promise<ExitStatus> {

@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, cleanEnvironment, createTempDir, parseLogLines, removeTempDirs } from '../helpers/server-process.js';
+import { PROJECT_ROOT, cleanEnvironment, collectOutput, createTempDir, parseLogLines, removeTempDirs } from '../helpers/server-process.js';
 import {
   dbAvailable,
   destroyAllDbServers,
@@ -120,21 +120,12 @@ const liveServers = new Set<ChildProcess>();
 function spawnBash(script: string, context: RunContext): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
   // Its own process group, so SIGTERM/SIGKILL reach the server even when bash did not exec it.
   const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: context.cwd, env: context.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8');
-  child.stderr?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    if (out.length < MAX_OUTPUT_CHARS) out += chunk;
-  });
-  child.stderr?.on('data', (chunk: string) => {
-    if (err.length < MAX_OUTPUT_CHARS) err += chunk;
-  });
+  const { out, err } = collectOutput(child, MAX_OUTPUT_CHARS);
   const exited = new Promise<number | null>((resolveExit) => {
     child.once('close', (code) => resolveExit(code));
     child.once('error', () => resolveExit(null));
   });
-  return { child, out: () => out, err: () => err, exited };
+  return { child, out, err, exited };
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {

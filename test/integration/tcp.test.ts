@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, stopAllServers, urlOf, type ServerProcess } from '../helpers/server-process.js';
 import { Reply as ReplySocket } from 'zeromq';
 import { nextValue } from '../helpers/zmq-client.js';
+import { seededRandom } from '../../scripts/wire-fixtures.mjs';
 
 /** Bound of every single wait for a reply or a close. */
 const WAIT_MS = 5_000;
@@ -258,18 +259,6 @@ function expectErr(reply: Reply | undefined, code: string): void {
   expect(text).toMatch(new RegExp(`^ERR ${code} \\S`));
 }
 
-/** Deterministic PRNG (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ---- servers ---------------------------------------------------------------------
 
 const TCP_AND_LINE = ['--tcp', '127.0.0.1:0', '--line', '127.0.0.1:0'];
@@ -473,7 +462,7 @@ describe('--line: the long-lived protocol (SPEC §6.5)', () => {
 
   /** A mixed pipeline: requests, and how to check each reply. */
   function mixedPipeline(count: number, seed: number, tag: string): { bytes: Buffer; check: (replies: Reply[]) => void } {
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const kinds: string[] = [];
     const parts: Buffer[] = [];
     for (let index = 0; index < count; index++) {
@@ -537,7 +526,7 @@ describe('--line: the long-lived protocol (SPEC §6.5)', () => {
     for (const seed of [2, 3, 4]) {
       const client = await open();
       const { bytes, check } = mixedPipeline(500, seed, `pipe${seed}`);
-      const random = prng(seed * 7919);
+      const random = seededRandom(seed * 7919);
       let offset = 0;
       while (offset < bytes.length) {
         const size = 1 + Math.floor(random() * 40);

@@ -25,6 +25,7 @@ import { DEFAULT_HTTP_LIMITS, FastifyProtocolServer, type ProtocolServer } from 
 import { ZmqServer } from '../../src/protocols/zmq.js';
 import { TicketService } from '../../src/service/ticket-service.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { zmtpHandshake } from '../../scripts/wire-fixtures.mjs';
 
 const logger = pino({ level: 'silent' });
 const LOCAL = { host: '127.0.0.1', port: 0 };
@@ -246,18 +247,6 @@ describe('HTTP connections that hold the server', () => {
     expect(tail).toContain('200 OK');
   }, 15_000);
 });
-
-/** A ZMTP 3.0 greeting (NULL mechanism) and READY as a DEALER: a peer that completed the handshake. */
-function zmtpHandshake(): Buffer {
-  const greeting = Buffer.alloc(64);
-  greeting[0] = 0xff;
-  greeting[9] = 0x7f;
-  greeting[10] = 3;
-  greeting.write('NULL', 12, 'latin1');
-  const property = Buffer.concat([Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, 6]), Buffer.from('DEALER')]);
-  const ready = Buffer.concat([Buffer.from([5]), Buffer.from('READY'), property]);
-  return Buffer.concat([greeting, Buffer.from([0x04, ready.length]), ready]);
-}
 
 describe('ZeroMQ peers that go silent', () => {
   it('disconnects a raw TCP peer that completed the handshake and then answers nothing', async () => {

@@ -748,6 +748,23 @@ export function destroyer(dir: string, stop: () => Promise<void>, self: () => Db
   };
 }
 
+/**
+ * The handle of a server run by one process in `dir` (PostgreSQL, MariaDB): its
+ * controls, registered for `destroyAllDbServers` and `dbServerPids`.
+ */
+export function registerProcessServer(kind: DbServer['kind'], uri: string, dir: string, proc: ManagedProcess): DbServer {
+  const server: DbServer = {
+    kind,
+    uri,
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+    start: () => proc.start(),
+    destroy: destroyer(dir, () => proc.stop(), () => server),
+  };
+  servers.add(server);
+  processesOf.set(server, [proc]);
+  return server;
+}
 
 /** First start: pick free ports, start; on "address already in use" pick new ones (bounded). */
 export async function startOnFreePorts(proc: ManagedProcess, logFile: string, count: number, usePorts: (ports: number[]) => void): Promise<void> {

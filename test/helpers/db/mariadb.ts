@@ -1,7 +1,7 @@
 /** A throwaway MariaDB server for the tests (see common.ts for the shared machinery). */
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { type DbServer, DB_USER, DB_PASSWORD, DB_NAME, INIT_TIMEOUT_MS, MARIADB_READY_TIMEOUT_MS, PROBE_TIMEOUT_MS, isRoot, findMariadb, requireAvailable, makeServerDir, removeServerDir, noop, wrap, runLogged, ManagedProcess, servers, processesOf, destroyer, startOnFreePorts } from './common.js';
+import { type DbServer, DB_USER, DB_PASSWORD, DB_NAME, INIT_TIMEOUT_MS, MARIADB_READY_TIMEOUT_MS, PROBE_TIMEOUT_MS, isRoot, findMariadb, requireAvailable, makeServerDir, removeServerDir, noop, wrap, runLogged, ManagedProcess, registerProcessServer, startOnFreePorts } from './common.js';
 
 // ---------------------------------------------------------------------------
 // MariaDB
@@ -126,15 +126,5 @@ export async function startMariadb(options: MariadbOptions = {}): Promise<DbServ
     throw error;
   }
 
-  const server: DbServer = {
-    kind: 'mariadb',
-    uri: `mysql://${DB_USER}:${DB_PASSWORD}@127.0.0.1:${port}/${DB_NAME}`,
-    stop: () => proc.stop(),
-    kill: () => proc.kill(),
-    start: () => proc.start(),
-    destroy: destroyer(dir, () => proc.stop(), () => server),
-  };
-  servers.add(server);
-  processesOf.set(server, [proc]);
-  return server;
+  return registerProcessServer('mariadb', `mysql://${DB_USER}:${DB_PASSWORD}@127.0.0.1:${port}/${DB_NAME}`, dir, proc);
 }

@@ -3,7 +3,7 @@ import { chmod, chown, copyFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { type DbServer, DB_USER, DB_PASSWORD, DB_NAME, INIT_TIMEOUT_MS, POSTGRES_READY_TIMEOUT_MS, PROBE_TIMEOUT_MS, isRoot, findPostgres, postgresRunAs, requireAvailable, makeServerDir, removeServerDir, noop, wrap, runLogged, ManagedProcess, servers, processesOf, destroyer, startOnFreePorts } from './common.js';
+import { type DbServer, DB_USER, DB_PASSWORD, DB_NAME, INIT_TIMEOUT_MS, POSTGRES_READY_TIMEOUT_MS, PROBE_TIMEOUT_MS, isRoot, findPostgres, postgresRunAs, requireAvailable, makeServerDir, removeServerDir, noop, wrap, runLogged, ManagedProcess, registerProcessServer, startOnFreePorts } from './common.js';
 
 // ---------------------------------------------------------------------------
 // PostgreSQL
@@ -125,15 +125,5 @@ export async function startPostgres(options: { tls?: { readonly cert: string; re
     throw error;
   }
 
-  const server: DbServer = {
-    kind: 'postgres',
-    uri: `postgres://${DB_USER}:${DB_PASSWORD}@127.0.0.1:${port}/${DB_NAME}`,
-    stop: () => proc.stop(),
-    kill: () => proc.kill(),
-    start: () => proc.start(),
-    destroy: destroyer(dir, () => proc.stop(), () => server),
-  };
-  servers.add(server);
-  processesOf.set(server, [proc]);
-  return server;
+  return registerProcessServer('postgres', `postgres://${DB_USER}:${DB_PASSWORD}@127.0.0.1:${port}/${DB_NAME}`, dir, proc);
 }
