@@ -425,8 +425,14 @@ const PROTOCOLS: ReadonlyArray<ProtocolEntry<HostPort> | ProtocolEntry<string>> 
     option: '--bind',
     address: (config) => config.bind,
     create: ({ config, source, logger, stats, security }) =>
-      new ZmqServer(source, logger, stats, { tokens: security.tokens, curve: security.curve, heartbeatTimeoutMs: config.heartbeatTimeoutMs }),
-    logFields: (endpoint, config) => ({ endpoint, ...(config.curveSecretKey === undefined ? {} : { curve: true }) }),
+      new ZmqServer(source, logger, stats, {
+        tokens: security.tokens,
+        curve: security.curve,
+        heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+        maxConnections: config.maxConnections,
+        guard: config.zmqGuard,
+      }),
+    logFields: (endpoint, config) => ({ endpoint, guard: config.zmqGuard, ...(config.curveSecretKey === undefined ? {} : { curve: true }) }),
     announceAfterElection: true,
   },
 ];

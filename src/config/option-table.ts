@@ -222,6 +222,11 @@ export const FIELD_OPTIONS = [
     description: 'ZeroMQ: a peer that sends nothing, not even a heartbeat, for this long is disconnected (pinged every third of it)',
   }),
   option({
+    name: 'zmq-guard', field: 'zmqGuard', kind: 'string', placeholder: 'on|off', default: true, defaultText: 'on', parse: booleanValue,
+    description: 'ZeroMQ over TCP: meter each peer\'s frames (a message of more than 32 frames or 64 KiB ends the connection) and '
+      + 'bound the peers by --max-connections; off binds ZeroMQ directly (faster; only for a trusted network or Curve with --curve-allow)',
+  }),
+  option({
     // 1: today's single process. More: an owner process (store, ZeroMQ, admin) and N workers (HTTP, TCP, line).
     name: 'workers', field: 'workers', kind: 'string', placeholder: 'N', default: 1, parse: workerCount,
     description: 'processes serving HTTP, TCP and line (auto: one per core); the owner process keeps the store, ' +

@@ -73,7 +73,7 @@ export const booleanValue: ValueParser<boolean> = (raw) => {
   const text = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(text)) return true;
   if (['0', 'false', 'no', 'off'].includes(text)) return false;
-  throw new OptionValueError(`expected true or false, got "${raw}"`);
+  throw new OptionValueError(`expected on or off (true or false), got "${raw}"`);
 };
 
 /** A directory path: not empty, at most 4096 characters, no NUL. */

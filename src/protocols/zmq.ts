@@ -23,10 +23,15 @@ import type { ProtocolStats } from '../core/protocol-stats.js';
 import type { ProtocolServer } from './protocol-server.js';
 import type { CurveServerKeys } from '../security/security-files.js';
 import { registerZapDomain } from '../security/zap-handler.js';
+import { ZmtpGuard } from './zmtp-guard.js';
+import { networkInterfaces } from 'node:os';
 
 /** Largest request body answered with a reply; larger ones get EBADREQ. */
 export const MAX_REQUEST_BYTES = 4096;
-/** Frames above this are dropped by ZeroMQ itself (the peer is disconnected). */
+/**
+ * Frames above this are dropped by ZeroMQ itself (the peer is disconnected);
+ * over TCP the front (zmtp-guard.ts) already bounds a whole message far lower.
+ */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Replies ZeroMQ queues for one peer (its send high-water mark); further ones wait here, in `MAX_HELD_REPLY_BYTES`. */
 export const SEND_QUEUE_MESSAGES = 128;
@@ -54,6 +59,14 @@ export interface ZmqServerOptions {
    * completed its handshake by then, is disconnected. Default 30,000 ms.
    */
   readonly heartbeatTimeoutMs?: number | undefined;
+  /** Most peers connected at once over TCP; any beyond are closed at once. Default 10,000 (`--max-connections`). */
+  readonly maxConnections?: number | undefined;
+  /**
+   * Serve a `tcp://` endpoint through the metering front (zmtp-guard.ts).
+   * Default true; false binds ZeroMQ directly: faster, but neither unfinished
+   * messages nor the number of peers are bounded (`--zmq-guard off`).
+   */
+  readonly guard?: boolean | undefined;
 }
 
 /** A parsed ticket request. `count` is undefined for the single-value form. */
@@ -191,6 +204,10 @@ export class ZmqServer implements ProtocolServer<string> {
   private readonly tokens: IssueTokens | undefined;
   private readonly curve: CurveServerKeys | undefined;
   private releaseZap: (() => void) | undefined;
+  private readonly maxConnections: number;
+  private readonly guarded: boolean;
+  /** The TCP front of a `tcp://` endpoint; undefined for ipc:// and inproc:// (local) endpoints. */
+  private guard: ZmtpGuard | undefined;
   /**
    * Replies to peers whose ZeroMQ queue was full, in order, with their bytes;
    * a pump offers them again one at a time (so their order holds).
@@ -203,6 +220,8 @@ export class ZmqServer implements ProtocolServer<string> {
     this.stats = stats;
     this.tokens = options.tokens;
     this.curve = options.curve;
+    this.maxConnections = options.maxConnections ?? 10_000;
+    this.guarded = options.guard ?? true;
     const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
     this.socket = new Router({
       // A peer that completed its handshake and then sends nothing, not even the answer to a ping, is
@@ -231,7 +250,13 @@ export class ZmqServer implements ProtocolServer<string> {
     });
   }
 
-  /** Binds and starts answering. @returns the bound endpoint (with the real port). */
+  /**
+   * Binds and starts answering. A `tcp://` endpoint is served through a TCP
+   * front that bounds messages and peers (see zmtp-guard.ts), with the ROUTER
+   * itself on a free loopback port; ipc:// and inproc:// (local), and every
+   * endpoint with `guard: false`, are bound directly.
+   * @returns the bound endpoint (with the real port).
+   */
   async listen(endpoint: string): Promise<string> {
     if (this.curve !== undefined) {
       // Every Curve socket gets a ZAP domain: with an allow-list it is enforced, without one any key is accepted.
@@ -239,14 +264,31 @@ export class ZmqServer implements ProtocolServer<string> {
       this.releaseZap = zap.release;
       this.socket.zapDomain = zap.domain;
     }
+    const tcp = this.guarded ? tcpHostPort(endpoint) : undefined;
+    let bound: string;
     try {
-      await this.socket.bind(endpoint);
+      if (tcp === undefined) {
+        await this.socket.bind(endpoint);
+        bound = this.socket.lastEndpoint ?? endpoint;
+      } else {
+        await this.socket.bind('tcp://127.0.0.1:*');
+        const inner = Number(/:(\d+)$/.exec(this.socket.lastEndpoint ?? '')?.[1]);
+        const guard = new ZmtpGuard({ host: '127.0.0.1', port: inner }, this.logger, this.maxConnections, () => {
+          this.stats?.countError('zmq', 'EBADREQ');
+        });
+        const address = await guard.listen(tcp.host, tcp.port);
+        this.guard = guard;
+        const separator = address.lastIndexOf(':');
+        const host = address.slice(0, separator);
+        bound = `tcp://${host.includes(':') ? `[${host}]` : host}${address.slice(separator)}`;
+      }
     } catch (error) {
+      this.socket.close();
       this.releaseZap?.();
       throw error;
     }
     this.loop = this.serve();
-    return this.socket.lastEndpoint ?? endpoint;
+    return bound;
   }
 
   private async serve(): Promise<void> {
@@ -405,6 +447,23 @@ export class ZmqServer implements ProtocolServer<string> {
     }
     this.socket.close();
     this.releaseZap?.();
-    await this.loop;
+    // The ROUTER's last replies (its linger) pass through the front before the clients are dropped.
+    await Promise.all([this.loop, this.guard?.close(graceMs)]);
   }
+}
+
+/**
+ * The host and port the TCP front listens on for a `tcp://HOST:PORT` endpoint
+ * (`*` is every IPv4 interface, as in ZeroMQ; a network interface's name is its
+ * first IPv4 address); undefined for ipc:// and inproc://.
+ */
+export function tcpHostPort(endpoint: string): { host: string; port: number } | undefined {
+  const match = /^tcp:\/\/(.+):(\*|\d+)$/.exec(endpoint);
+  if (match === null) return undefined;
+  const [, rawHost = '', rawPort = '*'] = match;
+  const port = rawPort === '*' ? 0 : Number(rawPort);
+  if (rawHost === '*') return { host: '0.0.0.0', port };
+  if (rawHost.startsWith('[') && rawHost.endsWith(']')) return { host: rawHost.slice(1, -1), port };
+  const named = networkInterfaces()[rawHost]?.find((address) => address.family === 'IPv4');
+  return { host: named?.address ?? rawHost, port };
 }

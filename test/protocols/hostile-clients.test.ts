@@ -10,7 +10,9 @@
  * - HTTP connections that hold a request open, or that exceed the connection
  *   bound, are closed;
  * - a ZeroMQ peer that completes the handshake on raw TCP and then goes
- *   silent is disconnected by heartbeats;
+ *   silent is disconnected by heartbeats; one that sends a multipart message
+ *   that never ends is disconnected at the message bound; peers beyond the
+ *   connection bound are closed at once;
  * - near 2^63 − 1 a pipelined run of single requests gets the values that are
  *   left, then EXHAUSTED, as the requests would one at a time.
  */
@@ -23,6 +25,7 @@ import { createHttpApi } from '../../src/protocols/http.js';
 import { LineServer } from '../../src/protocols/line.js';
 import { DEFAULT_HTTP_LIMITS, FastifyProtocolServer, type ProtocolServer } from '../../src/protocols/protocol-server.js';
 import { ZmqServer } from '../../src/protocols/zmq.js';
+import { MAX_MESSAGE_BYTES, MAX_MESSAGE_FRAMES } from '../../src/protocols/zmtp-guard.js';
 import { TicketService } from '../../src/service/ticket-service.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { zmtpHandshake } from '../../scripts/wire-fixtures.mjs';
@@ -279,4 +282,73 @@ describe('ZeroMQ peers that go silent', () => {
     await dealer.send(JSON.stringify(['idle', '0']));
     expect((await dealer.receive()).at(-1)?.toString()).toBe('[null,"2"]');
   }, 15_000);
+});
+
+describe('ZeroMQ messages and peers beyond the bounds', () => {
+  /** Asks `['name', '0']` on a fresh DEALER and returns the reply body. */
+  async function askOnce(endpoint: string, name: string): Promise<string> {
+    const dealer = new Dealer({ receiveTimeout: 5_000, linger: 0 });
+    cleanups.push(() => dealer.close());
+    dealer.connect(endpoint);
+    await dealer.send(JSON.stringify([name, '0']));
+    return String((await dealer.receive()).at(-1));
+  }
+
+  it.each([
+    { frameBytes: 1000, bound: `${MAX_MESSAGE_FRAMES} frames` },
+    { frameBytes: 20_000, bound: `${MAX_MESSAGE_BYTES} bytes` },
+  ])('disconnects a peer whose multipart message never ends, once it passes $bound (frames of $frameBytes bytes)', async ({ frameBytes }) => {
+    const service = await startService(1n);
+    const server = new ZmqServer(service, logger);
+    const endpoint = await server.listen('tcp://127.0.0.1:0');
+    cleanups.push(() => server.close());
+    const socket = await openSocket(endpoint.replace('tcp://', ''));
+    // As a ZeroMQ peer does, send messages only after the server's READY (ZeroMQ drops a peer that sends earlier).
+    let greeting = '';
+    const ready = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        greeting += chunk.toString('latin1');
+        if (greeting.includes('READY')) resolve();
+      });
+    });
+    socket.write(zmtpHandshake());
+    await ready;
+    const closed = closedWithin(socket, 20_000);
+    // Frames every one with MORE: ZeroMQ alone would keep them all, waiting for the last.
+    const part = Buffer.concat([Buffer.from([0x03]), Buffer.alloc(8), Buffer.alloc(frameBytes, 0x61)]); // MORE | LONG
+    part.writeBigUInt64BE(BigInt(frameBytes), 1);
+    let sent = 0;
+    // Paced (1 ms per frame), so that what was written is close to what the server has read.
+    for (let index = 0; index < 2_000 && !socket.destroyed; index++) {
+      socket.write(part);
+      sent += frameBytes;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const closedMs = await closed;
+    console.log(`zmq: an unfinished multipart of ${frameBytes}-byte frames was cut off after ${sent} bytes written, ${closedMs} ms`);
+    expect(sent).toBeGreaterThan(Math.min(MAX_MESSAGE_FRAMES * frameBytes, MAX_MESSAGE_BYTES));
+    expect(sent).toBeLessThan(8 * MAX_MESSAGE_BYTES);
+    // Others are served as before.
+    expect(await askOnce(endpoint, 'after-multipart')).toBe('[null,"1"]');
+  }, 30_000);
+
+  it('closes peers beyond --max-connections at once; the connected ones keep being served', async () => {
+    const service = await startService(1n);
+    const server = new ZmqServer(service, logger, undefined, { maxConnections: 3 });
+    const endpoint = await server.listen('tcp://127.0.0.1:0');
+    cleanups.push(() => server.close());
+    const held = await Promise.all([0, 1, 2].map(() => openSocket(endpoint.replace('tcp://', ''))));
+    for (const socket of held) socket.write(zmtpHandshake());
+    const beyond = await openSocket(endpoint.replace('tcp://', ''));
+    await closedWithin(beyond, 5_000);
+    for (const socket of held) expect(socket.destroyed).toBe(false);
+    for (const socket of held) socket.destroy();
+    // The server notices the closes a moment later: a few tries, bounded.
+    let answer = '';
+    for (let attempt = 0; attempt < 20 && answer === ''; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer = await askOnce(endpoint, 'after-limit').catch(() => '');
+    }
+    expect(answer).toBe('[null,"1"]');
+  }, 30_000);
 });
