@@ -24,6 +24,8 @@ import type { ProtocolServer } from './protocol-server.js';
 import type { CurveServerKeys } from '../security/security-files.js';
 import { registerZapDomain } from '../security/zap-handler.js';
 import { ZmtpGuard } from './zmtp-guard.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
 /** Largest request body answered with a reply; larger ones get EBADREQ. */
@@ -276,11 +278,13 @@ export class ZmqServer implements ProtocolServer<string> {
         const guard = new ZmtpGuard({ host: '127.0.0.1', port: inner }, this.logger, this.maxConnections, () => {
           this.stats?.countError('zmq', 'EBADREQ');
         });
-        const address = await guard.listen(tcp.host, tcp.port);
+        // As ZeroMQ does without its IPv6 option, a host name means its IPv4 address.
+        const host = isIP(tcp.host) === 0 ? (await lookup(tcp.host, { family: 4 })).address : tcp.host;
+        const address = await guard.listen(host, tcp.port);
         this.guard = guard;
         const separator = address.lastIndexOf(':');
-        const host = address.slice(0, separator);
-        bound = `tcp://${host.includes(':') ? `[${host}]` : host}${address.slice(separator)}`;
+        const boundHost = address.slice(0, separator);
+        bound = `tcp://${boundHost.includes(':') ? `[${boundHost}]` : boundHost}${address.slice(separator)}`;
       }
     } catch (error) {
       this.socket.close();
