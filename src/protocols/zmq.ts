@@ -48,6 +48,8 @@ const HELD_RETRY_MS = 1;
 const HELD_RETRY_MAX_MS = 100;
 /** Requests queued from one peer before it is read no further (ZeroMQ's receive high-water mark). */
 export const RECEIVE_QUEUE_MESSAGES = 1000;
+/** How long a stopping server keeps its connections after the last value reply, for peers to read it. */
+const STOP_QUIET_MS = 200;
 /** Most routing/envelope frames accepted before the body. */
 const MAX_ENVELOPE_FRAMES = 16;
 
@@ -206,6 +208,8 @@ export class ZmqServer implements ProtocolServer<string> {
   private readonly tokens: IssueTokens | undefined;
   private readonly curve: CurveServerKeys | undefined;
   private releaseZap: (() => void) | undefined;
+  /** Set by `close()`: requests from then on are refused without a value. */
+  private stopping = false;
   private readonly maxConnections: number;
   private readonly guarded: boolean;
   /** The TCP front of a `tcp://` endpoint; undefined for ipc:// and inproc:// (local) endpoints. */
@@ -334,7 +338,11 @@ export class ZmqServer implements ProtocolServer<string> {
     const envelope = frames.slice(0, envelopeEnd);
     const bodyFrames = frames.length - envelopeEnd;
     let reply: string | Promise<string>;
-    if (bodyFrames !== 1) {
+    if (this.stopping) {
+      // A value sent now could be lost in the peer's closing connection; this answer costs none.
+      this.stats?.countError('zmq', 'EUNAVAILABLE');
+      reply = encodeError(new TicketError('EUNAVAILABLE', 'server is stopping'));
+    } else if (bodyFrames !== 1) {
       this.stats?.countError('zmq', 'EBADREQ');
       reply = encodeError(new TicketError('EBADREQ', 'request must be exactly one frame'));
     } else {
@@ -437,9 +445,17 @@ export class ZmqServer implements ProtocolServer<string> {
     this.held.delete(peer);
   }
 
-  /** Stops receiving, lets pending replies (bounded by `graceMs`) go out, then closes the socket. */
+  /**
+   * Stops issuing (later requests get EUNAVAILABLE, which spends no value), lets pending
+   * and held replies go out, keeps the connections open `STOP_QUIET_MS` more so that
+   * peers read the replies already sent (a ZeroMQ client with ZMQ_IMMEDIATE drops what
+   * it has received but not read when the connection closes), then closes the socket.
+   * All of it within `graceMs`.
+   */
   async close(graceMs = 2000): Promise<void> {
-    if (this.socket.closed) return;
+    if (this.socket.closed || this.stopping) return;
+    this.stopping = true;
+    const deadline = Date.now() + graceMs;
     if (this.pending > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
@@ -449,6 +465,8 @@ export class ZmqServer implements ProtocolServer<string> {
         };
       });
     }
+    while (this.held.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(STOP_QUIET_MS, deadline - Date.now()))));
     this.socket.close();
     this.releaseZap?.();
     // The ROUTER's last replies (its linger) pass through the front before the clients are dropped.
