@@ -13,22 +13,13 @@ afterAll(() => {
   killAllTortureChildren();
 });
 
+/** The CI size: 8 stops, every other one graceful, 4 callers of up to 10 values each per protocol and sequence. */
+const CI_SIZED = { cycles: 8, gracefulEvery: 2, sequences: 2, workers: 4, maxCount: 10, maxBlock: 50, minRunMs: 100, maxRunMs: 400, seconds: 90 };
+
 describe('kill -9 torture', () => {
   it('8 cycles on line + HTTP, 2 sequences: no repeat, gaps within the bound, nothing lost on graceful restarts', async () => {
-    const report = await runTorture({
-      cycles: 8,
-      // Every other stop graceful, 4 callers each: before the fix of the line and HTTP close,
-      // this lost the values in flight on most runs (93 and 226 in two tries).
-      gracefulEvery: 2,
-      protocols: ['line', 'http'],
-      sequences: 2,
-      workers: 4,
-      maxCount: 10,
-      maxBlock: 50,
-      minRunMs: 100,
-      maxRunMs: 400,
-      seconds: 90,
-    });
+    // Before the fix of the line and HTTP close, this lost the values in flight on most runs (93 and 226 in two tries).
+    const report = await runTorture({ ...CI_SIZED, protocols: ['line', 'http'] });
     console.log(
       `torture: ${report.cycles} cycles (${report.kills} kills, ${report.gracefulRestarts} graceful), ${report.values} values, ` +
         `${report.repeats} repeats, largest gap ${report.largestGap} (bound ${report.gapBound}), lost on graceful ${report.gracefulLost}, ` +
@@ -52,20 +43,9 @@ describe('kill -9 torture', () => {
 
 describe('kill -9 torture over ZeroMQ', () => {
   it('8 cycles on ZeroMQ, 2 sequences: nothing lost on graceful restarts (the server refuses new requests, then lets peers read)', async () => {
-    const report = await runTorture({
-      cycles: 8,
-      // Before the stopping server refused new requests and kept its connections a moment for the
-      // replies to be read, the client's DEALER (ZMQ_IMMEDIATE) dropped received replies: 60 and 40 lost in two tries.
-      gracefulEvery: 2,
-      protocols: ['zmq'],
-      sequences: 2,
-      workers: 4,
-      maxCount: 10,
-      maxBlock: 50,
-      minRunMs: 100,
-      maxRunMs: 400,
-      seconds: 90,
-    });
+    // Before the stopping server refused new requests and kept its connections a moment for the
+    // replies to be read, the client's DEALER (ZMQ_IMMEDIATE) dropped received replies: 60 and 40 lost in two tries.
+    const report = await runTorture({ ...CI_SIZED, protocols: ['zmq'] });
     console.log(
       `torture zmq: ${report.cycles} cycles, ${report.values} values, ${report.repeats} repeats, largest gap ${report.largestGap}, ` +
         `lost on graceful ${report.gracefulLost}, seed ${report.seed}`,

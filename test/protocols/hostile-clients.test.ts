@@ -332,7 +332,7 @@ describe('ZeroMQ messages and peers beyond the bounds', () => {
     expect(await askOnce(endpoint, 'after-multipart')).toBe('[null,"1"]');
   }, 30_000);
 
-  it('closes peers beyond --max-connections at once; the connected ones keep being served', async () => {
+  it('closes peers beyond --max-connections at once, keeps the connected ones, and serves again once they are gone', async () => {
     const service = await startService(1n);
     const server = new ZmqServer(service, logger, undefined, { maxConnections: 3 });
     const endpoint = await server.listen('tcp://127.0.0.1:0');
