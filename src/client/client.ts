@@ -35,9 +35,11 @@ export interface ClientOptions<F extends string = never> extends TransportSecuri
   readonly probeInterval?: number;
   /**
    * Fetch this many values (1–1000) per sequence at once and hand them out
-   * locally, keeping two more batches on their way. Default 0 (off). Up to
-   * three batches are held; values not handed out when the process ends are
-   * never issued again: they become gaps.
+   * locally, keeping two more batches on their way; a caller that ran out of
+   * values while batches were on their way gets one more kept ahead each time,
+   * up to six. Default 0 (off). Up to three batches are held (seven for such a
+   * fast caller); values not handed out when the process ends are never issued
+   * again: they become gaps.
    */
   readonly prefetch?: number;
   /** Send the last value seen as `last` (drift catch-up). Default true; proxies turn it off. */
@@ -100,8 +102,15 @@ export interface TicketClient<F extends string = never> {
 /** Most sequences whose last value the client remembers; the oldest is forgotten first. */
 const MAX_REMEMBERED = 100_000;
 
-/** Batches a prefetching client keeps on their way beyond the one it hands out. */
+/** Batches a prefetching client keeps on their way beyond the one it hands out, at first. */
 const BATCHES_AHEAD = 2;
+/**
+ * Most batches kept on their way per sequence: a consumer that had to wait for
+ * a batch already asked for gets one more ahead each time, up to this. It
+ * bounds the values held (and lost as gaps when the process ends) to
+ * (1 + 6) × prefetch per sequence.
+ */
+export const MAX_BATCHES_AHEAD = 6;
 
 /** A fetched batch: its values, or a run of consecutive numbers made one by one as they are handed out. */
 type Batch = Ticket[] | TicketRun;
@@ -125,12 +134,16 @@ class Prefetched {
   inflight = 0;
   /** The latest refill, for callers that must wait for values. */
   arrival: Promise<void> | undefined;
-  /** No value of the current batch has been handed out yet. */
-  batchFresh = false;
+  /** Batches kept on their way: `BATCHES_AHEAD`, one more each time a caller outran them (to `MAX_BATCHES_AHEAD`). */
+  depth = BATCHES_AHEAD;
+  /** Values of the current batch to hand out before it is half done. */
+  untilHalfway = 0;
+  /** The current batch was just half handed out. */
+  halfway = false;
   /**
-   * Set when the first value of a batch is handed out while a refill is on
-   * its way: the next `next()` lets the event loop turn once, and `tryNext`
-   * leaves the value to it.
+   * Set when a batch is half handed out while a refill is on its way: the
+   * next `next()` lets the event loop turn once, and `tryNext` leaves the
+   * value to it.
    */
   yieldDue = false;
 
@@ -141,6 +154,7 @@ class Prefetched {
   /** Takes the next value; the caller checked `remaining > 0`. */
   take(): Ticket {
     if (this.batchDone) this.start(this.ahead.shift() as Batch);
+    if (--this.untilHalfway === 0) this.halfway = true;
     if (this.runLeft > 0) {
       this.runLeft--;
       return this.runNext++;
@@ -165,7 +179,7 @@ class Prefetched {
     }
     this.index = 0;
     this.aheadValues -= batchSize(batch);
-    this.batchFresh = true;
+    this.untilHalfway = Math.max(1, batchSize(batch) >> 1);
   }
 
   /** Adds a fetched batch. */
@@ -296,6 +310,9 @@ class Client {
       return result;
     }
     const buffer = this.buffer(name);
+    // Values ran out while batches were on their way: the consumer is faster than a round trip
+    // covers, so keep one more batch ahead from now on.
+    if (buffer.remaining === 0 && buffer.inflight > 0 && buffer.depth < MAX_BATCHES_AHEAD) buffer.depth++;
     while (buffer.remaining === 0) {
       if (buffer.inflight === 0) this.refill(name, buffer);
       await buffer.arrival;
@@ -308,14 +325,16 @@ class Client {
   /** Hands out the next prefetched value; the caller checked one is there. */
   private takePrefetched(name: string, buffer: Prefetched): Ticket {
     const value = buffer.take();
-    const starting = buffer.batchFresh;
-    buffer.batchFresh = false;
-    // Keep two batches on their way while one is handed out: a round trip then
-    // has two batches of time to come back before a caller would wait.
-    while (buffer.ahead.length + buffer.inflight < BATCHES_AHEAD) this.refill(name, buffer);
-    // Once per batch: a caller taking values without a real await never lets
-    // the event loop read the replies already here; have it turn once.
-    if (starting && buffer.inflight > 0) buffer.yieldDue = true;
+    // Keep two batches (or more, see `depth`) on their way while one is handed out:
+    // a round trip then has two batches of time to come back before a caller would wait.
+    while (buffer.ahead.length + buffer.inflight < buffer.depth) this.refill(name, buffer);
+    // Once per batch, halfway: a caller taking values without a real await never
+    // lets the event loop read the replies already here (nor, on line://, write
+    // the refill requests); have it turn once.
+    if (buffer.halfway) {
+      buffer.halfway = false;
+      if (buffer.inflight > 0) buffer.yieldDue = true;
+    }
     return value;
   }
 

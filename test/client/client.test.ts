@@ -7,7 +7,7 @@
  * real server processes on the memory store (`dist/cli/main.js`, built first).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
+import { MAX_BATCHES_AHEAD, createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
 import ticketServer from '../../src/index.js';
 import { TicketError, type ErrorCode } from '../../src/core/errors.js';
 import type { PoolOptions } from '../../src/client/pool.js';
@@ -339,9 +339,14 @@ class BatchServer implements Transport {
   readonly lasts: bigint[] = [];
   runs = 0;
   down = false;
+  /** Requests not answered yet, and the most there were at once. */
+  outstanding = 0;
+  mostOutstanding = 0;
   private next: bigint;
   private batches = 0;
   private readonly jumpEvery: number;
+  /** Reply after this many ms instead of a turn of the event loop. */
+  delayMs = 0;
 
   constructor(uri: string, first: bigint, jumpEvery = 0) {
     this.uri = uri;
@@ -351,7 +356,9 @@ class BatchServer implements Transport {
 
   async request(request: TicketRequest): Promise<TicketReply> {
     this.requests.push(request);
-    await new Promise((resolve) => setImmediate(resolve));
+    this.mostOutstanding = Math.max(this.mostOutstanding, ++this.outstanding);
+    await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve)));
+    this.outstanding--;
     if (this.down) throw new TicketError('EUNAVAILABLE', 'fake is down');
     const count = request.count ?? 1;
     const jump = this.jumpEvery > 0 && ++this.batches % this.jumpEvery === 0;
@@ -430,8 +437,31 @@ describe('prefetched runs of consecutive values (fake servers)', () => {
   });
 });
 
+describe('prefetch: batches kept on their way (fake servers)', () => {
+  it('two at first; one more each time the caller ran out while batches were on their way, up to MAX_BATCHES_AHEAD', async () => {
+    const slow = new BatchServer('tcp://a:1', 1n);
+    slow.delayMs = 2;
+    const client = createClient([slow.uri], { prefetch: 10, connect: () => slow } as ClientOptions);
+    try {
+      // A caller that pauses 3 ms per value never runs out (a reply has 20 values' time): two batches ahead stay enough.
+      for (let i = 0; i < 40; i++) {
+        await client.next('calm');
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      expect(slow.mostOutstanding).toBe(2);
+      // A synchronous loop outruns replies that take 2 ms each.
+      for (let i = 0; i < 2000; i++) if (client.tryNext('fast') === undefined) await client.next('fast');
+      expect(slow.mostOutstanding).toBe(MAX_BATCHES_AHEAD);
+      const fast = slow.requests.filter((request) => request.name === 'fast').length;
+      expect(fast).toBeLessThanOrEqual(2000 / 10 + MAX_BATCHES_AHEAD);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('prefetch: the event loop turns once per batch (fake servers)', () => {
-  it('tryNext leaves the value after a batch start to next() while a refill is on its way; the order is kept', async () => {
+  it('tryNext leaves the value after a half-done batch to next() while a refill is on its way; the order is kept', async () => {
     const { client } = fakeClient(1, { prefetch: 10 });
     const values: bigint[] = [];
     const viaNext: bigint[] = [];
@@ -444,15 +474,17 @@ describe('prefetch: the event loop turns once per batch (fake servers)', () => {
       values.push(value);
     }
     expect(values).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
-    // 1: nothing fetched yet; then the value after each batch's first (a refill is then on its way).
-    expect(viaNext).toEqual([1n, 2n, 12n, 22n, 32n]);
+    // 1: nothing fetched yet; then the value after the 5th of each batch of 10 (a refill is then on its way).
+    expect(viaNext).toEqual([1n, 6n, 16n, 26n, 36n]);
     await client.close();
   });
 
   it('a close() during that turn fails the call with EUNAVAILABLE', async () => {
     const { client } = fakeClient(1, { prefetch: 10 });
     expect(await client.next('orders')).toBe(1n);
-    const pending = client.next('orders'); // the turn after a batch start
+    for (let i = 2; i <= 5; i++) expect(client.tryNext('orders')).toBe(BigInt(i));
+    expect(client.tryNext('orders')).toBeUndefined();
+    const pending = client.next('orders'); // the turn after the batch is half done
     await client.close();
     expect((await errorOf(pending)).code).toBe('EUNAVAILABLE');
   });
