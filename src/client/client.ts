@@ -127,7 +127,8 @@ function batchSize(batch: Batch): number {
 class Prefetched {
   current: Ticket[] = [];
   index = 0;
-  runNext = 0n;
+  /** Exact as a Number: runs hold values of up to 15 digits; `BigInt(number)` is cheaper than a bigint `+ 1n`. */
+  runNext = 0;
   runLeft = 0;
   readonly ahead: Batch[] = [];
   aheadValues = 0;
@@ -157,7 +158,7 @@ class Prefetched {
     if (--this.untilHalfway === 0) this.halfway = true;
     if (this.runLeft > 0) {
       this.runLeft--;
-      return this.runNext++;
+      return BigInt(this.runNext++);
     }
     return this.current[this.index++] as Ticket;
   }
@@ -174,7 +175,7 @@ class Prefetched {
       this.runLeft = 0;
     } else {
       this.current = [];
-      this.runNext = batch.first;
+      this.runNext = Number(batch.first);
       this.runLeft = batch.count;
     }
     this.index = 0;
