@@ -19,11 +19,11 @@ import { killAllChildren } from './zmq-load.mjs';
 
 /** Reads `--name value` options; every one is bounded. */
 function options(argv) {
-  const known = { before: undefined, repeats: '3', values: '3000000', unbuffered: '5000', 'in-flight': '16', json: undefined };
+  const known = { before: undefined, repeats: '3', values: '3000000', unbuffered: '5000', 'in-flight': '16', only: '', json: undefined };
   for (let index = 0; index < argv.length; index += 2) {
     const name = argv[index]?.replace(/^--/, '');
     if (name === undefined || !(name in known) || argv[index + 1] === undefined) {
-      console.error(`usage: node bench/prefetch-compare.mjs --before DIST [--repeats 1-9] [--values 10000-30000000] [--unbuffered 100-100000] [--in-flight 2-256] [--json FILE]`);
+      console.error(`usage: node bench/prefetch-compare.mjs --before DIST [--repeats 1-9] [--values 10000-30000000] [--unbuffered 100-100000] [--in-flight 2-256] [--only TEXT] [--json FILE]`);
       process.exit(2);
     }
     known[name] = argv[index + 1];
@@ -46,6 +46,8 @@ function options(argv) {
     values: number('values', 10_000, 30_000_000),
     unbuffered: number('unbuffered', 100, 100_000),
     inFlight: number('in-flight', 2, 256),
+    /** Only the variants whose label contains this text (e.g. "prefetch 1000"); default every one. */
+    only: known.only,
     json: known.json,
   };
 }
@@ -64,7 +66,11 @@ const variants = [
   { label: 'line://, no prefetch, 1 in flight', scheme: 'line', loop: 'await', prefetch: 0, inFlight: 1 },
   { label: `ZeroMQ, no prefetch, ${settings.inFlight} in flight`, scheme: 'tcp', loop: 'await', prefetch: 0, inFlight: settings.inFlight },
   { label: `line://, no prefetch, ${settings.inFlight} in flight`, scheme: 'line', loop: 'await', prefetch: 0, inFlight: settings.inFlight },
-];
+].filter((variant) => variant.label.includes(settings.only));
+if (variants.length === 0) {
+  console.error(`--only ${settings.only}: no variant has that in its label`);
+  process.exit(2);
+}
 
 process.on('exit', killAllChildren);
 const log = (message) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${message}\n`);
@@ -129,7 +135,9 @@ const bareRate = median(bare.map((row) => row.valuesPerSecond));
 console.log(`bare \`await Promise.resolve(x)\` loop in this process: ${formatRate(bareRate)} (median; ${bare.map((row) => formatRate(row.valuesPerSecond)).join(', ')}), ${cpu(median(bare.map((row) => row.cpuNsPerValue)))} CPU per value: the ceiling of any await loop here`);
 for (const inFlight of [1, settings.inFlight]) {
   for (const [buildIndex, build] of builds.entries()) {
-    const rate = (scheme) => median(results[variants.findIndex((v) => v.scheme === scheme && v.prefetch === 0 && v.inFlight === inFlight)][buildIndex].map((row) => row.valuesPerSecond));
+    const index = (scheme) => variants.findIndex((v) => v.scheme === scheme && v.prefetch === 0 && v.inFlight === inFlight);
+    if (index('line') < 0 || index('tcp') < 0) continue;
+    const rate = (scheme) => median(results[index(scheme)][buildIndex].map((row) => row.valuesPerSecond));
     const ratio = rate('line') / rate('tcp');
     console.log(`no prefetch, ${inFlight} in flight, ${build.label}: line:// ÷ ZeroMQ = ${ratio.toFixed(2)} (target ≤ 1.5: ${ratio <= 1.5 ? 'PASS' : 'FAIL'})`);
   }
