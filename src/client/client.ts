@@ -83,7 +83,7 @@ export interface TicketClient<F extends string = never> {
    * With `prefetch`: the next value of `name` at once, from the values already
    * fetched, without a promise; undefined when none is at hand (prefetch off,
    * none fetched yet or all handed out, client closed): then ask `next(name)`.
-   * Also undefined once per batch while a refill is on its way, though values
+   * Also undefined once per batch (halfway through it) while a refill is on its way, though values
    * are held: the `await ticket.next(name)` that follows gives the event loop a
    * turn, so replies that arrived are read (and, on line://, requests are
    * written) before the held values run out; a loop of synchronous takes would
