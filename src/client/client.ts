@@ -84,10 +84,10 @@ export interface TicketClient<F extends string = never> {
    * fetched, without a promise; undefined when none is at hand (prefetch off,
    * none fetched yet or all handed out, client closed): then ask `next(name)`.
    * Also undefined once per batch (halfway through it) while a refill is on its way, though values
-   * are held: the `await ticket.next(name)` that follows gives the event loop a
-   * turn, so replies that arrived are read (and, on line://, requests are
-   * written) before the held values run out; a loop of synchronous takes would
-   * otherwise read them only once every held value is gone, and then wait.
+   * are held, until the event loop turns: the `await ticket.next(name)` that
+   * follows makes it turn, so replies that arrived are read (and, on line://,
+   * requests are written) before the held values run out; a loop of synchronous
+   * takes would otherwise read them only once every held value is gone, and then wait.
    * Values come in the same order as from `next`, and taking one keeps the
    * batches flowing as `next` does. For loops that issue millions of values a
    * second: `const value = ticket.tryNext('x') ?? (await ticket.next('x'))`.
@@ -144,7 +144,7 @@ class Prefetched {
   /**
    * Set when a batch is half handed out while a refill is on its way: the
    * next `next()` lets the event loop turn once, and `tryNext` leaves the
-   * value to it.
+   * value to it. Cleared by that turn, or by the next turn of the event loop.
    */
   yieldDue = false;
 
@@ -334,7 +334,14 @@ class Client {
     // the refill requests); have it turn once.
     if (buffer.halfway) {
       buffer.halfway = false;
-      if (buffer.inflight > 0) buffer.yieldDue = true;
+      if (buffer.inflight > 0) {
+        buffer.yieldDue = true;
+        // Once the event loop has turned anyway (a caller that takes a value now and then, or
+        // only with tryNext), no turn is owed: tryNext must not stay undefined while values are held.
+        setImmediate(() => {
+          buffer.yieldDue = false;
+        });
+      }
     }
     return value;
   }

@@ -479,6 +479,21 @@ describe('prefetch: the event loop turns once per batch (fake servers)', () => {
     await client.close();
   });
 
+  it('a caller that only uses tryNext gets values again once the event loop has turned', async () => {
+    const { client } = fakeClient(1, { prefetch: 10 });
+    expect(await client.next('orders')).toBe(1n);
+    for (let i = 2; i <= 5; i++) expect(client.tryNext('orders')).toBe(BigInt(i));
+    expect(client.tryNext('orders')).toBeUndefined(); // the turn is owed
+    await new Promise((resolve) => setImmediate(resolve));
+    const values: bigint[] = [];
+    for (let i = 0; i < 30; i++) {
+      values.push(client.tryNext('orders') ?? -1n);
+      await new Promise((resolve) => setImmediate(resolve)); // the caller's own turns (say, one request each)
+    }
+    expect(values).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 6)));
+    await client.close();
+  });
+
   it('a close() during that turn fails the call with EUNAVAILABLE', async () => {
     const { client } = fakeClient(1, { prefetch: 10 });
     expect(await client.next('orders')).toBe(1n);
