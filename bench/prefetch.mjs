@@ -7,9 +7,13 @@
 // against one real server (`--store memory:`, a child process), over ZeroMQ
 // (`tcp://`) or the line protocol (`line://`); the loop either awaits every
 // value or takes it synchronously when one is at hand
-// (`t.tryNext(name) ?? await t.next(name)`).
+// (`t.tryNext(name) ?? await t.next(name)`). Without prefetch, `inFlight` loops
+// run side by side (each awaits its own values: several requests in flight).
+//
+// `clientModule` loads the client from another build (e.g. the previous
+// commit's `dist/index.js`, for before/after runs: see prefetch-compare.mjs);
+// the server is always this tree's CLI.
 import { performance } from 'node:perf_hooks';
-import ticketServer from '../dist/index.js';
 import { best, median, percentileSorted, round } from './stats.mjs';
 import { processCpuSeconds, startServer } from './zmq-load.mjs';
 
@@ -20,7 +24,8 @@ const BLOCK = 1000;
  * One round: `blocks × BLOCK` awaited `t.next(sequence)` calls. Every value is
  * compared with the one before (`state.last`, carried over from round to round).
  */
-async function timedRound(client, sequence, blocks, state, blockMs, sync = false) {
+async function timedRound(client, sequence, blocks, state, blockMs, sync = false, inFlight = 1) {
+  if (inFlight > 1) return timedConcurrentRound(client, sequence, blocks, state, blockMs, inFlight);
   let last = state.last;
   let violations = 0;
   let jumps = 0;
@@ -42,6 +47,55 @@ async function timedRound(client, sequence, blocks, state, blockMs, sync = false
   return { ms, violations, jumps, last };
 }
 
+/**
+ * `inFlight` loops of awaited `t.next(sequence)` side by side, `blocks × BLOCK`
+ * values in all; each loop checks its own values increase (they interleave
+ * between loops). Block times are not taken (the blocks of the loops overlap).
+ */
+async function timedConcurrentRound(client, sequence, blocks, state, blockMs, inFlight) {
+  const total = blocks * BLOCK;
+  let handed = 0;
+  let violations = 0;
+  let highest = state.last;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    let last = -1n;
+    while (handed < total) {
+      handed++;
+      const value = await client.next(sequence);
+      if (value <= last) violations++;
+      last = value;
+      if (value > highest) highest = value;
+    }
+  }));
+  const ms = performance.now() - start;
+  blockMs.fill(ms / blocks);
+  state.last = highest;
+  return { ms, violations, jumps: 0, last: highest };
+}
+
+/**
+ * The ceiling of an `await` loop on this machine, measured beside the client:
+ * `values` awaits of an already settled promise of a bigint, compared as the
+ * client's loop compares. An `await t.next(name)` loop cannot beat it.
+ * @returns values/s and CPU ns per value
+ */
+export async function measureBareAwait(values) {
+  let last = -1n;
+  let violations = 0;
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  for (let index = 0; index < values; index++) {
+    const value = await Promise.resolve(BigInt(index));
+    if (value <= last) violations++;
+    last = value;
+  }
+  const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpuBefore);
+  if (violations > 0) throw new Error('bare await loop: values out of order');
+  return { valuesPerSecond: round(values / (ms / 1000)), cpuNsPerValue: round(((cpu.user + cpu.system) * 1000) / values, 3) };
+}
+
 function requests(client) {
   return client.stats().reduce((sum, upstream) => sum + upstream.requests, 0);
 }
@@ -53,9 +107,13 @@ function requests(client) {
  * @param options.sequence sequence name
  * @param options.scheme `tcp` (ZeroMQ, the default) or `line`
  * @param options.loop `await` (the default: `await t.next(name)`) or `tryNext` (`t.tryNext(name) ?? await t.next(name)`)
+ * @param options.inFlight loops side by side (default 1); only with the `await` loop
+ * @param options.clientModule path or URL of the `dist/index.js` to take the client from (default: this tree's)
  * @param options.log progress sink
  */
-export async function runPrefetch({ values, rounds, prefetch, sequence, scheme = 'tcp', loop = 'await', log }) {
+export async function runPrefetch({ values, rounds, prefetch, sequence, scheme = 'tcp', loop = 'await', inFlight = 1, clientModule = new URL('../dist/index.js', import.meta.url).href, log }) {
+  const { default: ticketServer } = await import(clientModule.startsWith('/') ? `file://${clientModule}` : clientModule);
+  if (inFlight > 1 && loop !== 'await') throw new Error('inFlight > 1 needs the await loop');
   const blocks = Math.ceil(values / BLOCK);
   const perRound = blocks * BLOCK;
   const server = await startServer('prefetch', ['--store', 'memory:', '--line', '127.0.0.1:0']);
@@ -75,13 +133,13 @@ export async function runPrefetch({ values, rounds, prefetch, sequence, scheme =
   let exit;
   try {
     // Warm-up: JIT, connection, the server's lease growth; not recorded.
-    await timedRound(client, sequence, Math.max(1, Math.ceil(blocks / 10)), state, blockMs, sync);
+    await timedRound(client, sequence, Math.max(1, Math.ceil(blocks / 10)), state, blockMs, sync, inFlight);
     for (let index = 0; index < rounds; index++) {
       if (server.failure) throw new Error(`prefetch server failed: ${server.failure.reason}`);
       const requestsBefore = requests(client);
       const cpuBefore = process.cpuUsage();
       const serverCpuBefore = processCpuSeconds(server.pid);
-      const result = await timedRound(client, sequence, blocks, state, blockMs, sync);
+      const result = await timedRound(client, sequence, blocks, state, blockMs, sync, inFlight);
       const cpu = process.cpuUsage(cpuBefore);
       const seconds = result.ms / 1000;
       const sorted = blockMs.slice().sort();
@@ -95,6 +153,8 @@ export async function runPrefetch({ values, rounds, prefetch, sequence, scheme =
         batchRequests: requests(client) - requestsBefore,
         blockUs: { p50: p(0.5), p99: p(0.99), max: p(1), blocks },
         clientCpuCores: round((cpu.user + cpu.system) / 1e6 / seconds, 3),
+        /** CPU of this process (every thread: JavaScript, ZeroMQ's I/O thread, GC) per value handed out. */
+        clientCpuNsPerValue: round(((cpu.user + cpu.system) * 1000) / perRound, 3),
         serverCpuCores: round((processCpuSeconds(server.pid) - serverCpuBefore) / seconds, 3),
       };
       rows.push(row);
@@ -107,12 +167,13 @@ export async function runPrefetch({ values, rounds, prefetch, sequence, scheme =
   }
   const rates = rows.map((row) => row.valuesPerSecond);
   return {
-    settings: { valuesPerRound: perRound, rounds, prefetch, sequence, scheme, loop, endpoint, blockValues: BLOCK, warmUpValues: Math.max(1, Math.ceil(blocks / 10)) * BLOCK, serverArgs: '--bind tcp://127.0.0.1:0 --line 127.0.0.1:0 --log-level info --store memory:' },
+    settings: { valuesPerRound: perRound, rounds, prefetch, sequence, scheme, loop, inFlight, clientModule, endpoint, blockValues: BLOCK, warmUpValues: Math.max(1, Math.ceil(blocks / 10)) * BLOCK, serverArgs: '--bind tcp://127.0.0.1:0 --line 127.0.0.1:0 --log-level info --store memory:' },
     server: { pid: server.pid, endpoint, failure: server.failure, warnings: server.logs.warnings, stderr: server.logs.stderr, exit },
     medianValuesPerSecond: round(median(rates)),
     spread: round((Math.max(...rates) - Math.min(...rates)) / median(rates), 3),
     /** Values per CPU-second of this process (the client), median of the rounds. */
     perClientCpuSecond: round(median(rows.map((row) => row.valuesPerSecond / Math.max(row.clientCpuCores, 1e-6)))),
+    clientCpuNsPerValue: round(median(rows.map((row) => row.clientCpuNsPerValue))),
     bestValuesPerSecond: round(best(rates)),
     orderViolations: rows.reduce((sum, row) => sum + row.orderViolations, 0),
     jumps: rows.reduce((sum, row) => sum + row.jumps, 0),

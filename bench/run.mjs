@@ -39,7 +39,7 @@ import { URL, fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { HTTP_TARGETS, runHttp } from './http-load.mjs';
 import { runInProcess } from './inprocess.mjs';
-import { runPrefetch } from './prefetch.mjs';
+import { measureBareAwait, runPrefetch } from './prefetch.mjs';
 import { TARGET_FORMATTED_OVER_PLAIN, TARGET_LINE_OVER_REDIS, printTcp, runFormatted, runTcp, tcpSettings } from './tcp-load.mjs';
 // shared-stores.mjs imports the TypeScript harness test/helpers/db-servers.ts: run with `node --import tsx`.
 import { TARGET_SHARED_OVER_NAIVE, killAllDbServersSync, printSharedStores, runSharedStores, sharedStoresPlannedMs, sharedStoresSettings } from './shared-stores.mjs';
@@ -549,15 +549,16 @@ function printPrefetchVariants(result) {
   const rows = [{ label: 'tcp:// (ZeroMQ), await', prefetch: result.settings.prefetch, ...result }, ...(result.variants ?? [])];
   console.log(`  every variant (the first row is the table above; the others ${Math.min(result.settings.rounds, 3)} rounds; loop "tryNext" = t.tryNext(name) ?? await t.next(name)):`);
   console.log(renderTable(
-    ['variant', 'prefetch', 'values/s (median)', 'spread', 'per client CPU-s', 'client CPU', 'server CPU', 'increasing'],
+    ['variant', 'prefetch', 'values/s (median)', 'spread', 'per client CPU-s', 'client CPU / value', 'client CPU', 'server CPU', 'increasing'],
     rows.map((row) => row.failed
-      ? [row.label, String(row.prefetch), `FAILED: ${row.failed}`, '', '', '', '', '']
+      ? [row.label, String(row.prefetch), `FAILED: ${row.failed}`, '', '', '', '', '', '']
       : [
         row.label,
         String(row.prefetch),
         formatRate(row.medianValuesPerSecond),
         `${Math.round(row.spread * 100)}%`,
         formatRate(row.perClientCpuSecond),
+        row.clientCpuNsPerValue >= 10_000 ? `${(row.clientCpuNsPerValue / 1000).toFixed(0)} µs` : `${Math.round(row.clientCpuNsPerValue)} ns`,
         fixed(median(row.rounds.map((r) => r.clientCpuCores))),
         fixed(median(row.rounds.map((r) => r.serverCpuCores))),
         row.orderViolations === 0 ? 'yes' : `NO (${row.orderViolations})`,
@@ -569,6 +570,9 @@ function printPrefetchVariants(result) {
   if (zmq && line) {
     const slower = line / zmq;
     console.log(`  without prefetch, line:// ÷ tcp:// (ZeroMQ) = ${formatRatio(slower)} (target: ZeroMQ within 1.5× of line://: ${slower <= 1.5 ? 'PASS' : 'FAIL'})`);
+  }
+  if (result.bareAwait) {
+    console.log(`  bare \`await Promise.resolve(x)\` loop in this process: ${formatRate(result.bareAwait.valuesPerSecond)}, ${Math.round(result.bareAwait.cpuNsPerValue)} ns CPU per value: no \`await t.next()\` loop can beat it here`);
   }
   for (const label of ['tcp:// (ZeroMQ), await', 'tcp:// (ZeroMQ), tryNext', 'line://, await', 'line://, tryNext']) {
     const value = rate(label);
@@ -720,6 +724,8 @@ async function main() {
 
   log('client prefetch benchmark …');
   const prefetch = await runPrefetch({ ...settings.prefetch, log });
+  // The ceiling of any await loop on this machine now, measured beside the client.
+  prefetch.bareAwait = await measureBareAwait(settings.prefetch.values);
   // The same loop over line://, the synchronous take, and no prefetch at all, on both transports.
   prefetch.variants = [];
   for (const variant of PREFETCH_VARIANTS) {

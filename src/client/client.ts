@@ -18,6 +18,7 @@ import { TicketError } from '../core/errors.js';
 import { MAX_COUNT, parseCount } from '../core/request.js';
 import { newerTicket, ticketText, type Ticket } from '../core/ticket.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
+import { TicketRun } from './reply.js';
 import type { TransportSecurity } from './transport.js';
 
 /**
@@ -34,9 +35,11 @@ export interface ClientOptions<F extends string = never> extends TransportSecuri
   readonly probeInterval?: number;
   /**
    * Fetch this many values (1–1000) per sequence at once and hand them out
-   * locally, keeping two more batches on their way. Default 0 (off). Up to
-   * three batches are held; values not handed out when the process ends are
-   * never issued again: they become gaps.
+   * locally, keeping two more batches on their way; a caller that ran out of
+   * values while batches were on their way gets one more kept ahead each time,
+   * up to six. Default 0 (off). Up to three batches are held (seven for such a
+   * fast caller); values not handed out when the process ends are never issued
+   * again: they become gaps.
    */
   readonly prefetch?: number;
   /** Send the last value seen as `last` (drift catch-up). Default true; proxies turn it off. */
@@ -80,6 +83,11 @@ export interface TicketClient<F extends string = never> {
    * With `prefetch`: the next value of `name` at once, from the values already
    * fetched, without a promise; undefined when none is at hand (prefetch off,
    * none fetched yet or all handed out, client closed): then ask `next(name)`.
+   * Also undefined once per batch (halfway through it) while a refill is on its way, though values
+   * are held, until the event loop turns: the `await ticket.next(name)` that
+   * follows makes it turn, so replies that arrived are read (and, on line://,
+   * requests are written) before the held values run out; a loop of synchronous
+   * takes would otherwise read them only once every held value is gone, and then wait.
    * Values come in the same order as from `next`, and taking one keeps the
    * batches flowing as `next` does. For loops that issue millions of values a
    * second: `const value = ticket.tryNext('x') ?? (await ticket.next('x'))`.
@@ -94,42 +102,92 @@ export interface TicketClient<F extends string = never> {
 /** Most sequences whose last value the client remembers; the oldest is forgotten first. */
 const MAX_REMEMBERED = 100_000;
 
-/** Batches a prefetching client keeps on their way beyond the one it hands out. */
+/** Batches a prefetching client keeps on their way beyond the one it hands out, at first. */
 const BATCHES_AHEAD = 2;
+/**
+ * Most batches kept on their way per sequence: a consumer that had to wait for
+ * a batch already asked for gets one more ahead each time, up to this. It
+ * bounds the values held (and lost as gaps when the process ends) to
+ * (1 + 6) × prefetch per sequence.
+ */
+export const MAX_BATCHES_AHEAD = 6;
 
-/** Values fetched ahead for one sequence: the batch being handed out and up to two more. */
+/** A fetched batch: its values, or a run of consecutive numbers made one by one as they are handed out. */
+type Batch = Ticket[] | TicketRun;
+
+function batchSize(batch: Batch): number {
+  return Array.isArray(batch) ? batch.length : batch.count;
+}
+
+/**
+ * Values fetched ahead for one sequence: the batch being handed out and up to two more.
+ * The current batch is either `current[index…]` or, for a run, `runNext` and
+ * the `runLeft` values after it (then `current` is empty).
+ */
 class Prefetched {
   current: Ticket[] = [];
   index = 0;
-  readonly ahead: Ticket[][] = [];
+  /** Exact as a Number: runs hold values of up to 15 digits; `BigInt(number)` is cheaper than a bigint `+ 1n`. */
+  runNext = 0;
+  runLeft = 0;
+  readonly ahead: Batch[] = [];
   aheadValues = 0;
   inflight = 0;
   /** The latest refill, for callers that must wait for values. */
   arrival: Promise<void> | undefined;
+  /** Batches kept on their way: `BATCHES_AHEAD`, one more each time a caller outran them (to `MAX_BATCHES_AHEAD`). */
+  depth = BATCHES_AHEAD;
+  /** Values of the current batch to hand out before it is half done. */
+  untilHalfway = 0;
+  /** The current batch was just half handed out. */
+  halfway = false;
+  /**
+   * Set when a batch is half handed out while a refill is on its way: the
+   * next `next()` lets the event loop turn once, and `tryNext` leaves the
+   * value to it. Cleared by that turn, or by the next turn of the event loop.
+   */
+  yieldDue = false;
 
   get remaining(): number {
-    return this.current.length - this.index + this.aheadValues;
+    return this.runLeft + this.current.length - this.index + this.aheadValues;
   }
 
   /** Takes the next value; the caller checked `remaining > 0`. */
   take(): Ticket {
-    if (this.index === this.current.length) {
-      this.current = this.ahead.shift() as Ticket[];
-      this.aheadValues -= this.current.length;
-      this.index = 0;
+    if (this.batchDone) this.start(this.ahead.shift() as Batch);
+    if (--this.untilHalfway === 0) this.halfway = true;
+    if (this.runLeft > 0) {
+      this.runLeft--;
+      return BigInt(this.runNext++);
     }
     return this.current[this.index++] as Ticket;
   }
 
-  /** Adds a fetched batch. */
-  add(batch: Ticket[]): void {
-    if (this.index === this.current.length && this.ahead.length === 0) {
+  /** Whether the current batch is used up (the next take starts another). */
+  get batchDone(): boolean {
+    return this.runLeft === 0 && this.index === this.current.length;
+  }
+
+  /** Makes `batch` the one handed out; it was ahead (or nothing was). */
+  private start(batch: Batch): void {
+    if (Array.isArray(batch)) {
       this.current = batch;
-      this.index = 0;
+      this.runLeft = 0;
     } else {
-      this.ahead.push(batch);
-      this.aheadValues += batch.length;
+      this.current = [];
+      this.runNext = Number(batch.first);
+      this.runLeft = batch.count;
     }
+    this.index = 0;
+    this.aheadValues -= batchSize(batch);
+    this.untilHalfway = Math.max(1, batchSize(batch) >> 1);
+  }
+
+  /** Adds a fetched batch. */
+  add(batch: Batch): void {
+    this.ahead.push(batch);
+    this.aheadValues += batchSize(batch);
+    if (this.batchDone && this.ahead.length === 1) this.start(this.ahead.shift() as Batch);
   }
 }
 
@@ -164,7 +222,11 @@ class Client {
     if (optionsOrCallback === undefined && this.prefetch > 0 && !this.closed) {
       // Hot path of prefetching callers: one settled promise per value, nothing else.
       const buffer = this.buffers.get(name);
-      if (buffer !== undefined && buffer.remaining > 0) return Promise.resolve(this.takePrefetched(name, buffer));
+      if (buffer !== undefined && buffer.remaining > 0) {
+        if (!buffer.yieldDue) return Promise.resolve(this.takePrefetched(name, buffer));
+        buffer.yieldDue = false;
+        return this.nextAfterTurn(name);
+      }
     }
     const options = typeof optionsOrCallback === 'object' && optionsOrCallback !== null ? optionsOrCallback : undefined;
     const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback) as
@@ -188,7 +250,18 @@ class Client {
   tryNext(name: string): Ticket | undefined {
     if (this.closed) return undefined;
     const buffer = this.buffers.get(name);
-    return buffer !== undefined && buffer.remaining > 0 ? this.takePrefetched(name, buffer) : undefined;
+    return buffer !== undefined && buffer.remaining > 0 && !buffer.yieldDue ? this.takePrefetched(name, buffer) : undefined;
+  }
+
+  /**
+   * `next(name)` after one turn of the event loop (its I/O included), so the
+   * replies of refills that arrived meanwhile are read before the held values
+   * run out. A closed client fails as any call after `close()`.
+   */
+  private async nextAfterTurn(name: string): Promise<Ticket> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
+    return this.nextValue(name);
   }
 
   private remember(name: string, value: Ticket): void {
@@ -210,6 +283,27 @@ class Client {
     return result;
   }
 
+  /**
+   * One batch of `prefetch` values for the buffer: a `TicketRun` when the
+   * values are consecutive plain numbers (no bigint per value until handed
+   * out), else the values; remembered as `fetch` does.
+   */
+  private async fetchBatch(name: string): Promise<Batch> {
+    if (this.formatted?.has(name) === true) {
+      const result = await this.fetch(name, this.prefetch);
+      return Array.isArray(result) ? result : [result];
+    }
+    const last = this.sendLast ? this.lastSeen.get(name) : undefined;
+    const result = await this.pool.request({ name, count: this.prefetch, last, run: true });
+    if (result instanceof TicketRun) {
+      this.remember(name, result.last);
+      return result;
+    }
+    const values = Array.isArray(result) ? result : [result];
+    if (values.length > 0) this.remember(name, values[values.length - 1] as Ticket);
+    return values;
+  }
+
   private async nextValue(name: string): Promise<Ticket> {
     if (this.prefetch === 0) {
       const result = await this.fetch(name, undefined);
@@ -217,9 +311,14 @@ class Client {
       return result;
     }
     const buffer = this.buffer(name);
+    // Values ran out while batches were on their way: the consumer is faster than a round trip
+    // covers, so keep one more batch ahead from now on.
+    if (buffer.remaining === 0 && buffer.inflight > 0 && buffer.depth < MAX_BATCHES_AHEAD) buffer.depth++;
     while (buffer.remaining === 0) {
       if (buffer.inflight === 0) this.refill(name, buffer);
       await buffer.arrival;
+      // close() may come between the batch's arrival and this turn: its values are gaps now.
+      if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
     }
     return this.takePrefetched(name, buffer);
   }
@@ -227,9 +326,23 @@ class Client {
   /** Hands out the next prefetched value; the caller checked one is there. */
   private takePrefetched(name: string, buffer: Prefetched): Ticket {
     const value = buffer.take();
-    // Keep two batches on their way while one is handed out: a round trip then
-    // has two batches of time to come back before a caller would wait.
-    while (buffer.ahead.length + buffer.inflight < BATCHES_AHEAD) this.refill(name, buffer);
+    // Keep two batches (or more, see `depth`) on their way while one is handed out:
+    // a round trip then has two batches of time to come back before a caller would wait.
+    while (buffer.ahead.length + buffer.inflight < buffer.depth) this.refill(name, buffer);
+    // Once per batch, halfway: a caller taking values without a real await never
+    // lets the event loop read the replies already here (nor, on line://, write
+    // the refill requests); have it turn once.
+    if (buffer.halfway) {
+      buffer.halfway = false;
+      if (buffer.inflight > 0) {
+        buffer.yieldDue = true;
+        // Once the event loop has turned anyway (a caller that takes a value now and then, or
+        // only with tryNext), no turn is owed: tryNext must not stay undefined while values are held.
+        setImmediate(() => {
+          buffer.yieldDue = false;
+        });
+      }
+    }
     return value;
   }
 
@@ -262,8 +375,8 @@ class Client {
   /** Fetches one batch of `prefetch` values into the buffer; failures reach only waiting callers. */
   private refill(name: string, buffer: Prefetched): void {
     buffer.inflight++;
-    const arrival = this.fetch(name, this.prefetch)
-      .then((result) => buffer.add(Array.isArray(result) ? result : [result]))
+    const arrival = this.fetchBatch(name)
+      .then((batch) => buffer.add(batch))
       .finally(() => {
         buffer.inflight--;
       });

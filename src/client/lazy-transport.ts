@@ -5,8 +5,7 @@
  * must not pay for loading it, nor fail when it cannot load.
  */
 import { TicketError } from '../core/errors.js';
-import type { TicketRequest, Transport } from './transport.js';
-import type { Ticket } from '../core/ticket.js';
+import type { TicketReply, TicketRequest, Transport } from './transport.js';
 
 /** Loads the module of a transport and opens it; called once per lazy transport. */
 export type TransportLoader = (uri: string) => Promise<Transport>;
@@ -41,12 +40,12 @@ export class LazyTransport implements Transport {
    * @throws TicketError as the loaded transport does; EUNAVAILABLE when its module cannot load
    *   or the transport was closed
    */
-  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<TicketReply> {
     if (this.inner) return this.inner.request(request, timeoutMs);
     return this.requestWhenLoaded(request, timeoutMs);
   }
 
-  private async requestWhenLoaded(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
+  private async requestWhenLoaded(request: TicketRequest, timeoutMs: number): Promise<TicketReply> {
     if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;

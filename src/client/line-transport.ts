@@ -12,18 +12,20 @@ import { connect, type Socket } from 'node:net';
 import { TicketError, isErrorCode } from '../core/errors.js';
 import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
-import type { TicketRequest, Transport, TransportSecurity } from './transport.js';
-import { parseValueList } from './reply.js';
+import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
+import { parseValueList, parseValueRun } from './reply.js';
 
 interface Pending {
   /** The `AUTH` sent first on a connection: `OK` is expected, an ERR fails the connection. */
   readonly auth?: boolean;
   readonly single: boolean;
   readonly count: number;
+  /** The request takes a `TicketRun` for consecutive values. */
+  readonly run: boolean;
   /** performance.now() after which the request has timed out. */
   readonly deadline: number;
   readonly timeoutMs: number;
-  resolve(value: Ticket | Ticket[]): void;
+  resolve(value: TicketReply): void;
   reject(error: unknown): void;
 }
 
@@ -74,7 +76,7 @@ export class LineTransport implements Transport {
     ({ host: this.host, port: this.port } = parseLineUri(uri));
   }
 
-  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<TicketReply> {
     if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
     try {
       validateSequenceName(request.name);
@@ -86,7 +88,7 @@ export class LineTransport implements Transport {
     const count = request.count ?? 1;
     const line = request.last === undefined ? `NEXT ${request.name} ${count}\n` : `NEXT ${request.name} ${count} ${request.last}\n`;
     return new Promise((resolve, reject) => {
-      this.pending.push({ single: request.count === undefined, count, deadline: performance.now() + timeoutMs, timeoutMs, resolve, reject });
+      this.pending.push({ single: request.count === undefined, count, run: request.run === true && request.count !== undefined, deadline: performance.now() + timeoutMs, timeoutMs, resolve, reject });
       if (this.deadlineTimer === undefined) {
         this.deadlineTimer = setInterval(this.checkDeadlines, Math.min(DEADLINE_CHECK_MS, timeoutMs));
         this.deadlineTimer.unref();
@@ -118,7 +120,7 @@ export class LineTransport implements Transport {
       // Before any request of this connection: its reply is the first line to come back.
       socket.write(`AUTH ${this.token}\n`);
       const ignore = (): void => undefined;
-      this.pending.push({ auth: true, single: true, count: 0, deadline: performance.now() + timeoutMs, timeoutMs, resolve: ignore, reject: ignore });
+      this.pending.push({ auth: true, single: true, count: 0, run: false, deadline: performance.now() + timeoutMs, timeoutMs, resolve: ignore, reject: ignore });
     }
     return socket;
   }
@@ -173,6 +175,15 @@ export class LineTransport implements Transport {
     if (line.startsWith('ERR ')) {
       entry.reject(this.replyError(line));
       return;
+    }
+    if (entry.run) {
+      // A batch for a prefetching client, usually consecutive: no bigint per value until it is handed out.
+      const run = parseValueRun(line, 0, line.length, 0x20, false);
+      if (run !== undefined) {
+        if (run.count === entry.count) entry.resolve(run);
+        else entry.reject(new TicketError('EINTERNAL', `server sent ${run.count} values for ${entry.count}`));
+        return;
+      }
     }
     // Plain numbers the fast way; anything else (a formatted sequence's tickets, errors) word by word.
     let values: Ticket[] | undefined = parseValueList(line, 0, line.length, 0x20, false);

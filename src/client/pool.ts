@@ -5,7 +5,7 @@
  * back. Used by the client and by proxy mode.
  */
 import { TicketError, type ErrorCode } from '../core/errors.js';
-import { checkToken, type TicketRequest, type Transport, type TransportSecurity } from './transport.js';
+import { checkToken, type TicketReply, type TicketRequest, type Transport, type TransportSecurity } from './transport.js';
 import { HttpTransport } from './http-transport.js';
 import { LineTransport } from './line-transport.js';
 import { LazyTransport } from './lazy-transport.js';
@@ -162,7 +162,9 @@ export class UpstreamPool {
    *   (EBADNAME, EJUMP, ENOSEQ, …); the last server error when every server
    *   failed and one of them answered; ETIMEOUT when none answered in time.
    */
-  async request(request: TicketRequest): Promise<Ticket | Ticket[]> {
+  request(request: TicketRequest & { readonly run: true }): Promise<TicketReply>;
+  request(request: TicketRequest): Promise<Ticket | Ticket[]>;
+  async request(request: TicketRequest): Promise<TicketReply> {
     if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
     let answered: TicketError | undefined;
     for (const upstream of this.order()) {

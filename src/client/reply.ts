@@ -23,6 +23,72 @@ export function decodeReply(reply: unknown): Ticket | Ticket[] {
 const EXACT_DIGITS = 15;
 
 /**
+ * A batch of consecutive values `first`, `first + 1`, … (`count` of them),
+ * held without a bigint per value: a prefetching client makes each value
+ * only when it hands it out, so a batch of 1000 costs one pass over its text
+ * and no array. Only for replies whose values are plain numbers of up to 15
+ * digits, each one more than the one before (what a server sends from one
+ * lease); any other batch stays an array.
+ */
+export class TicketRun {
+  /** The first value. */
+  readonly first: bigint;
+  /** Number of values, at least 1. */
+  readonly count: number;
+
+  constructor(first: bigint, count: number) {
+    this.first = first;
+    this.count = count;
+  }
+
+  /** The last value. */
+  get last(): bigint {
+    return this.first + BigInt(this.count - 1);
+  }
+
+  /** Every value, in order (for callers that need an array). */
+  toArray(): bigint[] {
+    const values = new Array<bigint>(this.count);
+    let value = this.first;
+    for (let index = 0; index < this.count; index++) values[index] = value++;
+    return values;
+  }
+}
+
+/**
+ * The values of `text[start, end)` as a `TicketRun`, when the text is what
+ * `parseValueList` reads and every value has at most 15 digits and is one
+ * more than the one before; undefined otherwise (the caller then reads the
+ * text with `parseValueList`, which gives the same values one by one).
+ */
+export function parseValueRun(text: string, start: number, end: number, separator: number, quoted: boolean): TicketRun | undefined {
+  let index = start;
+  let first = -1;
+  let expected = -1;
+  let count = 0;
+  while (index < end) {
+    if (quoted && text.charCodeAt(index++) !== 0x22) return undefined;
+    const digitsStart = index;
+    let number = 0;
+    let code = text.charCodeAt(index);
+    while (code >= 0x30 && code <= 0x39) {
+      number = number * 10 + (code - 0x30);
+      code = text.charCodeAt(++index);
+    }
+    const digits = index - digitsStart;
+    if (digits === 0 || digits > EXACT_DIGITS) return undefined;
+    if (count === 0) first = number;
+    else if (number !== expected) return undefined;
+    expected = number + 1;
+    count++;
+    if (quoted && text.charCodeAt(index++) !== 0x22) return undefined;
+    if (index === end) return new TicketRun(BigInt(first), count);
+    if (text.charCodeAt(index++) !== separator || index === end) return undefined;
+  }
+  return undefined;
+}
+
+/**
  * The values of `text[start, end)`: base-10 integers of 1–19 digits, each in
  * double quotes when `quoted`, separated by the character `separator`.
  * One pass over the characters, no intermediate strings for values that fit
@@ -60,10 +126,18 @@ const ZMQ_VALUE_PREFIX = '[null,"';
  * A ZeroMQ reply body: the values of a success (`[null,"1"]`,
  * `[null,["1","2"]]`) read straight from the text, anything else (errors,
  * other spellings of the same JSON) through `JSON.parse` and `decodeReply`.
+ * With `run`, a list of consecutive values comes back as a `TicketRun`
+ * (the same values); default false.
  * @throws TicketError as `decodeReply`; SyntaxError for a body that is not JSON
  */
-export function decodeReplyText(text: string): Ticket | Ticket[] {
+export function decodeReplyText(text: string): Ticket | Ticket[];
+export function decodeReplyText(text: string, run: boolean): Ticket | Ticket[] | TicketRun;
+export function decodeReplyText(text: string, run = false): Ticket | Ticket[] | TicketRun {
   if (text.startsWith(ZMQ_LIST_PREFIX) && text.endsWith(']]')) {
+    if (run) {
+      const values = parseValueRun(text, ZMQ_LIST_PREFIX.length, text.length - 2, 0x2c, true);
+      if (values !== undefined) return values;
+    }
     const values = parseValueList(text, ZMQ_LIST_PREFIX.length, text.length - 2, 0x2c, true);
     if (values !== undefined) return values;
   } else if (text.startsWith(ZMQ_VALUE_PREFIX) && text.endsWith(']')) {

@@ -1,4 +1,5 @@
 import type { Ticket } from '../core/ticket.js';
+import type { TicketRun } from './reply.js';
 
 /**
  * A connection to one server, whatever its protocol. The pool above it
@@ -11,17 +12,27 @@ export interface TicketRequest {
   /** Undefined for the single-value form. */
   readonly count: number | undefined;
   readonly last: Ticket | undefined;
+  /**
+   * The caller takes a `TicketRun` for a `count` request whose values are
+   * consecutive plain numbers (a prefetching client does); a transport may
+   * also answer with an array. Default false: never a run.
+   */
+  readonly run?: boolean;
 }
+
+/** What a transport answers: one value (single form), the values, or (only when asked, `run`) a run of them. */
+export type TicketReply = Ticket | Ticket[] | TicketRun;
 
 /** A connection to one server. */
 export interface Transport {
   readonly uri: string;
   /**
-   * Sends one request; resolves with one value (single form) or an array.
+   * Sends one request; resolves with one value (single form) or an array,
+   * or a `TicketRun` when `request.run` asked for one.
    * @throws TicketError ETIMEOUT after `timeoutMs`, the server's code for its errors,
    *   EUNAVAILABLE when the request could not be sent.
    */
-  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]>;
+  request(request: TicketRequest, timeoutMs: number): Promise<TicketReply>;
   /** Fails every pending request and frees the connection. */
   close(): void;
 }

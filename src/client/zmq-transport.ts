@@ -15,11 +15,12 @@
 import { Dealer, curveKeyPair } from 'zeromq';
 import { TicketError } from '../core/errors.js';
 import { decodeReplyText } from './reply.js';
-import type { TicketRequest, Transport, TransportSecurity } from './transport.js';
-import type { Ticket } from '../core/ticket.js';
+import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
 
 interface Pending {
-  resolve(value: Ticket | Ticket[]): void;
+  /** The request takes a `TicketRun` for consecutive values. */
+  readonly run: boolean;
+  resolve(value: TicketReply): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
 }
@@ -89,7 +90,7 @@ export class ZmqTransport implements Transport {
     void this.receive();
   }
 
-  request(request: TicketRequest, timeoutMs: number): Promise<Ticket | Ticket[]> {
+  request(request: TicketRequest, timeoutMs: number): Promise<TicketReply> {
     if (this.closed) return Promise.reject(new TicketError('EUNAVAILABLE', 'client is closed'));
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
@@ -117,7 +118,7 @@ export class ZmqTransport implements Transport {
         this.awaitingConnection.delete(send);
         reject(new TicketError('ETIMEOUT', `${this.uri} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { run: request.run === true, resolve, reject, timer });
       if (this.connected || this.everConnected) send();
       else this.awaitingConnection.add(send); // first connection still being made
     });
@@ -143,7 +144,7 @@ export class ZmqTransport implements Transport {
     this.pending.delete(id);
     clearTimeout(entry.timer);
     try {
-      entry.resolve(decodeReplyText((frames[2] as Buffer).toString('utf8')));
+      entry.resolve(decodeReplyText((frames[2] as Buffer).toString('utf8'), entry.run));
     } catch (error) {
       entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));
     }

@@ -7,11 +7,12 @@
  * real server processes on the memory store (`dist/cli/main.js`, built first).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
+import { MAX_BATCHES_AHEAD, createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
 import ticketServer from '../../src/index.js';
 import { TicketError, type ErrorCode } from '../../src/core/errors.js';
 import type { PoolOptions } from '../../src/client/pool.js';
-import type { TicketRequest, Transport } from '../../src/client/transport.js';
+import { TicketRun } from '../../src/client/reply.js';
+import type { TicketReply, TicketRequest, Transport } from '../../src/client/transport.js';
 import { startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
 import { nextValue, nextValues } from '../helpers/zmq-client.js';
 
@@ -322,6 +323,195 @@ describe('tryNext (fake servers)', () => {
     expect(client.tryNext('other')).toBeUndefined();
     await client.close();
     expect(client.tryNext('orders')).toBeUndefined();
+  });
+});
+
+/**
+ * A fake server answering batches from its own counter, each reply a macrotask later (as from
+ * a network): a `TicketRun` when the request takes one and the values are consecutive, else an
+ * array. `jumpEvery`: every so many batches one value is skipped mid-batch (a lease boundary),
+ * so that batch is an array. Records every value it sent, in the order the replies went out.
+ */
+class BatchServer implements Transport {
+  readonly uri: string;
+  readonly requests: TicketRequest[] = [];
+  readonly sent: bigint[] = [];
+  readonly lasts: bigint[] = [];
+  runs = 0;
+  down = false;
+  /** Requests not answered yet, and the most there were at once. */
+  outstanding = 0;
+  mostOutstanding = 0;
+  private next: bigint;
+  private batches = 0;
+  private readonly jumpEvery: number;
+  /** Reply after this many ms instead of a turn of the event loop. */
+  delayMs = 0;
+
+  constructor(uri: string, first: bigint, jumpEvery = 0) {
+    this.uri = uri;
+    this.next = first;
+    this.jumpEvery = jumpEvery;
+  }
+
+  async request(request: TicketRequest): Promise<TicketReply> {
+    this.requests.push(request);
+    this.mostOutstanding = Math.max(this.mostOutstanding, ++this.outstanding);
+    await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve)));
+    this.outstanding--;
+    if (this.down) throw new TicketError('EUNAVAILABLE', 'fake is down');
+    const count = request.count ?? 1;
+    const jump = this.jumpEvery > 0 && ++this.batches % this.jumpEvery === 0;
+    const values: bigint[] = [];
+    for (let index = 0; index < count; index++) {
+      if (jump && index === count >> 1) this.next += 7n;
+      values.push(this.next++);
+    }
+    this.sent.push(...values);
+    this.lasts.push(values[values.length - 1] as bigint);
+    if (request.count === undefined) return values[0] as bigint;
+    if (request.run === true && !jump && values.every((value) => value < 10n ** 15n)) {
+      this.runs++;
+      return new TicketRun(values[0] as bigint, count);
+    }
+    return values;
+  }
+
+  close(): void {
+    this.down = true;
+  }
+}
+
+describe('prefetched runs of consecutive values (fake servers)', () => {
+  it('hand out exactly the values the servers sent, in order, across a failover and a digit boundary', async () => {
+    // B starts 25 below 10^15: its batches cross from 15 to 16 digits, which stay arrays.
+    const a = new BatchServer('tcp://a:1', 1n, 3);
+    const b = new BatchServer('tcp://b:1', 10n ** 15n - 25n, 4);
+    const servers = new Map<string, Transport>([
+      [a.uri, a],
+      [b.uri, b],
+    ]);
+    const client = createClient([a.uri, b.uri], { prefetch: 10, connect: (uri: string) => servers.get(uri) as Transport } as ClientOptions);
+    const handed: bigint[] = [];
+    b.down = true; // A serves first (B is skipped once down), then B takes over
+    try {
+      for (let i = 0; i < 300; i++) {
+        if (i === 120) {
+          a.down = true; // A's batches on their way now fail; B answers them
+          b.down = false;
+        }
+        handed.push(client.tryNext('orders') ?? (await client.next('orders')));
+      }
+      expect(a.runs).toBeGreaterThan(0);
+      expect(b.runs).toBeGreaterThan(0);
+      expect(b.sent.some((value) => value >= 10n ** 15n)).toBe(true);
+      // Every value handed out was sent, in the order sent: all of A's, then B's.
+      expect(a.sent.length).toBeGreaterThanOrEqual(120);
+      expect(handed.slice(0, a.sent.length)).toEqual(a.sent);
+      const fromB = handed.slice(a.sent.length);
+      expect(fromB.length).toBeGreaterThan(100);
+      expect(fromB).toEqual(b.sent.slice(0, fromB.length));
+      expect(isIncreasing(handed)).toBe(true);
+      // `last` follows the runs too: each one sent is the end of a batch received before.
+      const lasts = new Set([...a.lasts, ...b.lasts]);
+      for (const request of [...a.requests, ...b.requests]) if (request.last !== undefined) expect(lasts.has(request.last as bigint)).toBe(true);
+      expect(b.requests.every((request) => request.run === true && request.count === 10)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('are not asked for on formatted sequences nor for {count} and single requests', async () => {
+    const a = new BatchServer('tcp://a:1', 1n);
+    const client = createClient([a.uri], { prefetch: 10, formatted: ['INV'], connect: () => a } as ClientOptions<'INV'>);
+    try {
+      await client.next('INV');
+      await client.next('plain', { count: 3 });
+      const plain = createClient([a.uri], { connect: () => a } as ClientOptions);
+      await plain.next('single');
+      await plain.close();
+      expect(a.requests.filter((request) => request.run === true)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('prefetch: batches kept on their way (fake servers)', () => {
+  it('two at first; one more each time the caller ran out while batches were on their way, up to MAX_BATCHES_AHEAD', async () => {
+    const slow = new BatchServer('tcp://a:1', 1n);
+    slow.delayMs = 2;
+    const client = createClient([slow.uri], { prefetch: 10, connect: () => slow } as ClientOptions);
+    try {
+      // A caller that pauses 3 ms per value never runs out (a reply has 20 values' time): two batches ahead stay enough.
+      for (let i = 0; i < 40; i++) {
+        await client.next('calm');
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+      expect(slow.mostOutstanding).toBe(2);
+      // A synchronous loop outruns replies that take 2 ms each.
+      for (let i = 0; i < 2000; i++) if (client.tryNext('fast') === undefined) await client.next('fast');
+      expect(slow.mostOutstanding).toBe(MAX_BATCHES_AHEAD);
+      const fast = slow.requests.filter((request) => request.name === 'fast').length;
+      expect(fast).toBeLessThanOrEqual(2000 / 10 + MAX_BATCHES_AHEAD);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('prefetch: the event loop turns once per batch (fake servers)', () => {
+  it('tryNext leaves the value after a half-done batch to next() while a refill is on its way; the order is kept', async () => {
+    const { client } = fakeClient(1, { prefetch: 10 });
+    const values: bigint[] = [];
+    const viaNext: bigint[] = [];
+    for (let i = 0; i < 40; i++) {
+      let value = client.tryNext('orders');
+      if (value === undefined) {
+        value = await client.next('orders');
+        viaNext.push(value);
+      }
+      values.push(value);
+    }
+    expect(values).toEqual(Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
+    // 1: nothing fetched yet; then the value after the 5th of each batch of 10 (a refill is then on its way).
+    expect(viaNext).toEqual([1n, 6n, 16n, 26n, 36n]);
+    await client.close();
+  });
+
+  it('a caller that only uses tryNext gets values again once the event loop has turned', async () => {
+    const { client } = fakeClient(1, { prefetch: 10 });
+    expect(await client.next('orders')).toBe(1n);
+    for (let i = 2; i <= 5; i++) expect(client.tryNext('orders')).toBe(BigInt(i));
+    expect(client.tryNext('orders')).toBeUndefined(); // the turn is owed
+    await new Promise((resolve) => setImmediate(resolve));
+    const values: bigint[] = [];
+    for (let i = 0; i < 30; i++) {
+      values.push(client.tryNext('orders') ?? -1n);
+      await new Promise((resolve) => setImmediate(resolve)); // the caller's own turns (say, one request each)
+    }
+    expect(values).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 6)));
+    await client.close();
+  });
+
+  it('a close() during that turn fails the call with EUNAVAILABLE', async () => {
+    const { client } = fakeClient(1, { prefetch: 10 });
+    expect(await client.next('orders')).toBe(1n);
+    for (let i = 2; i <= 5; i++) expect(client.tryNext('orders')).toBe(BigInt(i));
+    expect(client.tryNext('orders')).toBeUndefined();
+    const pending = client.next('orders'); // the turn after the batch is half done
+    await client.close();
+    expect((await errorOf(pending)).code).toBe('EUNAVAILABLE');
+  });
+
+  it('a batch that arrives just as close() is called hands out nothing', async () => {
+    const { client, servers } = fakeClient(1, { prefetch: 10 });
+    // The reply is on its way through the pool when close() runs.
+    servers[0]!.override = () => {
+      queueMicrotask(() => void client.close());
+      return undefined;
+    };
+    expect((await errorOf(client.next('orders'))).code).toBe('EUNAVAILABLE');
   });
 });
 

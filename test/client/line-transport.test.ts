@@ -13,8 +13,9 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
+import { MAX_BATCHES_AHEAD, createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
 import { LineTransport } from '../../src/client/line-transport.js';
+import { TicketRun } from '../../src/client/reply.js';
 import { defaultConnect } from '../../src/client/pool.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { startServer, stopAllServers, type ServerProcess } from '../helpers/server-process.js';
@@ -187,6 +188,23 @@ describe('line:// against real servers', () => {
     expect(new Set([...values, ...flat]).size).toBe(1400);
   });
 
+  it('prefetch 1000: a loop of tryNext ?? await next hands out 1 … 20000 in order, every batch asked for once', async () => {
+    const ticket = client([lineUri(a)], { prefetch: 1000 });
+    let expected = 1n;
+    let wrong = 0;
+    for (let index = 0; index < 20_000; index++) {
+      const value = ticket.tryNext('prefetched') ?? (await ticket.next('prefetched'));
+      if (value !== expected) wrong++;
+      expected = value + 1n;
+    }
+    expect(wrong).toBe(0);
+    expect(expected).toBe(20_001n);
+    // 20 batches handed out, at most MAX_BATCHES_AHEAD more on their way.
+    const requests = ticket.stats()[0]?.requests ?? 0;
+    expect(requests).toBeGreaterThanOrEqual(20);
+    expect(requests).toBeLessThanOrEqual(20 + MAX_BATCHES_AHEAD);
+  });
+
   it('names with spaces are refused with EBADNAME, and the connection stays usable', async () => {
     const ticket = client([lineUri(a)]);
     expect((await rejection(ticket.next('with space'))).code).toBe('EBADNAME');
@@ -280,6 +298,21 @@ describe('line:// against fake servers', () => {
     const ticket = client([fake.uri]);
     expect((await rejection(ticket.next('two', { count: 2 }))).code).toBe('EINTERNAL');
     expect((await rejection(ticket.next('one'))).code).toBe('EINTERNAL');
+  });
+
+  it('with run (a prefetching client), a consecutive reply is a TicketRun of the same values; others stay arrays', async () => {
+    const fake = await startFake((line) => (line.startsWith('NEXT gap ') ? '1 2 4' : line.startsWith('NEXT short ') ? '5 6' : '7 8 9'));
+    const transport = new LineTransport(fake.uri);
+    try {
+      const run = await transport.request({ name: 'run', count: 3, last: undefined, run: true }, 2_000);
+      expect(run).toBeInstanceOf(TicketRun);
+      expect((run as TicketRun).toArray()).toEqual([7n, 8n, 9n]);
+      expect(await transport.request({ name: 'plain', count: 3, last: undefined }, 2_000)).toEqual([7n, 8n, 9n]);
+      expect(await transport.request({ name: 'gap', count: 3, last: undefined, run: true }, 2_000)).toEqual([1n, 2n, 4n]);
+      expect((await rejection(transport.request({ name: 'short', count: 3, last: undefined, run: true }, 2_000))).code).toBe('EINTERNAL');
+    } finally {
+      transport.close();
+    }
   });
 
   it('requests are pipelined: 50 are on the wire before the first reply', async () => {

@@ -4,7 +4,7 @@
  * hands anything else to the general way so errors stay the same.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeReply, decodeReplyText, parseValueList } from '../../src/client/reply.js';
+import { TicketRun, decodeReply, decodeReplyText, parseValueList, parseValueRun } from '../../src/client/reply.js';
 
 const MAX = 9_223_372_036_854_775_807n;
 
@@ -61,6 +61,58 @@ describe('parseValueList (line replies)', () => {
     expect(parseValueList(`${MAX}`, 0, 19, 0x20, false)).toEqual([MAX]);
     for (const bad of ['', ' ', '1 ', ' 1', '1  2', '1 x', '12345678901234567890', '-1', '1,2']) {
       expect(parseValueList(bad, 0, bad.length, 0x20, false), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe('parseValueRun (batches for a prefetching client)', () => {
+  const quotedList = (values: readonly (bigint | string)[]): string => values.map((value) => `"${value}"`).join(',');
+
+  it('is a run of the same values as parseValueList when they are consecutive numbers of up to 15 digits, else undefined', () => {
+    const lists: Array<readonly (bigint | string)[]> = [
+      [1n],
+      [7n, 8n, 9n],
+      Array.from({ length: 1000 }, (_, index) => 98_500n + BigInt(index)), // 5 → 6 digits
+      Array.from({ length: 30 }, (_, index) => 999_999_999_999_990n + BigInt(index)), // 15 → 16 digits: no run
+      [1n, 2n, 4n], // a jump (lease boundary): no run
+      [3n, 2n],
+      [5n, 5n],
+      ['01', '2'], // leading zero: the same values as the list reads them
+      [MAX - 1n, MAX],
+      ['1', 'x'],
+      ['', '1'],
+    ];
+    for (const values of lists) {
+      for (const [text, separator, quoted] of [
+        [quotedList(values), 0x2c, true],
+        [values.join(' '), 0x20, false],
+      ] as const) {
+        const run = parseValueRun(text, 0, text.length, separator, quoted);
+        const list = parseValueList(text, 0, text.length, separator, quoted);
+        const consecutive = list !== undefined && list.every((value, index) => value < 10n ** 15n && (index === 0 || value === (list[index - 1] as bigint) + 1n));
+        expect(run !== undefined, text.slice(0, 40)).toBe(consecutive);
+        if (run !== undefined) expect(run.toArray(), text.slice(0, 40)).toEqual(list);
+      }
+    }
+    for (const bad of ['', ' ', '1 ', ' 1', '1  2', '1 x', '-1', '1,2']) expect(parseValueRun(bad, 0, bad.length, 0x20, false), JSON.stringify(bad)).toBeUndefined();
+  });
+
+  it('decodeReplyText(text, true) gives the same values, a run where they are consecutive', () => {
+    const consecutive = `[null,[${quotedList([41n, 42n, 43n])}]]`;
+    const run = decodeReplyText(consecutive, true);
+    expect(run).toBeInstanceOf(TicketRun);
+    expect((run as TicketRun).toArray()).toEqual([41n, 42n, 43n]);
+    expect((run as TicketRun).first).toBe(41n);
+    expect((run as TicketRun).last).toBe(43n);
+    for (const text of [`[null,[${quotedList([1n, 3n])}]]`, `[null,"5"]`, `["ENOSEQ","no such sequence"]`, `[null,["INV-1","INV-2"]]`]) {
+      expect(fast(text), text).toEqual(general(text));
+      let viaRun: unknown;
+      try {
+        viaRun = decodeReplyText(text, true);
+      } catch (error) {
+        viaRun = { thrown: (error as { code?: string }).code };
+      }
+      expect(viaRun, text).toEqual(general(text));
     }
   });
 });
