@@ -112,6 +112,12 @@ const BATCHES_AHEAD = 2;
  */
 export const MAX_BATCHES_AHEAD = 6;
 
+/** A caller waiting for one value of a shared request. */
+interface Waiter {
+  resolve(value: Ticket): void;
+  reject(error: unknown): void;
+}
+
 /** A fetched batch: its values, or a run of consecutive numbers made one by one as they are handed out. */
 type Batch = Ticket[] | TicketRun;
 
@@ -200,6 +206,8 @@ class Client {
   /** Sequences declared `formatted`: their values are handed out as text. */
   private readonly formatted: ReadonlySet<string> | undefined;
   private readonly buffers = new Map<string, Prefetched>();
+  /** Without prefetch: single-value callers of this turn, per sequence, who will share one request. */
+  private readonly gathering = new Map<string, Waiter[]>();
   private closed = false;
 
   constructor(pool: UpstreamPool, options: ClientOptions<string>) {
@@ -305,11 +313,7 @@ class Client {
   }
 
   private async nextValue(name: string): Promise<Ticket> {
-    if (this.prefetch === 0) {
-      const result = await this.fetch(name, undefined);
-      if (Array.isArray(result)) throw new TicketError('EINTERNAL', 'server sent several values for one');
-      return result;
-    }
+    if (this.prefetch === 0) return this.gathered(name);
     const buffer = this.buffer(name);
     // Values ran out while batches were on their way: the consumer is faster than a round trip
     // covers, so keep one more batch ahead from now on.
@@ -321,6 +325,57 @@ class Client {
       if (this.closed) throw new TicketError('EUNAVAILABLE', 'client is closed');
     }
     return this.takePrefetched(name, buffer);
+  }
+
+  /**
+   * One value without prefetch. Callers of the same sequence in the same turn
+   * (before the microtasks run out) share one request: `count` = how many
+   * they are, values handed out in call order — one round trip and one
+   * message instead of one each. A lone caller sends the single-value form.
+   */
+  private gathered(name: string): Promise<Ticket> {
+    let waiters = this.gathering.get(name);
+    if (waiters === undefined || waiters.length >= MAX_COUNT) {
+      waiters = [];
+      this.gathering.set(name, waiters);
+      const batch = waiters;
+      queueMicrotask(() => {
+        if (this.gathering.get(name) === batch) this.gathering.delete(name);
+        this.sendGathered(name, batch);
+      });
+    }
+    const list = waiters;
+    return new Promise<Ticket>((resolve, reject) => list.push({ resolve, reject }));
+  }
+
+  private sendGathered(name: string, waiters: readonly Waiter[]): void {
+    if (waiters.length === 1) {
+      const [only] = waiters as [Waiter];
+      this.fetch(name, undefined).then((result) => {
+        if (Array.isArray(result)) only.reject(new TicketError('EINTERNAL', 'server sent several values for one'));
+        else only.resolve(result);
+      }, (error: unknown) => only.reject(error));
+      return;
+    }
+    this.fetch(name, waiters.length).then(
+      (result) => {
+        const values = Array.isArray(result) ? result : [result];
+        if (values.length !== waiters.length) {
+          for (const waiter of waiters) waiter.reject(new TicketError('EINTERNAL', `server sent ${values.length} values for ${waiters.length}`));
+          return;
+        }
+        waiters.forEach((waiter, index) => waiter.resolve(values[index] as Ticket));
+      },
+      (error: unknown) => {
+        // Near the end of the number space a shared request can fail where single ones would
+        // still be served: ask once more one by one, so the values that are left are handed out.
+        if ((error as { code?: unknown }).code === 'EXHAUSTED') {
+          for (const waiter of waiters) this.sendGathered(name, [waiter]);
+          return;
+        }
+        for (const waiter of waiters) waiter.reject(error);
+      },
+    );
   }
 
   /** Hands out the next prefetched value; the caller checked one is there. */

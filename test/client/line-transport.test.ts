@@ -326,9 +326,54 @@ describe('line:// against fake servers', () => {
       return undefined;
     };
     const ticket = client([fake.uri]);
-    const values = await Promise.all(Array.from({ length: 50 }, () => ticket.next('p')));
-    expect(values).toEqual(Array.from({ length: 50 }, (_, index) => BigInt(index + 1)));
+    // 50 sequences: callers of one sequence in the same turn would share one request.
+    const values = await Promise.all(Array.from({ length: 50 }, (_, index) => ticket.next(`p${index}`)));
+    expect(values).toEqual(Array.from({ length: 50 }, () => 1n));
+    expect(fake.lines.map((entry) => entry.line)).toEqual(Array.from({ length: 50 }, (_, index) => `NEXT p${index} 1`));
     expect(fake.connections).toBe(1);
+  });
+
+  it('without prefetch, callers of one sequence in the same turn share one request, values in call order', async () => {
+    const fake = await startFake();
+    const ticket = client([fake.uri]);
+    const values = await Promise.all(Array.from({ length: 16 }, () => ticket.next('g')));
+    expect(values).toEqual(Array.from({ length: 16 }, (_, index) => BigInt(index + 1)));
+    // A lone caller keeps the single-value form; callers in another turn get their own request.
+    expect(await ticket.next('g')).toBe(17n);
+    const callbacks = await new Promise<bigint[]>((resolve, reject) => {
+      const got: bigint[] = [];
+      for (let index = 0; index < 3; index++) {
+        ticket.next('g', (error, value) => {
+          if (error) reject(error);
+          got[index] = value as bigint;
+          if (got.filter((each) => each !== undefined).length === 3) resolve(got);
+        });
+      }
+    });
+    expect(callbacks).toEqual([18n, 19n, 20n]);
+    expect(fake.lines.map((entry) => entry.line)).toEqual(['NEXT g 16', 'NEXT g 1 16', 'NEXT g 3 17']);
+  });
+
+  it('a shared request that fails reaches every caller; EXHAUSTED is asked again one by one', async () => {
+    let left = 2;
+    const fake = await startFake((line) => {
+      const [, name = '', count = '1'] = line.split(' ');
+      if (name === 'broken') return 'ERR EUNAVAILABLE store unreachable and no lease left';
+      if (Number(count) > left) return 'ERR EXHAUSTED sequence exhausted';
+      left -= Number(count);
+      return String(100 - left);
+    });
+    const ticket = client([fake.uri], { downAfter: 1000 });
+    const broken = await Promise.all(Array.from({ length: 3 }, () => rejection(ticket.next('broken'))));
+    expect(broken.map((error) => error.code)).toEqual(['EUNAVAILABLE', 'EUNAVAILABLE', 'EUNAVAILABLE']);
+    const settled = await Promise.allSettled(Array.from({ length: 3 }, () => ticket.next('end')));
+    expect(settled.map((result) => (result.status === 'fulfilled' ? result.value : (result.reason as { code: string }).code))).toEqual([99n, 100n, 'EXHAUSTED']);
+    expect(fake.lines.filter((entry) => entry.line.startsWith('NEXT end')).map((entry) => entry.line.split(' ').slice(0, 3).join(' '))).toEqual([
+      'NEXT end 3',
+      'NEXT end 1',
+      'NEXT end 1',
+      'NEXT end 1',
+    ]);
   });
 
   it('a server that never answers: ETIMEOUT for every request on that connection, then a fresh connection works', async () => {
