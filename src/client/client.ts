@@ -71,6 +71,7 @@ export type Callback<T> = (error: Error | null, value?: T) => void;
 export interface TicketClient<F extends string = never> {
   /**
    * Next value of `name`: a bigint, or a string for a formatted sequence (see `ClientOptions.formatted`).
+   * Without prefetch, calls for one sequence made in the same turn share one request (values in call order).
    * Errors are `Error`s with `.code`: EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE, ETIMEOUT, …
    */
   next<N extends string>(name: N): Promise<TicketOf<F, N>>;
