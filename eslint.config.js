@@ -13,7 +13,7 @@ export default tseslint.config(
         projectService: {
           // Tooling files outside every tsconfig (bench, scripts, configs): few and small.
           maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 32,
-          allowDefaultProject: ['*.js', 'vitest.config.ts', 'bench/*.mjs', 'scripts/*.mjs', 'scripts/*.d.mts', 'test/helpers/slow-load/*.mjs', 'deploy/*.mjs', 'src/client/require-entry.ts'],
+          allowDefaultProject: ['*.js', 'vitest.config.ts', 'bench/*.mjs', 'bench/baselines/*.mjs', 'scripts/*.mjs', 'scripts/*.d.mts', 'test/helpers/slow-load/*.mjs', 'deploy/*.mjs', 'src/client/require-entry.ts'],
         },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -33,6 +33,7 @@ export const DEFAULT_REDIS_SERVER = '/usr/bin/redis-server';
 /** ticket-server one-shot connections/s ÷ the minimal Go one-shot server's (the issue's target). */
 export const TARGET_ONE_SHOT_OVER_GO = 1.0;
 const GO_BASELINE = fileURLToPath(new URL('./baselines/oneshot.go', import.meta.url));
+const NODE_LINE_BASELINE = fileURLToPath(new URL('./baselines/node-line.mjs', import.meta.url));
 
 const LINE_REQUEST = 'NEXT bench\n';
 const REDIS_REQUEST = '*2\r\n$4\r\nINCR\r\n$5\r\nbench\r\n';
@@ -203,9 +204,28 @@ async function startGoOneShot(log) {
     return { skipped: `go build of bench/baselines/oneshot.go failed (${String(error.stderr ?? error.message).trim().slice(0, 200)}): Go one-shot baseline row skipped` };
   }
   const port = await freePort();
-  const child = spawn(binary, ['-addr', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const handle = spawnBaseline('go one-shot', binary, ['-addr', `127.0.0.1:${port}`], port, () => rmSync(dir, { recursive: true, force: true }));
+  handle.version = version;
+  const deadline = Date.now() + 10_000;
+  while (!/^[0-9]+\n$/.test((await oneShot('127.0.0.1', port)).text)) {
+    if (handle.failure || Date.now() > deadline) {
+      await handle.stop();
+      return { skipped: `the Go one-shot server did not answer on 127.0.0.1:${port}: Go row skipped` };
+    }
+    await sleep(50);
+  }
+  log(`tcp benchmark: Go one-shot baseline (${version}) pid ${handle.pid} on 127.0.0.1:${port}`);
+  return handle;
+}
+
+/**
+ * Starts a baseline server process on `port`: a handle shaped like startRedis's
+ * (failure listeners, `stop()` by SIGKILL); `cleanup` runs when it exits.
+ */
+function spawnBaseline(label, command, args, port, cleanup = () => undefined) {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   liveChildren.add(child);
-  const handle = { label: 'go one-shot', child, pid: child.pid, port, version, failure: undefined, stopping: false };
+  const handle = { label, child, pid: child.pid, port, failure: undefined, stopping: false };
   const listeners = new Set();
   handle.onFailure = (listener) => {
     listeners.add(listener);
@@ -214,9 +234,9 @@ async function startGoOneShot(log) {
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       liveChildren.delete(child);
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
       if (!handle.stopping && !handle.failure) {
-        handle.failure = { reason: `go one-shot server exited (code ${code}, signal ${signal})` };
+        handle.failure = { reason: `${label} server exited (code ${code}, signal ${signal})` };
         for (const listener of listeners) listener(handle.failure);
       }
       resolve({ code, signal });
@@ -227,15 +247,44 @@ async function startGoOneShot(log) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     return exited;
   };
+  return handle;
+}
+
+// ---- the minimal Node line server (the floor of any Node server) ----------------------
+
+/** Answers one `NEXT bench` on a fresh connection: the reply line, or '' on failure. */
+function lineOnce(host, port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let text = '';
+    const done = (value) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(''), timeoutMs);
+    socket.on('error', () => done(''));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\n')) done(text);
+    });
+    socket.write(LINE_REQUEST);
+  });
+}
+
+/** Starts bench/baselines/node-line.mjs on a free loopback port; `{ skipped }` when it does not answer. */
+async function startNodeFloor(log) {
+  const port = await freePort();
+  const handle = spawnBaseline('node floor', process.execPath, [NODE_LINE_BASELINE, String(port)], port);
   const deadline = Date.now() + 10_000;
-  while (!/^[0-9]+\n$/.test((await oneShot('127.0.0.1', port)).text)) {
+  while (!/^[0-9]+\n$/.test(await lineOnce('127.0.0.1', port))) {
     if (handle.failure || Date.now() > deadline) {
       await handle.stop();
-      return { skipped: `the Go one-shot server did not answer on 127.0.0.1:${port}: Go row skipped` };
+      return { skipped: `the minimal Node line server did not answer on 127.0.0.1:${port}: node floor rows skipped` };
     }
     await sleep(50);
   }
-  log(`tcp benchmark: Go one-shot baseline (${version}) pid ${handle.pid} on 127.0.0.1:${port}`);
+  log(`tcp benchmark: minimal Node line server pid ${handle.pid} on 127.0.0.1:${port}`);
   return handle;
 }
 
@@ -538,6 +587,8 @@ export async function runTcp(options) {
   let redisSkipped;
   let go;
   let goSkipped;
+  let nodeFloor;
+  let nodeSkipped;
   const targets = {};
   try {
     ticket = await startServer('ticket-server', serverArgs);
@@ -551,6 +602,14 @@ export async function runTcp(options) {
       redisSkipped = `redis-server did not start: ${error.message}: Redis row skipped`;
     }
     if (redisSkipped) log(`tcp benchmark: ${redisSkipped}`);
+    const floor = await startNodeFloor(log);
+    if (floor.skipped) {
+      nodeSkipped = floor.skipped;
+      log(`tcp benchmark: ${nodeSkipped}`);
+    } else {
+      nodeFloor = floor;
+      targets.node = { server: nodeFloor, port: nodeFloor.port, request: LINE_REQUEST };
+    }
     const started = await startGoOneShot(log);
     if (started.skipped) {
       goSkipped = started.skipped;
@@ -607,6 +666,7 @@ export async function runTcp(options) {
     }
   } finally {
     if (go) go.exit = await go.stop();
+    if (nodeFloor) nodeFloor.exit = await nodeFloor.stop();
     if (redis) redis.exit = await redis.stop();
     if (ticket) ticket.exit = await ticket.stop();
   }
@@ -616,6 +676,9 @@ export async function runTcp(options) {
   const shapes = s.lineShapes.map((shape) => ({
     ...shape,
     lineOverRedis: ratios(rows[shapeRow('line', shape)], rows[shapeRow('redis', shape)]),
+    // How close the line protocol is to what any Node server pays (no target: an explanation of the rest).
+    lineOverNodeFloor: ratios(rows[shapeRow('line', shape)], rows[shapeRow('node', shape)]),
+    nodeFloorOverRedis: ratios(rows[shapeRow('node', shape)], rows[shapeRow('redis', shape)]),
   }));
   for (const shape of shapes) shape.meetsTarget = Number.isFinite(shape.lineOverRedis.rate) ? shape.lineOverRedis.rate >= TARGET_LINE_OVER_REDIS : null;
   const oneShotOverGo = ratios(rows.oneShot, rows.oneShotGo);
@@ -635,13 +698,16 @@ export async function runTcp(options) {
       redisVersion: redis?.version,
       goVersion: go?.version,
       goBaseline: 'bench/baselines/oneshot.go',
+      nodeFloorBaseline: 'bench/baselines/node-line.mjs',
     },
     redisSkipped,
     goSkipped,
+    nodeSkipped,
     servers: {
       ticketServer: ticket && { pid: ticket.pid, failure: ticket.failure, warnings: ticket.logs.warnings, stderr: ticket.logs.stderr, exit: ticket.exit },
       redis: redis && { pid: redis.pid, port: redis.port, failure: redis.failure, exit: redis.exit },
       goOneShot: go && { pid: go.pid, port: go.port, failure: go.failure, exit: go.exit },
+      nodeFloor: nodeFloor && { pid: nodeFloor.pid, port: nodeFloor.port, failure: nodeFloor.failure, exit: nodeFloor.exit },
     },
     failures,
     rows,
@@ -729,6 +795,7 @@ export function printTcp(result) {
   console.log(`    one-shot = ${s.oneShotConcurrency} concurrent connectors, each: connect, read "<value>\\n" to EOF, again (rate = connections/s);`);
   console.log(`    go one-shot = the same load against bench/baselines/oneshot.go (accept, write a counter and "\\n", close)${s.goVersion ? `, ${s.goVersion}` : ''};`);
   console.log(`    line C×D = C connections × D pipelined "NEXT bench\\n" (closed loop: each reply is answered with a new request), shapes ${shapesText};`);
+  console.log('    node floor C×D = the same load against bench/baselines/node-line.mjs (node:net, a counter per line, one write per read: what any Node server pays);');
   console.log(`    redis C×D = redis-server INCR bench over RESP at the same shape${s.redisVersion ? ` (${s.redisVersion.split(' ').slice(0, 3).join(' ')}, --save '' --appendonly no)` : ''}.`);
   console.log(`    rate = median of the repeats; per CPU-s = requests per CPU-second of that server (utime+stime from /proc), median of the repeats;`);
   console.log(`    p50/p99 per request (send → reply) over all repeats. The load generator is THIS process, on the same ${os.cpus().length} cores`);
@@ -751,6 +818,7 @@ export function printTcp(result) {
   for (const shape of s.lineShapes) {
     const size = `${shape.connections}×${shape.depth}`;
     table.push(line(`line NEXT ${size}`, rows[shapeRow('line', shape)], 'req/s'));
+    if (rows[shapeRow('node', shape)]) table.push(line(`node floor ${size}`, rows[shapeRow('node', shape)], 'req/s'));
     if (rows[shapeRow('redis', shape)]) table.push(line(`redis INCR ${size}`, rows[shapeRow('redis', shape)], 'req/s'));
   }
   console.log(renderTable(['row', 'rate', 'per CPU-s', 'p50', 'p99', 'spread', 'errors', 'order viol.', 'server CPU', 'bench CPU', 'other CPU'], table));
@@ -760,12 +828,18 @@ export function printTcp(result) {
     const verdict = result.oneShotMeetsTarget === null ? 'n/a' : result.oneShotMeetsTarget ? 'PASS' : 'FAIL';
     console.log(`  ticket-server one-shot ÷ Go one-shot: ${formatRatio(r.rate)} (per CPU-s ${formatRatio(r.perCpuSecond)}; target ≥ ${TARGET_ONE_SHOT_OVER_GO}: ${verdict})`);
   }
+  if (result.nodeSkipped) console.log(`  ${result.nodeSkipped}`);
   if (result.redisSkipped) console.log(`  ${result.redisSkipped}`);
   else {
     for (const shape of result.shapes) {
       const r = shape.lineOverRedis;
       const verdict = shape.meetsTarget === null ? 'n/a' : shape.meetsTarget ? 'PASS' : 'FAIL';
       console.log(`  ticket-server line ÷ Redis INCR at ${shape.connections}×${shape.depth}: ${formatRatio(r.rate)} (per CPU-s ${formatRatio(r.perCpuSecond)}, p99 ${formatRatio(r.p99)}; target ≥ ${TARGET_LINE_OVER_REDIS}: ${verdict})`);
+      const floor = shape.lineOverNodeFloor;
+      const floorOverRedis = shape.nodeFloorOverRedis;
+      if (Number.isFinite(floor.rate)) {
+        console.log(`    line ÷ node floor ${formatRatio(floor.rate)} (per CPU-s ${formatRatio(floor.perCpuSecond)}); node floor ÷ Redis ${formatRatio(floorOverRedis.rate)} (per CPU-s ${formatRatio(floorOverRedis.perCpuSecond)})`);
+      }
     }
   }
   for (const [label, o] of [['one-shot', rows.oneShot], ['go one-shot', rows.oneShotGo]]) {
