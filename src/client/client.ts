@@ -18,6 +18,7 @@ import { TicketError } from '../core/errors.js';
 import { MAX_COUNT, parseCount } from '../core/request.js';
 import { newerTicket, ticketText, type Ticket } from '../core/ticket.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
+import { SingleRequestGatherer, type Waiter } from './gathering.js';
 import { TicketRun } from './reply.js';
 import type { TransportSecurity } from './transport.js';
 
@@ -71,7 +72,8 @@ export type Callback<T> = (error: Error | null, value?: T) => void;
 export interface TicketClient<F extends string = never> {
   /**
    * Next value of `name`: a bigint, or a string for a formatted sequence (see `ClientOptions.formatted`).
-   * Without prefetch, calls for one sequence made in the same turn share one request (values in call order).
+   * Without prefetch, calls for one sequence made while a request for it is in flight share the next one
+   * (values in call order).
    * Errors are `Error`s with `.code`: EBADNAME, ENOSEQ, ELIMIT, EJUMP, EXHAUSTED, EUNAVAILABLE, ETIMEOUT, …
    */
   next<N extends string>(name: N): Promise<TicketOf<F, N>>;
@@ -112,12 +114,6 @@ const BATCHES_AHEAD = 2;
  * (1 + 6) × prefetch per sequence.
  */
 export const MAX_BATCHES_AHEAD = 6;
-
-/** A caller waiting for one value of a shared request. */
-interface Waiter {
-  resolve(value: Ticket): void;
-  reject(error: unknown): void;
-}
 
 /** A fetched batch: its values, or a run of consecutive numbers made one by one as they are handed out. */
 type Batch = Ticket[] | TicketRun;
@@ -207,8 +203,8 @@ class Client {
   /** Sequences declared `formatted`: their values are handed out as text. */
   private readonly formatted: ReadonlySet<string> | undefined;
   private readonly buffers = new Map<string, Prefetched>();
-  /** Without prefetch: single-value callers of this turn, per sequence, who will share one request. */
-  private readonly gathering = new Map<string, Waiter[]>();
+  /** Without prefetch: single-value callers of a sequence share requests while one is in flight. */
+  private readonly singles = new SingleRequestGatherer<Waiter>((name, batch) => this.fetch(name, batch.length === 1 ? undefined : batch.length));
   private closed = false;
 
   constructor(pool: UpstreamPool, options: ClientOptions<string>) {
@@ -328,55 +324,9 @@ class Client {
     return this.takePrefetched(name, buffer);
   }
 
-  /**
-   * One value without prefetch. Callers of the same sequence in the same turn
-   * (before the microtasks run out) share one request: `count` = how many
-   * they are, values handed out in call order — one round trip and one
-   * message instead of one each. A lone caller sends the single-value form.
-   */
+  /** One value without prefetch, through the gatherer: callers of one sequence share requests under load. */
   private gathered(name: string): Promise<Ticket> {
-    let waiters = this.gathering.get(name);
-    if (waiters === undefined || waiters.length >= MAX_COUNT) {
-      waiters = [];
-      this.gathering.set(name, waiters);
-      const batch = waiters;
-      queueMicrotask(() => {
-        if (this.gathering.get(name) === batch) this.gathering.delete(name);
-        this.sendGathered(name, batch);
-      });
-    }
-    const list = waiters;
-    return new Promise<Ticket>((resolve, reject) => list.push({ resolve, reject }));
-  }
-
-  private sendGathered(name: string, waiters: readonly Waiter[]): void {
-    if (waiters.length === 1) {
-      const [only] = waiters as [Waiter];
-      this.fetch(name, undefined).then((result) => {
-        if (Array.isArray(result)) only.reject(new TicketError('EINTERNAL', 'server sent several values for one'));
-        else only.resolve(result);
-      }, (error: unknown) => only.reject(error));
-      return;
-    }
-    this.fetch(name, waiters.length).then(
-      (result) => {
-        const values = Array.isArray(result) ? result : [result];
-        if (values.length !== waiters.length) {
-          for (const waiter of waiters) waiter.reject(new TicketError('EINTERNAL', `server sent ${values.length} values for ${waiters.length}`));
-          return;
-        }
-        waiters.forEach((waiter, index) => waiter.resolve(values[index] as Ticket));
-      },
-      (error: unknown) => {
-        // Near the end of the number space a shared request can fail where single ones would
-        // still be served: ask once more one by one, so the values that are left are handed out.
-        if ((error as { code?: unknown }).code === 'EXHAUSTED') {
-          for (const waiter of waiters) this.sendGathered(name, [waiter]);
-          return;
-        }
-        for (const waiter of waiters) waiter.reject(error);
-      },
-    );
+    return new Promise<Ticket>((resolve, reject) => this.singles.add(name, { resolve, reject }));
   }
 
   /** Hands out the next prefetched value; the caller checked one is there. */

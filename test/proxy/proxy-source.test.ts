@@ -98,10 +98,23 @@ describe('ProxySource', () => {
 
   it('fails every request of a batch with the upstream error', async () => {
     const upstream = new FakeUpstream();
+    upstream.failWith = new TicketError('EUNAVAILABLE');
+    const proxy = proxyOver(upstream);
+    const results = Array.from({ length: 3 }, () => proxy.nextValue('a').catch((error: TicketError) => error.code));
+    await turn();
+    upstream.answerAll();
+    expect(await Promise.all(results)).toEqual(['EUNAVAILABLE', 'EUNAVAILABLE', 'EUNAVAILABLE']);
+  });
+
+  it('asks a batch that got EXHAUSTED again one by one (the values left still reach the first callers)', async () => {
+    const upstream = new FakeUpstream();
     upstream.failWith = new TicketError('EXHAUSTED');
     const proxy = proxyOver(upstream);
     const results = Array.from({ length: 3 }, () => proxy.nextValue('a').catch((error: TicketError) => error.code));
     await turn();
+    upstream.answerAll(); // the lone first request and the batch of two fail
+    await turn();
+    expect(upstream.requests.map((request) => request.count)).toEqual([undefined, 2, undefined, undefined]);
     upstream.answerAll();
     expect(await Promise.all(results)).toEqual(['EXHAUSTED', 'EXHAUSTED', 'EXHAUSTED']);
   });
