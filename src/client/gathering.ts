@@ -71,11 +71,12 @@ export class SingleRequestGatherer<W extends Waiter> {
     sent.finally(done).then(
       (result) => {
         const values = Array.isArray(result) ? result : [result];
-        batch.forEach((waiter, index) => {
-          const value = values[index];
-          if (value === undefined) waiter.reject(new TicketError('EINTERNAL', 'upstream sent fewer values than asked'));
-          else waiter.resolve(value);
-        });
+        if (values.length !== batch.length || (batch.length === 1 && Array.isArray(result))) {
+          const error = new TicketError('EINTERNAL', `upstream sent ${values.length} values for ${batch.length}${batch.length === 1 ? ' (single form)' : ''}`);
+          for (const waiter of batch) waiter.reject(error);
+          return;
+        }
+        batch.forEach((waiter, index) => waiter.resolve(values[index] as Ticket));
       },
       (error: unknown) => {
         // Near the end of the number space a counted request can fail where single ones would

@@ -119,6 +119,16 @@ describe('ProxySource', () => {
     expect(await Promise.all(results)).toEqual(['EXHAUSTED', 'EXHAUSTED', 'EXHAUSTED']);
   });
 
+  it('fails a batch whose reply has the wrong number of values (EINTERNAL), and a single request answered with a list', async () => {
+    const replies: Array<bigint | bigint[]> = [[1n, 2n], [3n]];
+    const upstream: Transport = { uri: 'tcp://fake:1', request: () => Promise.resolve(replies.shift() as bigint | bigint[]), close: () => undefined };
+    const proxy = new ProxySource(['tcp://fake:1'], { connect: () => upstream, downAfter: 1000 });
+    const lone = proxy.nextValue('a').catch((error: TicketError) => error.code);
+    const batch = [proxy.nextValue('a'), proxy.nextValue('a')].map((value) => value.catch((error: TicketError) => error.code));
+    expect(await lone).toBe('EINTERNAL');
+    expect(await Promise.all(batch)).toEqual(['EINTERNAL', 'EINTERNAL']);
+  });
+
   it('refuses a bad name itself, before any upstream request', () => {
     const upstream = new FakeUpstream();
     expect(() => proxyOver(upstream).nextValue('')).toThrow(TicketError);
