@@ -95,6 +95,9 @@ export async function startMariadb(options: MariadbOptions = {}): Promise<DbServ
           '--auth-root-authentication-method=normal',
           '--skip-test-db',
           '--skip-name-resolve',
+          // Its own temp dir, as the server's: the bootstrap's temporary tables in the shared /tmp were
+          // once deleted under it in CI ("Error on delete of '/tmp/#sql-temptable-…'", install aborted).
+          `--tmpdir=${dir}`,
           ...userArgs,
           ...commonArgs,
         ],
