@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { URL, fileURLToPath, pathToFileURL } from 'node:url';
 import { envNumber, formatLatency, formatRate, formatRatio, median, percentileSorted, pooledLatencyUs, renderTable, round } from './stats.mjs';
-import { killAllChildren, liveChildren, machineCpuSeconds, processCpuSeconds, startServer } from './zmq-load.mjs';
+import { killAllChildren, machineCpuSeconds, processCpuSeconds, startServer, superviseChild } from './zmq-load.mjs';
 
 /** ticket-server line req/s ÷ Redis INCR req/s at the same concurrency and depth (the issue's target). */
 export const TARGET_LINE_OVER_REDIS = 1.0;
@@ -121,13 +121,8 @@ async function startRedis(binary, log) {
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--databases', '1'];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  liveChildren.add(child);
-  const handle = { label: 'redis', child, pid: child.pid, port, version, args: [binary, ...args].join(' '), failure: undefined, stopping: false, output: '' };
-  const listeners = new Set();
-  handle.onFailure = (listener) => {
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  };
+  const handle = { label: 'redis', child, pid: child.pid, port, version, args: [binary, ...args].join(' '), output: '' };
+  superviseChild(handle, child, { exitFailure: (code, signal) => ({ reason: `redis-server exited (code ${code}, signal ${signal})` }), graceMs: 3_000 });
   const capture = (chunk) => {
     if (handle.output.length < 8192) handle.output += chunk;
   };
@@ -135,32 +130,6 @@ async function startRedis(binary, log) {
   child.stderr.setEncoding('utf8');
   child.stdout.on('data', capture);
   child.stderr.on('data', capture);
-  const exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      liveChildren.delete(child);
-      if (!handle.stopping && !handle.failure) {
-        handle.failure = { reason: `redis-server exited (code ${code}, signal ${signal})` };
-        for (const listener of listeners) listener(handle.failure);
-      }
-      resolve({ code, signal });
-    });
-  });
-  let stopped;
-  handle.stop = async (graceMs = 3_000) => {
-    stopped ??= (async () => {
-      handle.stopping = true;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      let timer;
-      const outcome = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-      clearTimeout(timer);
-      if (outcome === undefined) {
-        child.kill('SIGKILL');
-        return { ...(await exited), forced: true };
-      }
-      return { ...outcome, forced: false };
-    })();
-    return stopped;
-  };
   const deadline = Date.now() + 10_000;
   while (!(await redisPing(port))) {
     if (handle.failure || Date.now() > deadline) {
@@ -218,35 +187,11 @@ async function startGoOneShot(log) {
   return handle;
 }
 
-/**
- * Starts a baseline server process on `port`: a handle shaped like startRedis's
- * (failure listeners, `stop()` by SIGKILL); `cleanup` runs when it exits.
- */
+/** Starts a baseline server process on `port` (a handle from `superviseChild`); `cleanup` runs when it exits. */
 function spawnBaseline(label, command, args, port, cleanup = () => undefined) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  liveChildren.add(child);
-  const handle = { label, child, pid: child.pid, port, failure: undefined, stopping: false };
-  const listeners = new Set();
-  handle.onFailure = (listener) => {
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  };
-  const exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      liveChildren.delete(child);
-      cleanup();
-      if (!handle.stopping && !handle.failure) {
-        handle.failure = { reason: `${label} server exited (code ${code}, signal ${signal})` };
-        for (const listener of listeners) listener(handle.failure);
-      }
-      resolve({ code, signal });
-    });
-  });
-  handle.stop = async () => {
-    handle.stopping = true;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    return exited;
-  };
+  const child = spawn(command, args, { stdio: 'ignore' });
+  const handle = { label, child, pid: child.pid, port };
+  superviseChild(handle, child, { exitFailure: (code, signal) => ({ reason: `${label} server exited (code ${code}, signal ${signal})` }), onExit: cleanup, graceMs: 1_000 });
   return handle;
 }
 

@@ -53,6 +53,58 @@ export function machineCpuSeconds() {
   }
 }
 
+/**
+ * Watches a child process started for a benchmark and gives `handle` what every
+ * benchmark server handle has: `failure` (set once, when it dies unasked or
+ * `fail` is called), `onFailure(listener)` (returns an unsubscribe function)
+ * and `stop(graceMs)` (SIGTERM, then SIGKILL after the grace; resolves with
+ * `{ code, signal, forced }`, the same promise however often it is called).
+ * The child is killed with the benchmark process (`liveChildren`).
+ * @param exitFailure what its unasked exit means: `(code, signal) => failure`
+ * @param onExit runs once when it exits (e.g. removing a temp dir)
+ * @returns `{ exited, fail }`: the exit (`{ code, signal }`) and a way to record another failure
+ */
+export function superviseChild(handle, child, { exitFailure, onExit = () => undefined, graceMs: defaultGraceMs = 5_000 }) {
+  liveChildren.add(child);
+  handle.failure = undefined;
+  handle.stopping = false;
+  const listeners = new Set();
+  const fail = (failure) => {
+    if (handle.failure) return;
+    handle.failure = failure;
+    for (const listener of listeners) listener(failure);
+  };
+  handle.onFailure = (listener) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      liveChildren.delete(child);
+      onExit();
+      if (!handle.stopping) fail(exitFailure(code, signal));
+      resolve({ code, signal });
+    });
+  });
+  let stopped;
+  handle.stop = async (graceMs = defaultGraceMs) => {
+    stopped ??= (async () => {
+      handle.stopping = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      let graceTimer;
+      const outcome = await Promise.race([exited, new Promise((resolve) => (graceTimer = setTimeout(() => resolve(undefined), graceMs)))]);
+      clearTimeout(graceTimer);
+      if (outcome === undefined) {
+        child.kill('SIGKILL');
+        return { ...(await exited), forced: true };
+      }
+      return { ...outcome, forced: false };
+    })();
+    return stopped;
+  };
+  return { exited, fail };
+}
+
 /** Server log messages after which it no longer answers (the benchmark then restarts it). */
 const FATAL_MESSAGES = new Set(['zeromq receive loop failed']);
 
@@ -79,24 +131,9 @@ export async function startServer(label, args, {
 } = {}) {
   const fullArgs = [...nodeArgs, cli, ...baseArgs, ...args];
   const child = spawn(process.execPath, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-  liveChildren.add(child);
-  const handle = { label, child, pid: child.pid, endpoint: undefined, urls: {}, listeningLines: {}, addresses: {}, logs: { warnings: [], stderr: '' }, failure: undefined, stopping: false };
-  const listeners = new Set();
-  const fail = (failure) => {
-    if (handle.failure) return;
-    handle.failure = failure;
-    for (const listener of listeners) listener(failure);
-  };
-  handle.onFailure = (listener) => {
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  };
-  const exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      liveChildren.delete(child);
-      if (!handle.stopping) fail({ reason: `server exited (code ${code}, signal ${signal})`, stderr: handle.logs.stderr.trim() });
-      resolve({ code, signal });
-    });
+  const handle = { label, child, pid: child.pid, endpoint: undefined, urls: {}, listeningLines: {}, addresses: {}, logs: { warnings: [], stderr: '' } };
+  const { exited, fail } = superviseChild(handle, child, {
+    exitFailure: (code, signal) => ({ reason: `server exited (code ${code}, signal ${signal})`, stderr: handle.logs.stderr.trim() }),
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
@@ -150,27 +187,6 @@ export async function startServer(label, args, {
     clearTimeout(timer);
   }
 
-  let stopped;
-  handle.stop = async (graceMs = 5_000) => {
-    stopped ??= (async () => {
-      handle.stopping = true;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      let graceTimer;
-      const outcome = await Promise.race([
-        exited,
-        new Promise((resolve) => {
-          graceTimer = setTimeout(() => resolve(undefined), graceMs);
-        }),
-      ]);
-      clearTimeout(graceTimer);
-      if (outcome === undefined) {
-        child.kill('SIGKILL');
-        return { ...(await exited), forced: true };
-      }
-      return { ...outcome, forced: false };
-    })();
-    return stopped;
-  };
   return handle;
 }
 
