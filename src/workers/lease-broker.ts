@@ -19,7 +19,8 @@
  */
 import { TicketError } from '../core/errors.js';
 import type { Numbering } from '../core/numbering.js';
-import { sameNumbering, type Lease, type Store, type StoreHealth, type StoredSequence, type StoredSettings } from '../store/store.js';
+import { sameNumbering, type Lease, type Store, type StoredSettings } from '../store/store.js';
+import { StoreWrapper } from '../store/store-wrapper.js';
 import type { ServiceLogger } from '../service/service-options.js';
 import type { StoreCall } from './messages.js';
 
@@ -38,34 +39,19 @@ export interface LeaseBrokerOptions {
 }
 
 /** The owner's store: the real store plus cross-process hand-back, floor broadcast and admission. */
-export class LeaseBroker implements Store {
-  readonly kind: string;
-  readonly description: string;
-  readonly durable: boolean;
-  readonly shared: boolean;
+export class LeaseBroker extends StoreWrapper {
   /** Handed-back tails per sequence that the store could not take back yet, in no order. */
   private readonly kept = new Map<string, Lease[]>();
   /** One hand-back pass per sequence at a time: each pass reads and changes `kept`. */
   private readonly passes = new Map<string, Promise<void>>();
   private releasedSlots = 0n;
 
-  constructor(private readonly inner: Store, private readonly options: LeaseBrokerOptions) {
-    this.kind = inner.kind;
-    this.description = inner.description;
-    this.durable = inner.durable;
-    this.shared = inner.shared;
-  }
-
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-
-  fence(numbering: Numbering): Promise<void> {
-    return this.inner.fence(numbering);
+  constructor(inner: Store, private readonly options: LeaseBrokerOptions) {
+    super(inner);
   }
 
   /** The owner's reservations; a floor write (count 0 with `atLeast`) is broadcast to every worker first. */
-  async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
+  override async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
     const lease = await this.inner.reserve(name, count, atLeast);
     if (count === 0n && atLeast !== undefined) await this.options.broadcastFloor(name, atLeast);
     return lease;
@@ -75,7 +61,7 @@ export class LeaseBroker implements Store {
    * Takes a withdrawn lease back. Always true: the broker owns it from now on
    * and returns it to the store as soon as (and if ever) the store allows.
    */
-  async release(name: string, from: bigint, end: bigint): Promise<boolean> {
+  override async release(name: string, from: bigint, end: bigint): Promise<boolean> {
     if (from >= end) return true;
     let tails = this.kept.get(name);
     if (!tails) this.kept.set(name, (tails = []));
@@ -119,34 +105,6 @@ export class LeaseBroker implements Store {
     let gaps = 0n;
     for (const tails of this.kept.values()) for (const tail of tails) gaps += tail.end - tail.start;
     return { released: this.releasedSlots, gaps };
-  }
-
-  has(name: string): Promise<boolean> {
-    return this.inner.has(name);
-  }
-
-  list(): AsyncIterable<StoredSequence> {
-    return this.inner.list();
-  }
-
-  readSettings(name: string): Promise<string | undefined> {
-    return this.inner.readSettings(name);
-  }
-
-  writeSettings(name: string, settings: string | undefined): Promise<void> {
-    return this.inner.writeSettings(name, settings);
-  }
-
-  listSettings(): AsyncIterable<StoredSettings> {
-    return this.inner.listSettings();
-  }
-
-  health(): Promise<StoreHealth> {
-    return this.inner.health();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   /**
