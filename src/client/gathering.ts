@@ -9,9 +9,9 @@
  * Under load this turns many round trips (and, over ZeroMQ, many costly
  * messages) into one; when idle it adds no delay.
  */
-import { TicketError } from '../core/errors.js';
 import { MAX_COUNT } from '../core/request.js';
 import type { Ticket } from '../core/ticket.js';
+import { checkValueCount } from './reply.js';
 
 /** A caller waiting for one value. */
 export interface Waiter {
@@ -70,12 +70,13 @@ export class SingleRequestGatherer<W extends Waiter> {
     }
     sent.finally(done).then(
       (result) => {
-        const values = Array.isArray(result) ? result : [result];
-        if (values.length !== batch.length || (batch.length === 1 && Array.isArray(result))) {
-          const error = new TicketError('EINTERNAL', `upstream sent ${values.length} values for ${batch.length}${batch.length === 1 ? ' (single form)' : ''}`);
+        try {
+          checkValueCount(result, batch.length === 1 ? undefined : batch.length);
+        } catch (error) {
           for (const waiter of batch) waiter.reject(error);
           return;
         }
+        const values = Array.isArray(result) ? result : [result];
         batch.forEach((waiter, index) => waiter.resolve(values[index] as Ticket));
       },
       (error: unknown) => {

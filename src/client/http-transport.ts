@@ -23,6 +23,7 @@ import { Agent as HttpsAgent, request as sendHttpsRequest } from 'node:https';
 import { TicketError, isErrorCode } from '../core/errors.js';
 import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
+import { checkValueCount } from './reply.js';
 import type { TicketRequest, Transport, TransportSecurity } from './transport.js';
 
 /** Largest reply body accepted, in bytes; a larger reply fails with EINTERNAL. */
@@ -98,10 +99,7 @@ export function decodeHttpReply(status: number, body: string, request: TicketReq
   }
   const values = isRecord(parsed) ? parsed.values : undefined;
   if (!Array.isArray(values)) throw new TicketError('EINTERNAL', 'server sent a malformed reply');
-  const expected = request.count ?? 1;
-  if (values.length !== expected) {
-    throw new TicketError('EINTERNAL', `server sent ${values.length} values instead of ${expected}`);
-  }
+  checkValueCount(values as Ticket[], request.count ?? 1); // the values list before it is shaped: a length check
   const decoded = values.map(readTicket);
   return request.count === undefined ? (decoded[0] as Ticket) : decoded;
 }

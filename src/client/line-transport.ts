@@ -13,7 +13,7 @@ import { TicketError, isErrorCode } from '../core/errors.js';
 import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
-import { parseValueList, parseValueRun } from './reply.js';
+import { checkValueCount, parseValueList, parseValueRun, type TicketRun } from './reply.js';
 
 interface Pending {
   /** The `AUTH` sent first on a connection: `OK` is expected, an ERR fails the connection. */
@@ -176,30 +176,18 @@ export class LineTransport implements Transport {
       entry.reject(this.replyError(line));
       return;
     }
-    if (entry.run) {
-      // A batch for a prefetching client, usually consecutive: no bigint per value until it is handed out.
-      const run = parseValueRun(line, 0, line.length, 0x20, false);
-      if (run !== undefined) {
-        if (run.count === entry.count) entry.resolve(run);
-        else entry.reject(new TicketError('EINTERNAL', `server sent ${run.count} values for ${entry.count}`));
-        return;
-      }
-    }
-    // Plain numbers the fast way; anything else (a formatted sequence's tickets, errors) word by word.
-    let values: Ticket[] | undefined = parseValueList(line, 0, line.length, 0x20, false);
-    if (values === undefined) {
-      try {
-        values = line.split(' ').map(readTicket);
-      } catch {
-        entry.reject(new TicketError('EINTERNAL', 'server sent a malformed reply'));
-        return;
-      }
-    }
-    if (values.length !== entry.count) {
-      entry.reject(new TicketError('EINTERNAL', `server sent ${values.length} values for ${entry.count}`));
+    // A batch for a prefetching client is usually consecutive: no bigint per value until it is handed out.
+    // Otherwise plain numbers the fast way; anything else (a formatted sequence's tickets) word by word.
+    let values: Ticket[] | TicketRun | undefined =
+      (entry.run ? parseValueRun(line, 0, line.length, 0x20, false) : undefined) ?? parseValueList(line, 0, line.length, 0x20, false);
+    try {
+      values ??= line.split(' ').map(readTicket);
+      checkValueCount(values, entry.count);
+    } catch (error) {
+      entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));
       return;
     }
-    entry.resolve(entry.single ? (values[0] as Ticket) : values);
+    entry.resolve(entry.single && Array.isArray(values) ? (values[0] as Ticket) : values);
   }
 
   /** The error an `ERR CODE message` line carries. */

@@ -19,6 +19,20 @@ export function decodeReply(reply: unknown): Ticket | Ticket[] {
   return Array.isArray(payload) ? payload.map(readTicket) : readTicket(payload);
 }
 
+/**
+ * Checks that a reply holds as many values as were asked for: `expected` for
+ * a counted request, 1 for the single form (where a list is a malformed reply
+ * too). One check for every transport and for gathered requests.
+ * @throws TicketError EINTERNAL otherwise
+ */
+export function checkValueCount(reply: Ticket | Ticket[] | TicketRun, count: number | undefined): void {
+  const received = Array.isArray(reply) ? reply.length : reply instanceof TicketRun ? reply.count : 1;
+  const expected = count ?? 1;
+  if (received !== expected || (count === undefined && typeof reply === 'object')) {
+    throw new TicketError('EINTERNAL', `server sent ${received} values for ${expected}${count === undefined ? ' (single form)' : ''}`);
+  }
+}
+
 /** Longest run of digits that Number holds exactly (10^15 < 2^53). */
 const EXACT_DIGITS = 15;
 

@@ -14,12 +14,14 @@
  */
 import { Dealer, curveKeyPair } from 'zeromq';
 import { TicketError } from '../core/errors.js';
-import { decodeReplyText } from './reply.js';
+import { checkValueCount, decodeReplyText } from './reply.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
 
 interface Pending {
   /** The request takes a `TicketRun` for consecutive values. */
   readonly run: boolean;
+  /** Values asked for; undefined: the single form. */
+  readonly count: number | undefined;
   resolve(value: TicketReply): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
@@ -118,7 +120,7 @@ export class ZmqTransport implements Transport {
         this.awaitingConnection.delete(send);
         reject(new TicketError('ETIMEOUT', `${this.uri} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { run: request.run === true, resolve, reject, timer });
+      this.pending.set(id, { run: request.run === true, count: request.count, resolve, reject, timer });
       if (this.connected || this.everConnected) send();
       else this.awaitingConnection.add(send); // first connection still being made
     });
@@ -144,7 +146,9 @@ export class ZmqTransport implements Transport {
     this.pending.delete(id);
     clearTimeout(entry.timer);
     try {
-      entry.resolve(decodeReplyText((frames[2] as Buffer).toString('utf8'), entry.run));
+      const reply = decodeReplyText((frames[2] as Buffer).toString('utf8'), entry.run);
+      checkValueCount(reply, entry.count);
+      entry.resolve(reply);
     } catch (error) {
       entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));
     }

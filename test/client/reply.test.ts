@@ -4,7 +4,7 @@
  * hands anything else to the general way so errors stay the same.
  */
 import { describe, expect, it } from 'vitest';
-import { TicketRun, decodeReply, decodeReplyText, parseValueList, parseValueRun } from '../../src/client/reply.js';
+import { TicketRun, checkValueCount, decodeReply, decodeReplyText, parseValueList, parseValueRun } from '../../src/client/reply.js';
 
 const MAX = 9_223_372_036_854_775_807n;
 
@@ -114,5 +114,30 @@ describe('parseValueRun (batches for a prefetching client)', () => {
       }
       expect(viaRun, text).toEqual(general(text));
     }
+  });
+});
+
+describe('checkValueCount (every transport, and gathered requests)', () => {
+  const code = (run: () => void): string | undefined => {
+    try {
+      run();
+      return undefined;
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+  };
+
+  it('takes as many values as asked for: one for the single form, `count` for a counted request (a list or a run)', () => {
+    expect(code(() => checkValueCount(7n, undefined))).toBeUndefined();
+    expect(code(() => checkValueCount('INV-1', undefined))).toBeUndefined();
+    expect(code(() => checkValueCount([1n, 2n], 2))).toBeUndefined();
+    expect(code(() => checkValueCount(new TicketRun(5n, 3), 3))).toBeUndefined();
+  });
+
+  it('refuses anything else with EINTERNAL, a list for the single form included', () => {
+    expect(code(() => checkValueCount([1n], undefined))).toBe('EINTERNAL');
+    expect(code(() => checkValueCount([1n, 2n], 3))).toBe('EINTERNAL');
+    expect(code(() => checkValueCount(new TicketRun(5n, 2), 3))).toBe('EINTERNAL');
+    expect(code(() => checkValueCount(1n, 2))).toBe('EINTERNAL');
   });
 });
