@@ -177,6 +177,59 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
       });
     });
 
+    describe('kept slots (embedded stores)', () => {
+      it('hands slots kept below the counter out first, lowest first, then moves the counter again', async (context) => {
+        const kept = store.unissued;
+        if (!kept) return context.skip(`${label} keeps no slots (a shared store: a tail below the counter is a gap)`);
+        const a = await store.reserve('k', 10n); // [1, 11): issued 1..3
+        const b = await store.reserve('k', 10n); // [11, 21): issued 11..14
+        expect(await kept.keep('k', 15n, b.end)).toBe(true); // at the counter: lowers it
+        expect(await kept.keep('k', 4n, a.end)).toBe(true); // below it: kept
+        expect(await listAll(store)).toEqual([{ name: 'k', next: 15n }]);
+        expect(await store.reserve('k', 5n)).toEqual({ start: 4n, end: 9n });
+        expect(await store.reserve('k', 5n)).toEqual({ start: 9n, end: 11n });
+        expect(await store.reserve('k', 5n)).toEqual({ start: 15n, end: 20n });
+      });
+
+      it('refuses slots that are not below the counter or overlap kept ones, and an unknown sequence, changing nothing', async (context) => {
+        const kept = store.unissued;
+        if (!kept) return context.skip(`${label} keeps no slots`);
+        await store.reserve('k', 20n);
+        expect(await kept.keep('k', 5n, 10n)).toBe(true);
+        expect(await kept.keep('k', 8n, 12n)).toBe(false);
+        expect(await kept.keep('k', 15n, 22n)).toBe(false);
+        expect(await kept.keep('ghost', 1n, 2n)).toBe(false);
+        expect(await store.has('ghost')).toBe(false);
+        expect(await store.reserve('k', 100n)).toEqual({ start: 5n, end: 10n });
+        expect(await store.reserve('k', 1n)).toEqual({ start: 21n, end: 22n });
+      });
+
+      it('drops kept slots below a floor or a jump, and all of them on drop', async (context) => {
+        const kept = store.unissued;
+        if (!kept) return context.skip(`${label} keeps no slots`);
+        await store.reserve('f', 50n);
+        expect(await kept.keep('f', 10n, 20n)).toBe(true);
+        expect(await kept.keep('f', 30n, 40n)).toBe(true);
+        expect(await store.reserve('f', 0n, 35n)).toEqual({ start: 51n, end: 51n });
+        expect(await store.reserve('f', 100n)).toEqual({ start: 35n, end: 40n });
+        await store.reserve('d', 50n);
+        expect(await kept.keep('d', 10n, 20n)).toBe(true);
+        await kept.drop('d');
+        expect(await store.reserve('d', 1n)).toEqual({ start: 51n, end: 52n });
+      });
+
+      it('keeps kept slots across close and reopen', async (context) => {
+        const kept = store.unissued;
+        if (!kept || !fixture.reopen) return context.skip(`${label} keeps no slots, or does not outlive its object`);
+        await store.reserve('k', 30n);
+        expect(await kept.keep('k', 3n, 9n)).toBe(true);
+        await store.close();
+        const reopened = await fixture.reopen();
+        expect(await reopened.reserve('k', 10n)).toEqual({ start: 3n, end: 9n });
+        expect(await reopened.reserve('k', 1n)).toEqual({ start: 31n, end: 32n });
+      });
+    });
+
     describe('has', () => {
       it('knows a sequence only once it was reserved or created, and keeps names apart by case', async () => {
         expect(await store.has('made')).toBe(false);

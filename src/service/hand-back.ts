@@ -14,17 +14,21 @@ export interface WithdrawnLeases {
 /**
  * Releases each sequence's leases newest first, stopping at the first the
  * store refuses (someone reserved after it) or fails on; a failure is logged,
- * never thrown.
+ * never thrown. With `mayKeep`, an embedded store takes them with
+ * `unissued.keep`: a lease below its counter (one taken from kept slots) is
+ * kept for later, not lost.
  * @returns the number of slots handed back
  */
-export async function releaseLeases(store: Store, logger: ServiceLogger, withdrawn: WithdrawnLeases[]): Promise<bigint> {
+export async function releaseLeases(store: Store, logger: ServiceLogger, withdrawn: WithdrawnLeases[], mayKeep: boolean): Promise<bigint> {
   let released = 0n;
+  const kept = mayKeep ? store.unissued : undefined;
   for (const { name, leases } of withdrawn) {
     // Newest first: the store's counter sits at the end of the newest lease.
     for (let index = leases.length - 1; index >= 0; index--) {
       const lease = leases[index] as Lease;
       try {
-        if (!(await store.release(name, lease.start, lease.end))) break;
+        const taken = kept !== undefined ? await kept.keep(name, lease.start, lease.end) : await store.release(name, lease.start, lease.end);
+        if (!taken) break;
         released += lease.end - lease.start;
       } catch (error) {
         logger.warn({ err: error, sequence: name }, 'could not hand a lease back');

@@ -238,6 +238,9 @@ export class SequenceSettingsBook {
     const settings = this.definitions.get(name)?.settings ?? DEFAULT_SETTINGS;
     await this.host.forget(name);
     await callStore(() => this.options.store.writeSettings(name, tombstoneText(settings)), this.options.storeTimeoutMs);
+    // Slots an embedded store kept below the counter would take a name created again below its old values.
+    const kept = this.options.store.unissued;
+    if (kept !== undefined) await callStore(() => kept.drop(name), this.options.storeTimeoutMs);
     this.definitions.delete(name);
     this.texts.delete(name);
     this.deleted.set(name, settings);

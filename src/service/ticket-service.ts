@@ -386,7 +386,7 @@ export class TicketService implements TicketSource {
     // be issued from a lease while it is being handed back.
     this.withdrawn = true;
     const handBack = this.withdrawAll(new TicketError('EUNAVAILABLE', 'server is shutting down'));
-    const released = await releaseLeases(this.store, this.logger, handBack);
+    const released = await this.handBackLeases(handBack);
     this.state = 'closed';
     this.logger.info({ releasedSlots: released.toString() }, 'leases handed back');
   }
@@ -403,8 +403,17 @@ export class TicketService implements TicketSource {
     this.epoch++;
     const handBack = this.withdrawAll(new TicketError('EUNAVAILABLE', 'this server no longer leads; retry'));
     this.sequences.clear();
-    const released = await releaseLeases(this.store, this.logger, handBack);
+    const released = await this.handBackLeases(handBack);
     this.logger.info({ releasedSlots: released.toString() }, 'leases dropped: not the leader');
+  }
+
+  /**
+   * Hands withdrawn leases back. An embedded store may keep a lease below its
+   * counter for later (`unissued`) — except in leader mode, where every value
+   * must stay above every value issued before, so only the counter takes them.
+   */
+  private handBackLeases(withdrawn: WithdrawnLeases[]): Promise<bigint> {
+    return releaseLeases(this.store, this.logger, withdrawn, this.gate === undefined);
   }
 
   /** Fails every waiting request with `error` and takes every held lease out of service, synchronously. */
@@ -461,7 +470,7 @@ export class TicketService implements TicketSource {
     const formatted = definition !== undefined && definition.formatted ? definition : undefined;
     if (formatted?.periodic === true && seq.counter === undefined && seq.waiters.length === 0 && seq.reserving === undefined) {
       const leases = withdraw(seq, this.map);
-      if (leases.length > 0) void releaseLeases(this.store, this.logger, [{ name: seq.name, leases }]);
+      if (leases.length > 0) void this.handBackLeases([{ name: seq.name, leases }]);
     }
     if (formatted?.periodic !== true && seq.counter !== undefined) {
       this.retire(seq.counter);
@@ -487,7 +496,7 @@ export class TicketService implements TicketSource {
       if (state.reserving !== undefined || state.waiters.length > 0) continue;
       const leases = withdraw(state, this.map);
       const held = leases.reduce((sum, lease) => sum + (lease.end - lease.start), 0n);
-      const released = await releaseLeases(this.store, this.logger, [{ name: state.name, leases }]);
+      const released = await this.handBackLeases([{ name: state.name, leases }]);
       if (released === held && state.reserving === undefined) {
         // All of it is back in the store: the position is the store's again, learnt from the next lease.
         state.known = false;
@@ -509,7 +518,7 @@ export class TicketService implements TicketSource {
       const leases = withdraw(state, this.map);
       if (state.reserving === undefined && leases.length > 0) handBack.push({ name: state.name, leases });
     }
-    await releaseLeases(this.store, this.logger, handBack);
+    await this.handBackLeases(handBack);
   }
 
   /** Everything that is not the single-value hot path: formatted sequences, counts, jumps, empty leases, waiting. */
@@ -568,7 +577,7 @@ export class TicketService implements TicketSource {
     if (seq.waiters.length > 0 || seq.reserving !== undefined) return;
     this.sequences.delete(seq.name);
     const leases = withdraw(seq, this.map);
-    if (leases.length > 0) void releaseLeases(this.store, this.logger, [{ name: seq.name, leases }]);
+    if (leases.length > 0) void this.handBackLeases([{ name: seq.name, leases }]);
   }
 
   /** Counts, jumps, empty leases and waiting, for one counter (a plain sequence or a period's). */
@@ -694,7 +703,7 @@ export class TicketService implements TicketSource {
     this.reservations.start(seq, count, atLeast, (lease) => {
       if (this.withdrawn || epoch !== this.epoch) {
         // Leases were already handed back: this late one goes back too, and nothing is issued from it.
-        void releaseLeases(this.store, this.logger, [{ name: seq.name, leases: [lease] }]);
+        void this.handBackLeases([{ name: seq.name, leases: [lease] }]);
         return;
       }
       accept(seq, this.map, lease, seq.planRefill);

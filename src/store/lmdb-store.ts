@@ -24,15 +24,18 @@ import {
   type StoreHealth,
   type StoredSequence,
   type StoredSettings,
+  type KeptSlots,
   checkSettingsLength,
 } from './store.js';
 import { StoreOpenError } from './shared-store.js';
+import { formatKeptRanges, keepInBook, parseKeptRanges, reserveFromBook } from './unissued.js';
 
 const NUMBERING_KEY = 'numbering';
 
 /**
  * The embedded LMDB store. Layout: sub-databases `sequences` (name → next slot, decimal text),
- * `settings` (name → settings JSON) and `meta`.
+ * `kept` (name → unissued ranges below it, `start-end,…`; see unissued.ts), `settings`
+ * (name → settings JSON) and `meta`.
  */
 export class LmdbStore implements Store {
   readonly kind = 'lmdb';
@@ -44,6 +47,7 @@ export class LmdbStore implements Store {
   private sequences: Database<string, string> | undefined;
   private meta: Database<string, string> | undefined;
   private settings: Database<string, string> | undefined;
+  private kept: Database<string, string> | undefined;
   private lock: DirectoryLock | undefined;
 
   private readonly mustExist: boolean;
@@ -78,7 +82,7 @@ export class LmdbStore implements Store {
         path: this.directory,
         // The path is always a directory, even when its name has a dot (lmdb-js guesses otherwise).
         noSubdir: false,
-        maxDbs: 4,
+        maxDbs: 8,
         overlappingSync: false,
         noSync: false,
         compression: false,
@@ -86,6 +90,7 @@ export class LmdbStore implements Store {
       this.sequences = this.root.openDB<string, string>({ name: 'sequences', encoding: 'string' });
       this.meta = this.root.openDB<string, string>({ name: 'meta', encoding: 'string' });
       this.settings = this.root.openDB<string, string>({ name: 'settings', encoding: 'string' });
+      this.kept = this.root.openDB<string, string>({ name: 'kept', encoding: 'string' });
     } catch (error) {
       await this.lock.release();
       this.lock = undefined;
@@ -93,9 +98,9 @@ export class LmdbStore implements Store {
     }
   }
 
-  private databases(): { root: RootDatabase; sequences: Database<string, string>; meta: Database<string, string> } {
-    if (!this.root || !this.sequences || !this.meta) throw new Error('lmdb store is not open');
-    return { root: this.root, sequences: this.sequences, meta: this.meta };
+  private databases(): { root: RootDatabase; sequences: Database<string, string>; meta: Database<string, string>; kept: Database<string, string> } {
+    if (!this.root || !this.sequences || !this.meta || !this.kept) throw new Error('lmdb store is not open');
+    return { root: this.root, sequences: this.sequences, meta: this.meta, kept: this.kept };
   }
 
   async fence(numbering: Numbering): Promise<void> {
@@ -112,12 +117,21 @@ export class LmdbStore implements Store {
   }
 
   async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
-    const { root, sequences } = this.databases();
+    const { root, sequences, kept } = this.databases();
     return root.transaction(() => {
       const text = sequences.get(name);
-      const lease = planReservation(text === undefined ? undefined : BigInt(text), count, atLeast);
-      const end = lease.end.toString();
-      if (end !== text) void sequences.put(name, end);
+      const counter = text === undefined ? undefined : BigInt(text);
+      const keptText = kept.get(name);
+      if (keptText === undefined) {
+        const lease = planReservation(counter, count, atLeast);
+        const end = lease.end.toString();
+        if (end !== text) void sequences.put(name, end);
+        return lease;
+      }
+      const { lease, book } = reserveFromBook(counter, parseKeptRanges(keptText), count, atLeast);
+      const next = book.counter.toString();
+      if (next !== text) void sequences.put(name, next);
+      this.writeKept(name, keptText, formatKeptRanges(book.kept));
       return lease;
     });
   }
@@ -130,6 +144,36 @@ export class LmdbStore implements Store {
       void sequences.put(name, from.toString());
       return true;
     });
+  }
+
+  /** Kept slots (`--workers` at a graceful stop); see unissued.ts. */
+  readonly unissued: KeptSlots = {
+    keep: async (name, from, end) => {
+      const { root, sequences, kept } = this.databases();
+      return root.transaction(() => {
+        const text = sequences.get(name);
+        const keptText = kept.get(name);
+        const book = keepInBook(text === undefined ? undefined : BigInt(text), parseKeptRanges(keptText), from, end);
+        if (book === undefined) return false;
+        void sequences.put(name, book.counter.toString());
+        this.writeKept(name, keptText, formatKeptRanges(book.kept));
+        return true;
+      });
+    },
+    drop: async (name) => {
+      const { root, kept } = this.databases();
+      await root.transaction(() => {
+        if (kept.get(name) !== undefined) void kept.remove(name);
+      });
+    },
+  };
+
+  /** Writes a sequence's kept ranges inside the caller's transaction, when they changed. */
+  private writeKept(name: string, before: string | undefined, after: string | undefined): void {
+    if (after === before) return;
+    const { kept } = this.databases();
+    if (after === undefined) void kept.remove(name);
+    else void kept.put(name, after);
   }
 
   async has(name: string): Promise<boolean> {
@@ -176,7 +220,7 @@ export class LmdbStore implements Store {
 
   async close(): Promise<void> {
     const root = this.root;
-    this.root = this.sequences = this.meta = this.settings = undefined;
+    this.root = this.sequences = this.meta = this.settings = this.kept = undefined;
     if (root) await root.close();
     if (this.lock) {
       await this.lock.release();

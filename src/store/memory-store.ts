@@ -12,8 +12,10 @@ import {
   type StoreHealth,
   type StoredSequence,
   type StoredSettings,
+  type KeptSlots,
   checkSettingsLength,
 } from './store.js';
+import { keepInBook, reserveFromBook, type SlotRange } from './unissued.js';
 
 /** In-process store; every operation completes on the next microtask. */
 export class MemoryStore implements Store {
@@ -23,6 +25,8 @@ export class MemoryStore implements Store {
   readonly shared = false;
   private readonly counters = new Map<string, bigint>();
   private readonly settings = new Map<string, string>();
+  /** Unissued ranges below the counter, kept for later (see unissued.ts). */
+  private readonly kept = new Map<string, readonly SlotRange[]>();
   private numbering: Numbering | undefined;
 
   async open(): Promise<void> {}
@@ -35,9 +39,34 @@ export class MemoryStore implements Store {
   }
 
   async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
-    const lease = planReservation(this.counters.get(name), count, atLeast);
-    this.counters.set(name, lease.end);
+    const kept = this.kept.get(name);
+    if (kept === undefined) {
+      const lease = planReservation(this.counters.get(name), count, atLeast);
+      this.counters.set(name, lease.end);
+      return lease;
+    }
+    const { lease, book } = reserveFromBook(this.counters.get(name), kept, count, atLeast);
+    this.counters.set(name, book.counter);
+    this.setKept(name, book.kept);
     return lease;
+  }
+
+  readonly unissued: KeptSlots = {
+    keep: async (name, from, end) => {
+      const book = keepInBook(this.counters.get(name), this.kept.get(name) ?? [], from, end);
+      if (book === undefined) return false;
+      this.counters.set(name, book.counter);
+      this.setKept(name, book.kept);
+      return true;
+    },
+    drop: async (name) => {
+      this.kept.delete(name);
+    },
+  };
+
+  private setKept(name: string, ranges: readonly SlotRange[]): void {
+    if (ranges.length === 0) this.kept.delete(name);
+    else this.kept.set(name, ranges);
   }
 
   async release(name: string, from: bigint, end: bigint): Promise<boolean> {

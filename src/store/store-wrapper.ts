@@ -5,20 +5,22 @@
  * changes, so a method added to `Store` is passed through in one place.
  */
 import type { Numbering } from '../core/numbering.js';
-import type { Lease, Store, StoreHealth, StoredSequence, StoredSettings } from './store.js';
+import type { KeptSlots, Lease, Store, StoreHealth, StoredSequence, StoredSettings } from './store.js';
 
-/** Passes every `Store` call to `inner`; its kind, description, durability and sharing are `inner`'s. */
+/** Passes every `Store` call to `inner`; its kind, description, durability, sharing and kept slots are `inner`'s. */
 export class StoreWrapper implements Store {
   readonly kind: string;
   readonly description: string;
   readonly durable: boolean;
   readonly shared: boolean;
+  readonly unissued: KeptSlots | undefined;
 
   constructor(readonly inner: Store) {
     this.kind = inner.kind;
     this.description = inner.description;
     this.durable = inner.durable;
     this.shared = inner.shared;
+    this.unissued = inner.unissued;
   }
 
   open(): Promise<void> {

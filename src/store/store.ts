@@ -92,6 +92,19 @@ export class StoreLockedError extends Error {
  * - a lease starts no lower than `atLeast` and never below any earlier lease's end;
  * - `release` lowers the counter only when nobody reserved after the lease.
  */
+/** Unissued slots below the counter that an embedded store keeps for later (`--workers` at a graceful stop). */
+export interface KeptSlots {
+  /**
+   * Takes the unissued slots `[from, end)` back: at the counter it lowers the
+   * counter, below it they are kept and handed out by the next reservations,
+   * lowest first. False when refused (no such sequence, a range above the
+   * counter or overlapping one already kept).
+   */
+  keep(name: string, from: bigint, end: bigint): Promise<boolean>;
+  /** Forgets the kept slots of `name` (a deleted sequence created again continues above its old values). */
+  drop(name: string): Promise<void>;
+}
+
 export interface Store {
   /** Short kind name for logs and status (`lmdb`, `memory`, …). */
   readonly kind: string;
@@ -120,6 +133,13 @@ export interface Store {
 
   /** Gives back the unissued tail `[from, end)` if nobody reserved after it; false otherwise. */
   release(name: string, from: bigint, end: bigint): Promise<boolean>;
+
+  /**
+   * Embedded stores only (undefined elsewhere): slots below the counter that
+   * were reserved and never issued, kept for the next reservations (see
+   * `unissued.ts`). `reserve` takes kept slots first on such a store.
+   */
+  readonly unissued?: KeptSlots | undefined;
 
   /** Whether a sequence exists in the store (it may have been created by another server). */
   has(name: string): Promise<boolean>;

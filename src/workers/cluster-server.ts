@@ -120,8 +120,8 @@ export async function createClusterServer(config: ServerConfig, options: { logge
       // Workers first: they hand their leases back through the broker, which needs the store open.
       await workerPool.stop(config.storeTimeoutMs + 2_000);
       await ownerServer.close();
-      const { released, gaps } = broker.handBackTotals();
-      logger.info({ releasedSlots: released.toString(), gapSlots: gaps.toString() }, 'leases handed back across processes');
+      const { released, kept, gaps } = broker.handBackTotals();
+      logger.info({ releasedSlots: released.toString(), keptSlots: kept.toString(), gapSlots: gaps.toString() }, 'leases handed back across processes');
     },
   };
 }

@@ -9,8 +9,10 @@
  *   processes interleave (worker A holds [1,100), B [100,200)), so released
  *   tails are collected per sequence and returned highest first: a tail that
  *   cannot be returned yet (someone holds slots above it) is kept and tried
- *   again whenever a higher one comes back. What is still kept at the end lies
- *   below a value some process issued: a gap, never a repeat.
+ *   again whenever a higher one comes back. What is still kept when the broker
+ *   closes lies below a value some process issued: an embedded store keeps it
+ *   for its next reservations (`unissued.keep`), so a clean restart loses no
+ *   number; on a shared store it is a gap, never a repeat.
  * - **Floors reach every lease book.** A floor written through the broker
  *   (`reserve(name, 0, slot)` by the owner's admin API) is told to every worker
  *   before the call returns, so no worker issues below it from a lease it holds.
@@ -19,7 +21,7 @@
  */
 import { TicketError } from '../core/errors.js';
 import type { Numbering } from '../core/numbering.js';
-import { sameNumbering, type Lease, type Store, type StoredSettings } from '../store/store.js';
+import { sameNumbering, type KeptSlots, type Lease, type Store, type StoredSettings } from '../store/store.js';
 import { StoreWrapper } from '../store/store-wrapper.js';
 import type { ServiceLogger } from '../service/service-options.js';
 import type { StoreCall } from './messages.js';
@@ -45,9 +47,24 @@ export class LeaseBroker extends StoreWrapper {
   /** One hand-back pass per sequence at a time: each pass reads and changes `kept`. */
   private readonly passes = new Map<string, Promise<void>>();
   private releasedSlots = 0n;
+  /** Slots the store kept for later at close (below a value issued), and slots it could not take (gaps). */
+  private keptSlots = 0n;
+  private lostSlots = 0n;
+
+  /**
+   * The owner's hand-backs come here like the workers' (kept, returned highest
+   * first, the rest persisted at close); `drop` (a deleted sequence) goes to the
+   * store. Undefined when the store keeps nothing.
+   */
+  override readonly unissued: KeptSlots | undefined;
 
   constructor(inner: Store, private readonly options: LeaseBrokerOptions) {
     super(inner);
+    const kept = inner.unissued;
+    this.unissued = kept && {
+      keep: (name, from, end) => this.release(name, from, end),
+      drop: (name) => kept.drop(name),
+    };
   }
 
   /** The owner's reservations; a floor write (count 0 with `atLeast`) is broadcast to every worker first. */
@@ -100,11 +117,41 @@ export class LeaseBroker extends StoreWrapper {
     this.kept.delete(name);
   }
 
-  /** Slots handed back to the store so far, and slots handed back to the broker that the store could not take (gaps). */
-  handBackTotals(): { released: bigint; gaps: bigint } {
-    let gaps = 0n;
+  /**
+   * Slots handed back to the store's counter, slots the store kept below it for
+   * later (at close, embedded stores), and slots it could not take (gaps: on a
+   * shared store, or still held by the broker before close).
+   */
+  handBackTotals(): { released: bigint; kept: bigint; gaps: bigint } {
+    let gaps = this.lostSlots;
     for (const tails of this.kept.values()) for (const tail of tails) gaps += tail.end - tail.start;
-    return { released: this.releasedSlots, gaps };
+    return { released: this.releasedSlots, kept: this.keptSlots, gaps };
+  }
+
+  /**
+   * Every process has stopped: the tails the counter could not take back go to
+   * the store's kept slots (embedded stores), then the store closes.
+   */
+  override async close(): Promise<void> {
+    await Promise.allSettled(this.passes.values());
+    const keep = this.inner.unissued;
+    if (keep !== undefined) {
+      for (const [name, tails] of this.kept) {
+        tails.sort((a, b) => (a.end < b.end ? 1 : a.end > b.end ? -1 : 0));
+        for (const tail of tails) {
+          const size = tail.end - tail.start;
+          try {
+            if (await keep.keep(name, tail.start, tail.end)) this.keptSlots += size;
+            else this.lostSlots += size;
+          } catch (error) {
+            this.options.logger.warn({ err: error, sequence: name }, 'could not keep a lease for later');
+            this.lostSlots += size;
+          }
+        }
+      }
+      this.kept.clear();
+    }
+    await this.inner.close();
   }
 
   /**

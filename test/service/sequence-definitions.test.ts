@@ -283,6 +283,17 @@ describe('settings changes on a live sequence', () => {
     await again.settings.remove('b');
     expect(await again.nextValue('c')).toBe(2n);
   });
+
+  it('drops the slots an embedded store kept below a deleted sequence, so its new life starts above its old values', async () => {
+    const clock = new Clock(Date.now());
+    const store = new MemoryStore();
+    await store.reserve('k', 40n); // values 1..40 went out (say, through --workers)
+    expect(await store.unissued?.keep('k', 10n, 20n)).toBe(true); // 10..19 were never issued
+    const service = await startService(store, clock);
+    expect(await service.nextValue('k')).toBe(10n);
+    await service.settings.remove('k');
+    expect(await service.nextValue('k')).toBe(41n);
+  });
 });
 
 describe.skipIf(!dbAvailable('postgres'))('two servers sharing PostgreSQL', () => {

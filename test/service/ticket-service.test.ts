@@ -483,6 +483,19 @@ describe('TicketService', () => {
       expect(await second.nextValue('b')).toBe(110n);
     });
 
+    it('hands a lease taken from slots an embedded store kept back to them on close(), losing none', async () => {
+      const numbering: Numbering = { instance: 1, instances: 1, offset: 1n };
+      const store = new MemoryStore();
+      await store.reserve('k', 99n); // counter at 100
+      expect(await store.unissued?.keep('k', 4n, 30n)).toBe(true);
+      const first = await startService({ store, numbering });
+      expect(await issueEach(first, 'k', 3)).toEqual([4n, 5n, 6n]);
+      await first.close();
+      const second = await startService({ store, numbering });
+      const values = await issueEach(second, 'k', 24);
+      expect(values).toEqual([...Array.from({ length: 23 }, (_, index) => BigInt(7 + index)), 100n]);
+    });
+
     it('answers EUNAVAILABLE after close() for known and new names', async () => {
       const service = await startService();
       await issueEach(service, 'a', 5);

@@ -1,7 +1,8 @@
 /**
  * The owner's lease broker (`--workers`): several services whose leases
  * interleave hand them back in any order, and the store continues right after
- * the highest value any of them issued; a floor written by the owner is told
+ * the highest value any of them issued, with every unissued slot below it kept
+ * for the next reservations (embedded stores; a gap on shared ones); a floor written by the owner is told
  * to the workers, a worker's own floor write is not told again; worker calls
  * with bad arguments never reach the store.
  */
@@ -27,7 +28,7 @@ function brokerOver(store: MemoryStore, floors: Array<[string, bigint]> = []): L
 }
 
 describe('hand-back across processes', () => {
-  it('leaves the store right after the highest value issued, whatever the interleaving and stop order', async () => {
+  it('leaves the store right after the highest value issued, whatever the interleaving and stop order, and keeps every unissued slot below it', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 2, max: 4 }),
@@ -57,21 +58,58 @@ describe('hand-back across processes', () => {
             const next = await store.reserve(name, 0n);
             expect(next.start).toBe((highest.get(name) ?? 0n) + 1n);
           }
+          // The owner closes the broker last: every unissued tail below the highest value is kept in
+          // the store, so the slots handed out next fill exactly what was not issued, then continue.
+          await broker.close();
+          for (const name of ['a', 'b']) {
+            const top = highest.get(name) ?? 0n;
+            let next = 0n;
+            for (let guard = 0; guard < 10_000 && next <= top; guard++) {
+              const lease = await store.reserve(name, 1n);
+              next = lease.start;
+              if (next <= top) {
+                expect(seen.has(`${name} ${next}`)).toBe(false);
+                seen.add(`${name} ${next}`);
+              }
+            }
+            expect(next).toBe(top + 1n);
+            for (let slot = 1n; slot <= top; slot++) expect(seen.has(`${name} ${slot}`)).toBe(true);
+          }
+          expect(broker.handBackTotals().gaps).toBe(0n);
         },
       ),
       { numRuns: 200 },
     );
   });
 
-  it('counts a tail below another process\'s issued values as a gap', async () => {
+  it('keeps a tail below another process\'s issued values in an embedded store when it closes', async () => {
     const store = new MemoryStore();
     const broker = brokerOver(store);
     const a = await store.reserve('s', 10n); // [1, 11): issued 1..3
     const b = await store.reserve('s', 10n); // [11, 21): issued 11
     expect(await broker.release('s', 4n, a.end)).toBe(true);
     expect(await broker.release('s', 12n, b.end)).toBe(true);
-    expect(broker.handBackTotals()).toEqual({ released: 9n, gaps: 7n });
+    // While the server runs the tail is the broker's (granting it would take a process's values backwards).
+    expect(broker.handBackTotals()).toEqual({ released: 9n, kept: 0n, gaps: 7n });
     expect((await store.reserve('s', 0n)).start).toBe(12n);
+    await broker.close();
+    expect(broker.handBackTotals()).toEqual({ released: 9n, kept: 7n, gaps: 0n });
+    expect(await store.reserve('s', 10n)).toEqual({ start: 4n, end: 11n });
+    expect(await store.reserve('s', 1n)).toEqual({ start: 12n, end: 13n });
+  });
+
+  it('counts the tail as a gap on a store that keeps nothing (a shared store)', async () => {
+    const store = new MemoryStore();
+    // A shared store: no kept slots, a tail below the counter cannot come back.
+    Object.defineProperty(store, 'unissued', { value: undefined });
+    const broker = brokerOver(store);
+    const a = await store.reserve('s', 10n);
+    const b = await store.reserve('s', 10n);
+    expect(await broker.release('s', 4n, a.end)).toBe(true);
+    expect(await broker.release('s', 12n, b.end)).toBe(true);
+    await broker.close();
+    expect(broker.handBackTotals()).toEqual({ released: 9n, kept: 0n, gaps: 7n });
+    expect(await store.reserve('s', 1n)).toEqual({ start: 12n, end: 13n });
   });
 });
 
