@@ -150,6 +150,11 @@ export function runProtocolContract(label: string, options: ProtocolContractOpti
       expect(source.calls).toEqual([{ method: 'next', name: expectedName, count: 5, last: undefined }]);
       reset((call) => sleep(20).then(() => counting(2n ** 62n, call.count)));
       expect(valuesOf((await exchange([{ name: named, count: 1000 }]))[0])).toEqual(counting(2n ** 62n, 1000));
+      // Consecutive values across a change of length, and values with steps (several instances), sync.
+      reset((call) => counting(95n, call.count));
+      expect(valuesOf((await exchange([{ name: named, count: 10 }]))[0])).toEqual(counting(95n, 10));
+      reset(() => [7n, 10n, 13n, 1000n]);
+      expect(valuesOf((await exchange([{ name: named, count: 4 }]))[0])).toEqual([7n, 10n, 13n, 1000n]);
     });
 
     test('last', '`last` reaches the source unchanged', async () => {

@@ -226,13 +226,14 @@ export abstract class LineOutput {
 
   /** Values separated by spaces, then LF; the queue must be empty. */
   protected writeList(values: readonly bigint[]): void {
-    this.reserve(values.length * VALUE_BYTES);
-    let offset = this.outEnd;
-    for (let index = 0; index < values.length; index++) {
-      if (index > 0) slab[offset++] = SPACE;
-      offset = writeDigits(slab, offset, values[index] as bigint);
+    if (values.length === 0) {
+      this.text('\n');
+      return;
     }
-    slab[offset++] = LF;
+    this.reserve(values.length * VALUE_BYTES);
+    // Each value followed by a space (consecutive values counted up in decimal), the last space made the LF.
+    const offset = writeValues(slab, this.outEnd, values, SPACE);
+    slab[offset - 1] = LF;
     this.outEnd = offset;
     this.issued += values.length;
   }
