@@ -17,7 +17,7 @@
 //   node bench/tcp-load.mjs          (after a build; BENCH_QUICK=1 for a smoke run)
 import { Buffer } from 'node:buffer';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,8 @@ export function tcpSettings(quick = process.env.BENCH_QUICK === '1') {
     /** Unrecorded run per target before the first repeat (JIT, lease growth). */
     serverWarmupMs: quick ? 300 : 1000,
     redisServer: process.env.BENCH_REDIS_SERVER || DEFAULT_REDIS_SERVER,
+    /** Worker processes of the `--workers` row (one per core, at least 2). */
+    workers: benchWorkerCount(),
     sequence: 'bench',
   };
 }
@@ -233,6 +235,54 @@ async function startNodeFloor(log) {
   return handle;
 }
 
+/** CPU seconds of a server: its process, and for `--workers` every child process too (owner + workers). */
+function serverCpuSeconds(server) {
+  return (server.pids ? server.pids() : [server.pid]).reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+}
+
+/** Child process ids of `pid` (Linux /proc; none where it is missing). */
+function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter((text) => text !== '').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Workers of the `--workers` row: one per core, at least 2 (a one-core machine still shows the cost). */
+export function benchWorkerCount() {
+  return Math.max(2, Math.min(os.availableParallelism(), 16));
+}
+
+/**
+ * Starts `ticket-server --workers N` (memory store, line protocol on a free port) and waits until
+ * a worker answers a line request; its CPU is the owner's plus every worker's. `{ skipped }` on failure.
+ */
+async function startWorkersServer(workers, log) {
+  const port = await freePort();
+  let handle;
+  try {
+    handle = await startServer(`ticket-server --workers ${workers}`, ['--store', 'memory:', '--workers', String(workers), '--line', `127.0.0.1:${port}`], {
+      baseArgs: ['--bind', 'tcp://127.0.0.1:0', '--http', 'off', '--admin', 'off', '--log-level', 'info'],
+      startTimeoutMs: 30_000,
+    });
+  } catch (error) {
+    return { skipped: `ticket-server --workers ${workers} did not start: ${error.message}: workers rows skipped` };
+  }
+  const deadline = Date.now() + 30_000;
+  while (!/^[0-9]+\n$/.test(await lineOnce('127.0.0.1', port))) {
+    if (handle.failure || Date.now() > deadline) {
+      await handle.stop();
+      return { skipped: `ticket-server --workers ${workers} did not answer on 127.0.0.1:${port}: workers rows skipped` };
+    }
+    await sleep(100);
+  }
+  handle.port = port;
+  handle.pids = () => [handle.pid, ...childPids(handle.pid)];
+  log(`tcp benchmark: ticket-server --workers ${workers} pid ${handle.pid} (workers ${childPids(handle.pid).join(', ')}), line 127.0.0.1:${port}`);
+  return handle;
+}
+
 // ---- load: pipelined closed loop (line protocol and Redis) -------------------------
 
 /**
@@ -258,7 +308,7 @@ export async function runPipelined({ server, host, port, request, connections, d
   let lastProgress = performance.now();
   let failure;
   const cpuBefore = process.cpuUsage();
-  const serverCpuBefore = processCpuSeconds(server.pid);
+  const serverCpuBefore = serverCpuSeconds(server);
   const machineBefore = machineCpuSeconds();
 
   const drive = (resolve, reject) => {
@@ -363,7 +413,7 @@ export async function runPipelined({ server, host, port, request, connections, d
   if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
   const wallSeconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const serverCpu = processCpuSeconds(server.pid) - serverCpuBefore;
+  const serverCpu = serverCpuSeconds(server) - serverCpuBefore;
   const machineBusy = machineCpuSeconds().busy - machineBefore.busy;
   return finish(run, latencies, durationMs, wallSeconds, cpu, serverCpu, machineBusy);
 }
@@ -425,7 +475,7 @@ export async function runOneShot({ server, host, port, concurrency, warmupMs, du
     aborted ??= new Error(`${server.label} server failed: ${reason.reason}`);
   });
   const cpuBefore = process.cpuUsage();
-  const serverCpuBefore = processCpuSeconds(server.pid);
+  const serverCpuBefore = serverCpuSeconds(server);
   const machineBefore = machineCpuSeconds();
   const connector = async () => {
     let last = -1n;
@@ -464,7 +514,7 @@ export async function runOneShot({ server, host, port, concurrency, warmupMs, du
   if (aborted) throw aborted instanceof Error ? aborted : new Error(String(aborted));
   const wallSeconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const serverCpu = processCpuSeconds(server.pid) - serverCpuBefore;
+  const serverCpu = serverCpuSeconds(server) - serverCpuBefore;
   const machineBusy = machineCpuSeconds().busy - machineBefore.busy;
   const result = finish(run, latencies, durationMs, wallSeconds, cpu, serverCpu, machineBusy);
   result.connectionsPerSecond = result.requestsPerSecond;
@@ -534,6 +584,8 @@ export async function runTcp(options) {
   let goSkipped;
   let nodeFloor;
   let nodeSkipped;
+  let workersServer;
+  let workersSkipped;
   const targets = {};
   try {
     ticket = await startServer('ticket-server', serverArgs);
@@ -554,6 +606,14 @@ export async function runTcp(options) {
     } else {
       nodeFloor = floor;
       targets.node = { server: nodeFloor, port: nodeFloor.port, request: LINE_REQUEST };
+    }
+    const workersStart = await startWorkersServer(s.workers, log);
+    if (workersStart.skipped) {
+      workersSkipped = workersStart.skipped;
+      log(`tcp benchmark: ${workersSkipped}`);
+    } else {
+      workersServer = workersStart;
+      targets.workers = { server: workersServer, port: workersServer.port, request: LINE_REQUEST };
     }
     const started = await startGoOneShot(log);
     if (started.skipped) {
@@ -612,6 +672,7 @@ export async function runTcp(options) {
   } finally {
     if (go) go.exit = await go.stop();
     if (nodeFloor) nodeFloor.exit = await nodeFloor.stop();
+    if (workersServer) workersServer.exit = await workersServer.stop();
     if (redis) redis.exit = await redis.stop();
     if (ticket) ticket.exit = await ticket.stop();
   }
@@ -624,6 +685,9 @@ export async function runTcp(options) {
     // How close the line protocol is to what any Node server pays (no target: an explanation of the rest).
     lineOverNodeFloor: ratios(rows[shapeRow('line', shape)], rows[shapeRow('node', shape)]),
     nodeFloorOverRedis: ratios(rows[shapeRow('node', shape)], rows[shapeRow('redis', shape)]),
+    // `--workers N`: every core on the line protocol, against Redis and against one process.
+    workersOverRedis: ratios(rows[shapeRow('workers', shape)], rows[shapeRow('redis', shape)]),
+    workersOverLine: ratios(rows[shapeRow('workers', shape)], rows[shapeRow('line', shape)]),
   }));
   for (const shape of shapes) shape.meetsTarget = Number.isFinite(shape.lineOverRedis.rate) ? shape.lineOverRedis.rate >= TARGET_LINE_OVER_REDIS : null;
   const oneShotOverGo = ratios(rows.oneShot, rows.oneShotGo);
@@ -644,15 +708,18 @@ export async function runTcp(options) {
       goVersion: go?.version,
       goBaseline: 'bench/baselines/oneshot.go',
       nodeFloorBaseline: 'bench/baselines/node-line.mjs',
+      workers: s.workers,
     },
     redisSkipped,
     goSkipped,
     nodeSkipped,
+    workersSkipped,
     servers: {
       ticketServer: ticket && { pid: ticket.pid, failure: ticket.failure, warnings: ticket.logs.warnings, stderr: ticket.logs.stderr, exit: ticket.exit },
       redis: redis && { pid: redis.pid, port: redis.port, failure: redis.failure, exit: redis.exit },
       goOneShot: go && { pid: go.pid, port: go.port, failure: go.failure, exit: go.exit },
       nodeFloor: nodeFloor && { pid: nodeFloor.pid, port: nodeFloor.port, failure: nodeFloor.failure, exit: nodeFloor.exit },
+      workers: workersServer && { pid: workersServer.pid, port: workersServer.port, failure: workersServer.failure, exit: workersServer.exit },
     },
     failures,
     rows,
@@ -740,6 +807,7 @@ export function printTcp(result) {
   console.log(`    one-shot = ${s.oneShotConcurrency} concurrent connectors, each: connect, read "<value>\\n" to EOF, again (rate = connections/s);`);
   console.log(`    go one-shot = the same load against bench/baselines/oneshot.go (accept, write a counter and "\\n", close)${s.goVersion ? `, ${s.goVersion}` : ''};`);
   console.log(`    line C×D = C connections × D pipelined "NEXT bench\\n" (closed loop: each reply is answered with a new request), shapes ${shapesText};`);
+  console.log(`    line C×D --workers ${s.workers} = the same load against ticket-server --workers ${s.workers} --store memory: (an owner and ${s.workers} worker processes; per CPU-s counts all of them);`);
   console.log('    node floor C×D = the same load against bench/baselines/node-line.mjs (node:net, a counter per line, one write per read: what any Node server pays);');
   console.log(`    redis C×D = redis-server INCR bench over RESP at the same shape${s.redisVersion ? ` (${s.redisVersion.split(' ').slice(0, 3).join(' ')}, --save '' --appendonly no)` : ''}.`);
   console.log(`    rate = median of the repeats; per CPU-s = requests per CPU-second of that server (utime+stime from /proc), median of the repeats;`);
@@ -763,6 +831,7 @@ export function printTcp(result) {
   for (const shape of s.lineShapes) {
     const size = `${shape.connections}×${shape.depth}`;
     table.push(line(`line NEXT ${size}`, rows[shapeRow('line', shape)], 'req/s'));
+    if (rows[shapeRow('workers', shape)]) table.push(line(`line ${size} --workers ${s.workers}`, rows[shapeRow('workers', shape)], 'req/s'));
     if (rows[shapeRow('node', shape)]) table.push(line(`node floor ${size}`, rows[shapeRow('node', shape)], 'req/s'));
     if (rows[shapeRow('redis', shape)]) table.push(line(`redis INCR ${size}`, rows[shapeRow('redis', shape)], 'req/s'));
   }
@@ -774,6 +843,7 @@ export function printTcp(result) {
     console.log(`  ticket-server one-shot ÷ Go one-shot: ${formatRatio(r.rate)} (per CPU-s ${formatRatio(r.perCpuSecond)}; target ≥ ${TARGET_ONE_SHOT_OVER_GO}: ${verdict})`);
   }
   if (result.nodeSkipped) console.log(`  ${result.nodeSkipped}`);
+  if (result.workersSkipped) console.log(`  ${result.workersSkipped}`);
   if (result.redisSkipped) console.log(`  ${result.redisSkipped}`);
   else {
     for (const shape of result.shapes) {
@@ -784,6 +854,11 @@ export function printTcp(result) {
       const floorOverRedis = shape.nodeFloorOverRedis;
       if (Number.isFinite(floor.rate)) {
         console.log(`    line ÷ node floor ${formatRatio(floor.rate)} (per CPU-s ${formatRatio(floor.perCpuSecond)}); node floor ÷ Redis ${formatRatio(floorOverRedis.rate)} (per CPU-s ${formatRatio(floorOverRedis.perCpuSecond)})`);
+      }
+      const workers = shape.workersOverRedis;
+      if (Number.isFinite(workers.rate)) {
+        const verdict = workers.rate >= TARGET_LINE_OVER_REDIS ? 'PASS' : 'FAIL';
+        console.log(`    line --workers ${s.workers} ÷ Redis ${formatRatio(workers.rate)} (per CPU-s ${formatRatio(workers.perCpuSecond)}, p99 ${formatRatio(workers.p99)}; target ≥ ${TARGET_LINE_OVER_REDIS}: ${verdict}); ÷ one process ${formatRatio(shape.workersOverLine.rate)} (per CPU-s ${formatRatio(shape.workersOverLine.perCpuSecond)})`);
       }
     }
   }
@@ -816,7 +891,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     });
   }
   const settings = tcpSettings();
-  const rowsPerRepeat = 2 + 2 * settings.lineShapes.length;
+  const rowsPerRepeat = 2 + 4 * settings.lineShapes.length;
   const planned = (settings.repeats * (settings.warmupMs + settings.durationMs) + settings.serverWarmupMs) * rowsPerRepeat + 180_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`tcp benchmark: still running after ${planned / 1000} s, giving up\n`);
