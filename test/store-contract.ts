@@ -8,6 +8,7 @@ import type { Numbering } from '../src/core/numbering.js';
 import {
   MAX_SETTINGS_LENGTH,
   NumberingMismatchError,
+  type KeptSlots,
   type Lease,
   type Store,
   type StoredSequence,
@@ -29,6 +30,12 @@ export interface StoreFixture {
 
 export interface StoreContractOptions {
   readonly create: () => Promise<StoreFixture>;
+  /**
+   * An embedded store (one process): it keeps unissued slots below its counter
+   * (`unissued`) and must pass the kept-slots cases. A shared store must not
+   * keep any (another server may have reserved above them).
+   */
+  readonly keepsSlots: boolean;
 }
 
 async function listAll(store: Store): Promise<StoredSequence[]> {
@@ -177,10 +184,19 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
       });
     });
 
-    describe('kept slots (embedded stores)', () => {
-      it('hands slots kept below the counter out first, lowest first, then moves the counter again', async (context) => {
-        const kept = store.unissued;
-        if (!kept) return context.skip(`${label} keeps no slots (a shared store: a tail below the counter is a gap)`);
+    describe(options.keepsSlots ? 'kept slots (an embedded store)' : 'kept slots (a shared store keeps none)', () => {
+      if (!options.keepsSlots) {
+        it('has no kept slots: a tail below the counter cannot come back', () => {
+          expect(store.unissued).toBeUndefined();
+          expect(store.shared).toBe(true);
+        });
+        return;
+      }
+
+      it('hands slots kept below the counter out first, lowest first, then moves the counter again', async () => {
+        expect(store.unissued).toBeDefined();
+        expect(store.shared).toBe(false);
+        const kept = store.unissued as KeptSlots;
         const a = await store.reserve('k', 10n); // [1, 11): issued 1..3
         const b = await store.reserve('k', 10n); // [11, 21): issued 11..14
         expect(await kept.keep('k', 15n, b.end)).toBe(true); // at the counter: lowers it
@@ -191,9 +207,8 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
         expect(await store.reserve('k', 5n)).toEqual({ start: 15n, end: 20n });
       });
 
-      it('refuses slots that are not below the counter or overlap kept ones, and an unknown sequence, changing nothing', async (context) => {
-        const kept = store.unissued;
-        if (!kept) return context.skip(`${label} keeps no slots`);
+      it('refuses slots that are not below the counter or overlap kept ones, and an unknown sequence, changing nothing', async () => {
+        const kept = store.unissued as KeptSlots;
         await store.reserve('k', 20n);
         expect(await kept.keep('k', 5n, 10n)).toBe(true);
         expect(await kept.keep('k', 8n, 12n)).toBe(false);
@@ -204,9 +219,8 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
         expect(await store.reserve('k', 1n)).toEqual({ start: 21n, end: 22n });
       });
 
-      it('drops kept slots below a floor or a jump, and all of them on drop', async (context) => {
-        const kept = store.unissued;
-        if (!kept) return context.skip(`${label} keeps no slots`);
+      it('drops kept slots below a floor or a jump, and all of them on drop', async () => {
+        const kept = store.unissued as KeptSlots;
         await store.reserve('f', 50n);
         expect(await kept.keep('f', 10n, 20n)).toBe(true);
         expect(await kept.keep('f', 30n, 40n)).toBe(true);
@@ -219,8 +233,8 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
       });
 
       it('keeps kept slots across close and reopen', async (context) => {
-        const kept = store.unissued;
-        if (!kept || !fixture.reopen) return context.skip(`${label} keeps no slots, or does not outlive its object`);
+        const kept = store.unissued as KeptSlots;
+        if (!fixture.reopen) return context.skip(`${label} does not outlive its object`);
         await store.reserve('k', 30n);
         expect(await kept.keep('k', 3n, 9n)).toBe(true);
         await store.close();

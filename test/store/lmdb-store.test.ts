@@ -12,6 +12,7 @@ async function makeDirectory(): Promise<string> {
 }
 
 runStoreContract('lmdb', {
+  keepsSlots: true,
   create: async () => {
     const directory = await makeDirectory();
     const opened: Store[] = [];

@@ -3,6 +3,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreContract } from '../store-contract.js';
 
 runStoreContract('memory', {
+  keepsSlots: true,
   create: async () => {
     const store = new MemoryStore();
     await store.open();

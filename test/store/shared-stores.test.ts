@@ -39,6 +39,7 @@ for (const backend of DB_BACKENDS) {
     });
 
     runStoreContract(backend.label, {
+      keepsSlots: false,
       create: async () => {
         const uri = await emptyStoreUri(server);
         const store = await open(uri);
