@@ -334,7 +334,10 @@ class Client {
     const value = buffer.take();
     // Keep two batches (or more, see `depth`) on their way while one is handed out:
     // a round trip then has two batches of time to come back before a caller would wait.
-    while (buffer.ahead.length + buffer.inflight < buffer.depth) this.refill(name, buffer);
+    // Deeper than two, refill in steps of half the depth: the batches asked for at once leave in
+    // one write (line://) and reach the server in one read, instead of one system call each.
+    const missing = buffer.depth - (buffer.ahead.length + buffer.inflight);
+    if (missing > 0 && missing >= buffer.depth >> 1) for (let index = 0; index < missing; index++) this.refill(name, buffer);
     // Once per batch, halfway: a caller taking values without a real await never
     // lets the event loop read the replies already here (nor, on line://, write
     // the refill requests); have it turn once.

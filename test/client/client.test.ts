@@ -347,6 +347,10 @@ class BatchServer implements Transport {
   private readonly jumpEvery: number;
   /** Reply after this many ms instead of a turn of the event loop. */
   delayMs = 0;
+  /** Per request, the turn of the event loop it was asked in (requests asked together share one). */
+  readonly turns: number[] = [];
+  private turn = 0;
+  private inTurn = false;
 
   constructor(uri: string, first: bigint, jumpEvery = 0) {
     this.uri = uri;
@@ -356,6 +360,12 @@ class BatchServer implements Transport {
 
   async request(request: TicketRequest): Promise<TicketReply> {
     this.requests.push(request);
+    if (!this.inTurn) {
+      this.turn++;
+      this.inTurn = true;
+      setImmediate(() => (this.inTurn = false));
+    }
+    this.turns.push(this.turn);
     this.mostOutstanding = Math.max(this.mostOutstanding, ++this.outstanding);
     await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve)));
     this.outstanding--;
@@ -438,7 +448,7 @@ describe('prefetched runs of consecutive values (fake servers)', () => {
 });
 
 describe('prefetch: batches kept on their way (fake servers)', () => {
-  it('two at first; one more each time the caller ran out while batches were on their way, up to MAX_BATCHES_AHEAD', async () => {
+  it('two at first; one more each time the caller ran out while batches were on their way, up to MAX_BATCHES_AHEAD, refilled in steps of half of them', async () => {
     const slow = new BatchServer('tcp://a:1', 1n);
     slow.delayMs = 2;
     const client = createClient([slow.uri], { prefetch: 10, connect: () => slow } as ClientOptions);
@@ -454,6 +464,13 @@ describe('prefetch: batches kept on their way (fake servers)', () => {
       expect(slow.mostOutstanding).toBe(MAX_BATCHES_AHEAD);
       const fast = slow.requests.filter((request) => request.name === 'fast').length;
       expect(fast).toBeLessThanOrEqual(2000 / 10 + MAX_BATCHES_AHEAD);
+      // Six ahead: refills go in steps of three, asked together (one write on line://), not one by one.
+      const groups = new Map<number, number>();
+      slow.requests.forEach((request, index) => {
+        if (request.name === 'fast') groups.set(slow.turns[index] as number, (groups.get(slow.turns[index] as number) ?? 0) + 1);
+      });
+      expect(Math.max(...groups.values())).toBeGreaterThanOrEqual(MAX_BATCHES_AHEAD >> 1);
+      expect(groups.size).toBeLessThan(fast / 2);
     } finally {
       await client.close();
     }
