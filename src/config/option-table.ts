@@ -227,10 +227,10 @@ export const FIELD_OPTIONS = [
       + 'bound the peers by --max-connections; off binds ZeroMQ directly (faster; only for a trusted network or Curve with --curve-allow)',
   }),
   option({
-    // 1: today's single process. More: an owner process (store, ZeroMQ, admin) and N workers (HTTP, TCP, line).
+    // 1: today's single process. More: an owner process (store, ZeroMQ, one-shot TCP, admin) and N workers (HTTP, line).
     name: 'workers', field: 'workers', kind: 'string', placeholder: 'N', default: 1, parse: workerCount,
-    description: 'processes serving HTTP, TCP and line (auto: one per core); the owner process keeps the store, ' +
-      'ZeroMQ and the admin port and grants the workers their leases',
+    description: 'processes serving HTTP and line (auto: one per core); the owner process keeps the store, ' +
+      'ZeroMQ, one-shot TCP and the admin port and grants the workers their leases',
   }),
   option({
     // Non-empty means proxy mode.

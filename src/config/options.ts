@@ -72,8 +72,11 @@ function checkAcrossOptions(config: ServerConfig, where: (option: string) => str
   if (config.workers > 1 && config.hosts.length > 0) {
     throw new ConfigError('workers', `invalid ${where('workers')}: a proxy (--host) runs in one process; leave --workers at 1`);
   }
-  if (config.workers > 1 && !config.http && !config.tcp && !config.line) {
-    throw new ConfigError('workers', `invalid ${where('workers')}: workers serve --http, --tcp and --line, and all three are off`);
+  if (config.workers > 1 && !config.http && !config.line) {
+    throw new ConfigError(
+      'workers',
+      `invalid ${where('workers')}: workers serve --http and --line (one-shot --tcp is served by the owner process), and both are off`,
+    );
   }
   if (config.workers > 1 && config.leader) {
     throw new ConfigError('workers', `invalid ${where('workers')}: leader mode runs in one process; leave --workers at 1`);

@@ -3,12 +3,15 @@
  *
  * The owner opens the store (and, for `lmdb:`, holds its directory lock, so a
  * second server is still refused), runs the lease broker, its own
- * TicketService for ZeroMQ and the admin port, and the worker pool. Workers
- * serve HTTP, one-shot TCP and line over an `IpcStore`: each lease they issue
+ * TicketService for ZeroMQ, one-shot TCP and the admin port, and the worker
+ * pool. Workers serve HTTP and line over an `IpcStore`: each lease they issue
  * from is reserved by the owner in the store before they get it.
  *
  * ZeroMQ stays in the owner: its sockets are bound inside libzmq, which
- * node:cluster cannot share between processes.
+ * node:cluster cannot share between processes. One-shot TCP too: under
+ * node:cluster's round robin the owner accepts every connection anyway, and
+ * passing a connection that carries one value to a worker cost more than
+ * answering it (measured 3-4x slower).
  */
 import { pino, type Logger } from 'pino';
 import type { ServerConfig } from '../config/options.js';
@@ -49,14 +52,16 @@ export async function createClusterServer(config: ServerConfig, options: { logge
     logger,
   });
   const ownerServer = await createServer(
-    { ...config, workers: 1, http: undefined, tcp: undefined, line: undefined },
+    // One-shot TCP stays here: node:cluster's round robin has the owner accept every connection and pass
+    // it to a worker over IPC, which for a connection per value cost 3-4x the owner serving it itself.
+    { ...config, workers: 1, http: undefined, line: undefined },
     { logger, store: broker, announceReady: false, workers: () => late.pool?.info() ?? [] },
   );
   late.owner = ownerServer;
   const workerPool = new WorkerPool({
     count: config.workers,
     // Workers ask the owner about every name (it applies --max-sequences and strict mode for all).
-    workerConfig: { ...config, workers: 1, bind: undefined, admin: undefined, strictSequences: true },
+    workerConfig: { ...config, workers: 1, bind: undefined, admin: undefined, tcp: undefined, strictSequences: true },
     storeDescription: store.description,
     broker,
     logger,

@@ -1,6 +1,6 @@
 /**
  * A `--workers` worker process (forked by the owner through node:cluster):
- * serves HTTP, one-shot TCP and line with the normal server over an `IpcStore`,
+ * serves HTTP and line with the normal server over an `IpcStore`,
  * so every lease it issues from was reserved by the owner.
  *
  * Lifetime: the owner sends `start` first and `stop` for a graceful stop (the

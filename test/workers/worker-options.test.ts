@@ -27,7 +27,11 @@ describe('--workers', () => {
     expect(configError(() => resolveConfig([flags({ workers: '2', leader: true, store: 'etcd://127.0.0.1:2379' })])).message).toMatch(
       /leader mode runs in one process/,
     );
-    expect(configError(() => resolveConfig([flags({ workers: '2', http: 'off' })])).message).toMatch(/all three are off/);
+    expect(configError(() => resolveConfig([flags({ workers: '2', http: 'off' })])).message).toMatch(/and both are off/);
+    // One-shot TCP alone gives the workers nothing: the owner serves it.
+    expect(configError(() => resolveConfig([flags({ workers: '2', http: 'off', tcp: '127.0.0.1:0' })])).message).toMatch(
+      /workers serve --http and --line \(one-shot --tcp is served by the owner process\)/,
+    );
     expect(resolveConfig([flags({ workers: '2', http: 'off', line: '127.0.0.1:0' })]).workers).toBe(2);
   });
 });
