@@ -224,8 +224,10 @@ export function runStoreContract(label: string, options: StoreContractOptions): 
         await store.reserve('f', 50n);
         expect(await kept.keep('f', 10n, 20n)).toBe(true);
         expect(await kept.keep('f', 30n, 40n)).toBe(true);
-        expect(await store.reserve('f', 0n, 35n)).toEqual({ start: 51n, end: 51n });
-        expect(await store.reserve('f', 100n)).toEqual({ start: 35n, end: 40n });
+        expect(await store.reserve('f', 0n, 35n)).toEqual({ start: 51n, end: 51n }); // a floor
+        expect(await store.reserve('f', 2n, 37n)).toEqual({ start: 37n, end: 39n }); // a jump
+        expect(await store.reserve('f', 100n)).toEqual({ start: 39n, end: 40n });
+        expect(await store.reserve('f', 1n)).toEqual({ start: 51n, end: 52n });
         await store.reserve('d', 50n);
         expect(await kept.keep('d', 10n, 20n)).toBe(true);
         await kept.drop('d');
