@@ -21,6 +21,8 @@ export interface TortureOptions {
   maxCount?: number;
   /** Servers at once. Default 1. */
   servers?: number;
+  /** Each server's `--workers` (an owner and that many worker processes). Default 1. Above 1 only repeats are checked. */
+  serverWorkers?: number;
   /** The servers are instances 1…K of K, each with its own data directory. */
   partitioned?: boolean;
   /** A shared-store URI every server uses instead of the embedded store. */

@@ -37,6 +37,8 @@ export const TORTURE_DEFAULTS = Object.freeze({
   /** Largest `count` of one request; must stay ≤ maxBlock for the crash bound to be exact. */
   maxCount: 10,
   servers: 1,
+  /** Each server's `--workers`: above 1 the server is an owner process and that many workers. */
+  serverWorkers: 1,
   partitioned: false,
   store: undefined,
   /** Load time before each stop, drawn uniformly in [minRunMs, maxRunMs]. */
@@ -65,6 +67,7 @@ const LIMITS = {
   workers: [1, 64],
   maxCount: [1, 1000],
   servers: [1, 16],
+  serverWorkers: [1, 16],
   minRunMs: [0, 600_000],
   maxRunMs: [0, 600_000],
 };
@@ -234,7 +237,7 @@ export async function waitForExit(server, ms) {
  */
 export async function runTorture(options = {}) {
   const settings = resolveTortureOptions(options);
-  const { protocols, servers: serverCount, partitioned, store, maxBlock, gracefulEvery } = settings;
+  const { protocols, servers: serverCount, serverWorkers, partitioned, store, maxBlock, gracefulEvery } = settings;
   const random = seededRandom(settings.seed);
   const progress = settings.onProgress ?? (() => undefined);
   const clientModule = await import(pathToFileURL(join(dirname(settings.cliPath), '..', 'index.js')).href);
@@ -244,8 +247,13 @@ export async function runTorture(options = {}) {
   // Values of a partitioned server form their own class (step K); on one server or a shared store, one class of step 1.
   const step = partitioned ? serverCount : 1;
   const classCount = partitioned ? serverCount : 1;
-  /** Runs can be told apart by value only when every class has one server: then each class's runs are value-ordered. */
-  const runsOrdered = partitioned || serverCount === 1;
+  /**
+   * Runs can be told apart by value only when every class has one server of one process: then each
+   * class's runs are value-ordered. With `--workers` the processes' leases interleave, and after a
+   * graceful stop the restarted server first hands out the slots the other processes left unissued
+   * (below values issued before): only repeats are checked then.
+   */
+  const runsOrdered = (partitioned || serverCount === 1) && serverWorkers === 1;
   const logs = sequences.map(() => Array.from({ length: classCount }, () => new ValueLog()));
   const baseDir = store === undefined ? mkdtempSync(join(tmpdir(), 'ticket-torture-')) : undefined;
 
@@ -257,6 +265,7 @@ export async function runTorture(options = {}) {
     if (store !== undefined) args.push('--store', store);
     else args.push('--data', join(baseDir, partitioned ? `instance-${index + 1}` : 'data'));
     if (partitioned) args.push('--instance', String(index + 1), '--instances', String(serverCount));
+    if (serverWorkers > 1) args.push('--workers', String(serverWorkers));
     return args;
   };
 
@@ -410,7 +419,7 @@ export async function runTorture(options = {}) {
     ok: failure === undefined && analysis.repeats === 0 && analysis.gracefulLost === 0 && analysis.gapViolationCount === 0,
     failure,
     seed: settings.seed,
-    mode: store !== undefined ? `store ${describeStore(store)}` : partitioned ? `partitioned (${serverCount} instances, own data dirs)` : 'embedded (lmdb)',
+    mode: `${store !== undefined ? `store ${describeStore(store)}` : partitioned ? `partitioned (${serverCount} instances, own data dirs)` : 'embedded (lmdb)'}${serverWorkers > 1 ? `, --workers ${serverWorkers}` : ''}`,
     servers: serverCount,
     protocols,
     sequences: sequences.length,

@@ -25,6 +25,8 @@ the values of requests a kill left unanswered) or a server that fails; 2 on a ba
   --max-count N        largest count of one request, ≤ max-block (default ${TORTURE_DEFAULTS.maxCount})
   --min-run MS, --max-run MS   load time before each stop, drawn uniformly (default ${TORTURE_DEFAULTS.minRunMs}–${TORTURE_DEFAULTS.maxRunMs})
   --servers K          servers at once; each stop picks one at random (default 1)
+  --server-workers N   run each server with --workers N (an owner and N worker processes; the
+                       signals go to the owner); only repeats are checked then (default 1)
   --instances K        partitioned mode: the K servers are instances 1…K of K, each with its own
                        data directory (K must equal --servers, or sets it)
   --store URI          every server uses this shared store (postgres://, mysql://, etcd://) instead
@@ -54,6 +56,7 @@ try {
       'min-run': { type: 'string' },
       'max-run': { type: 'string' },
       servers: { type: 'string' },
+      'server-workers': { type: 'string' },
       instances: { type: 'string' },
       store: { type: 'string' },
       seed: { type: 'string' },
@@ -97,6 +100,7 @@ const options = {
   minRunMs: integer('min-run'),
   maxRunMs: integer('max-run'),
   servers,
+  serverWorkers: integer('server-workers'),
   partitioned: instances !== undefined && instances > 1,
   store: parsed.store,
   seed: integer('seed'),
@@ -137,7 +141,7 @@ if (parsed.json) {
     `cycles             ${report.cycles} (${report.kills} kill -9, ${report.gracefulRestarts} graceful) in ${report.seconds} s`,
     `values             ${report.values} (${report.requests} requests, ${report.requestErrors} failed around stops)`,
     `repeats            ${report.repeats}`,
-    `largest gap        ${report.largestGap} (bound 2 × max-block × step = ${report.gapBound}${report.gapChecked ? `; gaps over bound + unanswered: ${report.gapViolationCount}` : '; not checked: several servers share one value class'})`,
+    `largest gap        ${report.largestGap} (bound 2 × max-block × step = ${report.gapBound}${report.gapChecked ? `; gaps over bound + unanswered: ${report.gapViolationCount}` : `; not checked: ${report.mode.includes('--workers') ? 'several processes (--workers) share one value class' : 'several servers share one value class'}`})`,
     `lost on graceful   ${report.gapChecked ? report.gracefulLost : 'not checked'}`,
     `values/s           ${report.valuesPerSecond}`,
   ];
