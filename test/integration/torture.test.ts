@@ -8,7 +8,7 @@
  * The checks themselves are also run on made-up values, so a broken check cannot pass silently.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { ValueLog, analyse, killAllTortureChildren, runTorture, type TortureRun } from '../../scripts/torture-core.mjs';
+import { ValueLog, analyse, killAllTortureChildren, runTorture, type TortureReport, type TortureRun } from '../../scripts/torture-core.mjs';
 
 afterAll(() => {
   killAllTortureChildren();
@@ -16,6 +16,16 @@ afterAll(() => {
 
 /** The CI size: 8 stops, every other one graceful, 4 callers of up to 10 values each per protocol and sequence. */
 const CI_SIZED = { cycles: 8, gracefulEvery: 2, sequences: 2, workers: 4, maxCount: 10, maxBlock: 50, minRunMs: 100, maxRunMs: 400, seconds: 90 };
+
+/** A CI-sized run that made all its stops (half of them graceful), got values and saw none twice. */
+function expectCiRunWithoutRepeats(report: TortureReport): void {
+  expect(report.failure).toBeUndefined();
+  expect(report.cycles).toBe(CI_SIZED.cycles);
+  expect(report.gracefulRestarts).toBe(CI_SIZED.cycles / CI_SIZED.gracefulEvery);
+  expect(report.values).toBeGreaterThan(0);
+  expect(report.repeatSamples).toEqual([]);
+  expect(report.repeats).toBe(0);
+}
 
 describe('kill -9 torture', () => {
   it('8 cycles on line + HTTP, 2 sequences: no repeat, gaps within the bound, nothing lost on graceful restarts', async () => {
@@ -26,12 +36,7 @@ describe('kill -9 torture', () => {
         `${report.repeats} repeats, largest gap ${report.largestGap} (bound ${report.gapBound}), lost on graceful ${report.gracefulLost}, ` +
         `${report.valuesPerSecond} values/s, ${report.seconds} s, seed ${report.seed}`,
     );
-    expect(report.failure).toBeUndefined();
-    expect(report.cycles).toBe(8);
-    expect(report.gracefulRestarts).toBe(4);
-    expect(report.values).toBeGreaterThan(0);
-    expect(report.repeatSamples).toEqual([]);
-    expect(report.repeats).toBe(0);
+    expectCiRunWithoutRepeats(report);
     expect(report.lossSamples).toEqual([]);
     expect(report.gracefulLost).toBe(0);
     expect(report.gapChecked).toBe(true);
@@ -72,12 +77,7 @@ describe('kill -9 torture of --workers 2', () => {
         `${report.repeats} repeats, largest gap ${report.largestGap}, seed ${report.seed}`,
     );
     expect(report.mode).toMatch(/--workers 2/);
-    expect(report.failure).toBeUndefined();
-    expect(report.cycles).toBe(8);
-    expect(report.gracefulRestarts).toBe(4);
-    expect(report.values).toBeGreaterThan(0);
-    expect(report.repeatSamples).toEqual([]);
-    expect(report.repeats).toBe(0);
+    expectCiRunWithoutRepeats(report);
     expect(report.ok).toBe(true);
   }, 180_000);
 });
