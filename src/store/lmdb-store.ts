@@ -17,7 +17,6 @@ import {
   StoreMissingError,
   decodeNumbering,
   encodeNumbering,
-  planReservation,
   sameNumbering,
   type Lease,
   type Store,
@@ -120,18 +119,11 @@ export class LmdbStore implements Store {
     const { root, sequences, kept } = this.databases();
     return root.transaction(() => {
       const text = sequences.get(name);
-      const counter = text === undefined ? undefined : BigInt(text);
       const keptText = kept.get(name);
-      if (keptText === undefined) {
-        const lease = planReservation(counter, count, atLeast);
-        const end = lease.end.toString();
-        if (end !== text) void sequences.put(name, end);
-        return lease;
-      }
-      const { lease, book } = reserveFromBook(counter, parseKeptRanges(keptText), count, atLeast);
+      const { lease, book } = reserveFromBook(text === undefined ? undefined : BigInt(text), parseKeptRanges(keptText), count, atLeast);
       const next = book.counter.toString();
       if (next !== text) void sequences.put(name, next);
-      this.writeKept(name, keptText, formatKeptRanges(book.kept));
+      writeKept(kept, name, keptText, formatKeptRanges(book.kept));
       return lease;
     });
   }
@@ -156,7 +148,7 @@ export class LmdbStore implements Store {
         const book = keepInBook(text === undefined ? undefined : BigInt(text), parseKeptRanges(keptText), from, end);
         if (book === undefined) return false;
         void sequences.put(name, book.counter.toString());
-        this.writeKept(name, keptText, formatKeptRanges(book.kept));
+        writeKept(kept, name, keptText, formatKeptRanges(book.kept));
         return true;
       });
     },
@@ -167,14 +159,6 @@ export class LmdbStore implements Store {
       });
     },
   };
-
-  /** Writes a sequence's kept ranges inside the caller's transaction, when they changed. */
-  private writeKept(name: string, before: string | undefined, after: string | undefined): void {
-    if (after === before) return;
-    const { kept } = this.databases();
-    if (after === undefined) void kept.remove(name);
-    else void kept.put(name, after);
-  }
 
   async has(name: string): Promise<boolean> {
     return this.databases().sequences.get(name) !== undefined;
@@ -259,4 +243,11 @@ export async function makeDirectory(directory: string, depth = 0): Promise<void>
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
+}
+
+/** Writes a sequence's kept ranges inside the caller's transaction, when they changed (removed when none are left). */
+function writeKept(kept: Database<string, string>, name: string, before: string | undefined, after: string | undefined): void {
+  if (after === before) return;
+  if (after === undefined) void kept.remove(name);
+  else void kept.put(name, after);
 }

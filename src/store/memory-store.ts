@@ -5,7 +5,6 @@
 import type { Numbering } from '../core/numbering.js';
 import {
   NumberingMismatchError,
-  planReservation,
   sameNumbering,
   type Lease,
   type Store,
@@ -39,13 +38,7 @@ export class MemoryStore implements Store {
   }
 
   async reserve(name: string, count: bigint, atLeast?: bigint): Promise<Lease> {
-    const kept = this.kept.get(name);
-    if (kept === undefined) {
-      const lease = planReservation(this.counters.get(name), count, atLeast);
-      this.counters.set(name, lease.end);
-      return lease;
-    }
-    const { lease, book } = reserveFromBook(this.counters.get(name), kept, count, atLeast);
+    const { lease, book } = reserveFromBook(this.counters.get(name), this.kept.get(name) ?? [], count, atLeast);
     this.counters.set(name, book.counter);
     this.setKept(name, book.kept);
     return lease;
