@@ -14,6 +14,8 @@ import { readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
 import { checkValueCount, parseValueList, parseValueRun, type TicketRun } from './reply.js';
+import { MAX_COUNT } from '../core/request.js';
+import { MAX_TICKET_TEXT } from '../core/ticket.js';
 
 interface Pending {
   /** The `AUTH` sent first on a connection: `OK` is expected, an ERR fails the connection. */
@@ -36,8 +38,17 @@ interface Pending {
  */
 const DEADLINE_CHECK_MS = 20;
 
-/** Longest reply line accepted (1000 values of 19 digits and spaces). */
-const MAX_REPLY_BYTES = 32 * 1024;
+/**
+ * Longest reply line accepted, in bytes: the most values of a request, each a
+ * formatted ticket of the longest text (up to three UTF-8 bytes per UTF-16
+ * unit) and a space.
+ */
+export const MAX_REPLY_BYTES = MAX_COUNT * (MAX_TICKET_TEXT * 3 + 1);
+
+const LF = 0x0a;
+const utf8 = new TextDecoder('utf-8');
+/** `ERR ` as bytes. */
+const ERR = [0x45, 0x52, 0x52, 0x20] as const;
 
 /** Parses `line://HOST:PORT`. @throws TypeError */
 function parseLineUri(uri: string): { host: string; port: number } {
@@ -58,7 +69,8 @@ export class LineTransport implements Transport {
   private pending: Pending[] = [];
   private head = 0;
   private deadlineTimer: NodeJS.Timeout | undefined;
-  private buffer = '';
+  /** The start of a reply line whose end has not arrived yet. */
+  private partial: Buffer | undefined;
   private closed = false;
   /** Lines asked for in this turn of the event loop, sent together in one write. */
   private outgoing = '';
@@ -110,12 +122,13 @@ export class LineTransport implements Transport {
   private connection(timeoutMs: number): Socket {
     if (this.socket && !this.socket.destroyed) return this.socket;
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => this.receive(socket, text));
+    // Bytes, not text: replies are read digit by digit from the buffer as it came (a line ends at LF,
+    // which is never part of a multi-byte UTF-8 character, so only text lines are decoded, whole).
+    socket.on('data', (chunk: Buffer) => this.receive(socket, chunk));
     socket.on('error', (error) => this.drop(socket, new TicketError('ETIMEOUT', `cannot reach ${this.uri}`, { cause: error })));
     socket.on('close', () => this.drop(socket, new TicketError('ETIMEOUT', `${this.uri} closed the connection`)));
     this.socket = socket;
-    this.buffer = '';
+    this.partial = undefined;
     if (this.token !== undefined) {
       // Before any request of this connection: its reply is the first line to come back.
       socket.write(`AUTH ${this.token}\n`);
@@ -125,19 +138,36 @@ export class LineTransport implements Transport {
     return socket;
   }
 
-  private receive(socket: Socket, text: string): void {
+  private receive(socket: Socket, chunk: Buffer): void {
     if (socket !== this.socket) return;
-    const buffer = this.buffer + text;
     let start = 0;
-    let newline = buffer.indexOf('\n');
-    while (newline >= 0) {
-      this.settle(buffer.slice(start, newline));
+    let newline = chunk.indexOf(LF);
+    if (this.partial !== undefined) {
+      // The rest of a line that began in an earlier chunk: joined once its end is here.
+      if (newline < 0) {
+        this.keepPartial(socket, Buffer.concat([this.partial, chunk]));
+        return;
+      }
+      const line = Buffer.concat([this.partial, chunk.subarray(0, newline)]);
+      this.partial = undefined;
+      this.settle(line, 0, line.length);
       if (socket !== this.socket) return; // settling failed the connection
       start = newline + 1;
-      newline = buffer.indexOf('\n', start);
+      newline = chunk.indexOf(LF, start);
     }
-    this.buffer = start === 0 ? buffer : buffer.slice(start);
-    if (this.buffer.length > MAX_REPLY_BYTES) this.drop(socket, new TicketError('EINTERNAL', 'server sent an overlong reply'));
+    while (newline >= 0) {
+      this.settle(chunk, start, newline);
+      if (socket !== this.socket) return;
+      start = newline + 1;
+      newline = chunk.indexOf(LF, start);
+    }
+    if (start < chunk.length) this.keepPartial(socket, chunk.subarray(start));
+  }
+
+  /** Holds the unfinished line `bytes` (a view of the chunk is fine: Node hands every read a buffer of its own). */
+  private keepPartial(socket: Socket, bytes: Buffer): void {
+    if (bytes.length > MAX_REPLY_BYTES) this.drop(socket, new TicketError('EINTERNAL', 'server sent an overlong reply'));
+    else this.partial = bytes;
   }
 
   /** Replies are matched by order: after a lost reply nothing on this connection can be trusted. */
@@ -158,7 +188,8 @@ export class LineTransport implements Transport {
     }
   };
 
-  private settle(line: string): void {
+  /** Matches the reply line `bytes[start, end)` to the oldest request waiting. */
+  private settle(bytes: Buffer, start: number, end: number): void {
     if (this.head === this.pending.length) return;
     const entry = this.pending[this.head++] as Pending;
     if (this.head === this.pending.length) {
@@ -169,19 +200,20 @@ export class LineTransport implements Transport {
       this.head = 0;
     }
     if (entry.auth === true) {
+      const line = utf8.decode(bytes.subarray(start, end));
       if (line !== 'OK') this.drop(this.socket as Socket, this.replyError(line));
       return;
     }
-    if (line.startsWith('ERR ')) {
-      entry.reject(this.replyError(line));
+    if (end - start >= 4 && bytes[start] === ERR[0] && bytes[start + 1] === ERR[1] && bytes[start + 2] === ERR[2] && bytes[start + 3] === ERR[3]) {
+      entry.reject(this.replyError(utf8.decode(bytes.subarray(start, end))));
       return;
     }
     // A batch for a prefetching client is usually consecutive: no bigint per value until it is handed out.
-    // Otherwise plain numbers the fast way; anything else (a formatted sequence's tickets) word by word.
+    // Otherwise plain numbers the fast way; anything else (a formatted sequence's tickets) as text, word by word.
     let values: Ticket[] | TicketRun | undefined =
-      (entry.run ? parseValueRun(line, 0, line.length, 0x20, false) : undefined) ?? parseValueList(line, 0, line.length, 0x20, false);
+      (entry.run ? parseValueRun(bytes, start, end, 0x20, false) : undefined) ?? parseValueList(bytes, start, end, 0x20, false);
     try {
-      values ??= line.split(' ').map(readTicket);
+      values ??= utf8.decode(bytes.subarray(start, end)).split(' ').map(readTicket);
       checkValueCount(values, entry.count);
     } catch (error) {
       entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));
@@ -203,6 +235,7 @@ export class LineTransport implements Transport {
     if (socket !== this.socket) return;
     this.socket = undefined;
     this.outgoing = '';
+    this.partial = undefined;
     socket.destroy();
     const failed = this.pending.slice(this.head);
     this.pending = [];

@@ -14,7 +14,7 @@
  */
 import { Dealer, curveKeyPair } from 'zeromq';
 import { TicketError } from '../core/errors.js';
-import { checkValueCount, decodeReplyText } from './reply.js';
+import { checkValueCount, decodeReplyBody } from './reply.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
 
 interface Pending {
@@ -146,7 +146,7 @@ export class ZmqTransport implements Transport {
     this.pending.delete(id);
     clearTimeout(entry.timer);
     try {
-      const reply = decodeReplyText((frames[2] as Buffer).toString('utf8'), entry.run);
+      const reply = decodeReplyBody(frames[2] as Buffer, entry.run);
       checkValueCount(reply, entry.count);
       entry.resolve(reply);
     } catch (error) {

@@ -14,7 +14,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BATCHES_AHEAD, createClient, type ClientOptions, type TicketClient } from '../../src/client/client.js';
-import { LineTransport } from '../../src/client/line-transport.js';
+import { LineTransport, MAX_REPLY_BYTES } from '../../src/client/line-transport.js';
+import { MAX_TICKET_TEXT } from '../../src/core/ticket.js';
 import { TicketRun } from '../../src/client/reply.js';
 import { defaultConnect } from '../../src/client/pool.js';
 import type { ErrorCode } from '../../src/core/errors.js';
@@ -312,6 +313,85 @@ describe('line:// against fake servers', () => {
       expect((await rejection(transport.request({ name: 'short', count: 3, last: undefined, run: true }, 2_000))).code).toBe('EINTERNAL');
     } finally {
       transport.close();
+    }
+  });
+
+  it('replies split anywhere (inside a value, inside a UTF-8 character) are read whole', async () => {
+    const pieces: Buffer[] = [];
+    const reply = Buffer.from('12 13 14\nNº-1 Nº-2\nERR ENOSEQ no such sequence\n15\n');
+    // One byte per write, each after the client read the one before: every line arrives in pieces.
+    const server = createServer((socket) => {
+      socket.setNoDelay(true);
+      socket.on('error', () => undefined);
+      let asked = 0;
+      socket.on('data', (chunk) => {
+        asked += chunk.toString().split('\n').length - 1;
+        if (asked < 4) return;
+        void (async () => {
+          for (const byte of reply) {
+            if (socket.destroyed) return;
+            socket.write(Buffer.from([byte]));
+            pieces.push(Buffer.from([byte]));
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = new LineTransport(`line://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const replies = await Promise.allSettled([
+        transport.request({ name: 'a', count: 3, last: undefined, run: true }, 5_000),
+        transport.request({ name: 'b', count: 2, last: undefined }, 5_000),
+        transport.request({ name: 'c', count: undefined, last: undefined }, 5_000),
+        transport.request({ name: 'd', count: undefined, last: undefined }, 5_000),
+      ]);
+      expect(pieces.length).toBe(reply.length);
+      const [a, b, c, d] = replies;
+      expect(a.status === 'fulfilled' && a.value instanceof TicketRun ? a.value.toArray() : a).toEqual([12n, 13n, 14n]);
+      expect(b.status === 'fulfilled' ? b.value : b).toEqual(['Nº-1', 'Nº-2']);
+      expect(c.status === 'rejected' ? (c.reason as { code?: string }).code : c).toBe('ENOSEQ');
+      expect(d.status === 'fulfilled' ? d.value : d).toBe(15n);
+    } finally {
+      transport.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('takes a reply of 1000 formatted tickets of the longest text in pieces; a line longer than any reply fails the connection', async () => {
+    const ticket = (index: number): string => `${'T'.repeat(MAX_TICKET_TEXT - 6)}${String(index).padStart(6, '0')}`;
+    const long = Buffer.from(`${Array.from({ length: 1000 }, (_, index) => ticket(index)).join(' ')}\n`);
+    // Pieces of 16 KiB, written apart: the client holds an unfinished line of up to 48 KiB.
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      let buffered = '';
+      socket.on('data', (chunk) => {
+        buffered += chunk.toString();
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          const name = buffered.slice(0, newline).split(' ')[1];
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf('\n');
+          const reply = name === 'long' ? long : name === 'endless' ? Buffer.alloc(MAX_REPLY_BYTES + 1, 0x78) : Buffer.from('1\n');
+          void (async () => {
+            for (let offset = 0; offset < reply.length && !socket.destroyed; offset += 16 * 1024) {
+              socket.write(reply.subarray(offset, offset + 16 * 1024));
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+          })();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const transport = new LineTransport(`line://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const values = await transport.request({ name: 'long', count: 1000, last: undefined }, 5_000);
+      expect(Array.isArray(values) && values.length === 1000 && values[999] === ticket(999)).toBe(true);
+      expect((await rejection(transport.request({ name: 'endless', count: undefined, last: undefined }, 5_000))).code).toBe('EINTERNAL');
+      expect(await transport.request({ name: 'after', count: undefined, last: undefined }, 5_000)).toBe(1n);
+    } finally {
+      transport.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 

@@ -4,7 +4,20 @@
  * hands anything else to the general way so errors stay the same.
  */
 import { describe, expect, it } from 'vitest';
-import { TicketRun, checkValueCount, decodeReply, decodeReplyText, parseValueList, parseValueRun } from '../../src/client/reply.js';
+import { TicketRun, checkValueCount, decodeReply, decodeReplyBody, parseValueList, parseValueRun } from '../../src/client/reply.js';
+
+/** The client reads replies as the bytes that came: these helpers take text for readability. */
+const bytes = (text: string): Buffer => Buffer.from(text);
+function decodeReplyText(text: string, run = false): ReturnType<typeof decodeReplyBody> {
+  return decodeReplyBody(bytes(text), run);
+}
+/** `parseValueList` over the whole of `text` as bytes. */
+function list(text: string, separator: number, quoted: boolean): bigint[] | undefined {
+  return parseValueList(bytes(text), 0, Buffer.byteLength(text), separator, quoted);
+}
+function runOf(text: string, separator: number, quoted: boolean): TicketRun | undefined {
+  return parseValueRun(bytes(text), 0, Buffer.byteLength(text), separator, quoted);
+}
 
 const MAX = 9_223_372_036_854_775_807n;
 
@@ -24,7 +37,7 @@ function fast(text: string): unknown {
   }
 }
 
-describe('decodeReplyText', () => {
+describe('decodeReplyBody', () => {
   it('equals JSON.parse + decodeReply for values of every length, lists and errors', () => {
     const values = [0n, 7n, 10n, 99n, 123_456_789_012_345n, 999_999_999_999_999n, 1_000_000_000_000_000n, 9_007_199_254_740_993n, MAX];
     const texts = [
@@ -44,6 +57,8 @@ describe('decodeReplyText', () => {
       `[null,"\\u0031"]`,
       `[null,["1""2"]]`,
       `[null,"1",]`,
+      `[null,["Nº-1","Nº-2"]]`,
+      `[null,"Rechnung—7"]`,
       `not json`,
     ];
     for (const text of texts) expect(fast(text), text).toEqual(general(text));
@@ -57,10 +72,14 @@ describe('decodeReplyText', () => {
 
 describe('parseValueList (line replies)', () => {
   it('reads space-separated values and refuses anything else', () => {
-    expect(parseValueList('1 22 333', 0, 8, 0x20, false)).toEqual([1n, 22n, 333n]);
-    expect(parseValueList(`${MAX}`, 0, 19, 0x20, false)).toEqual([MAX]);
+    expect(list('1 22 333', 0x20, false)).toEqual([1n, 22n, 333n]);
+    expect(list(`${MAX}`, 0x20, false)).toEqual([MAX]);
+    // A reply line is a view into a larger read: nothing past its end counts, digits included.
+    expect(parseValueList(bytes('1 2345'), 0, 3, 0x20, false)).toEqual([1n, 2n]);
+    expect(parseValueRun(bytes('1 2345'), 0, 3, 0x20, false)?.toArray()).toEqual([1n, 2n]);
+    expect(parseValueList(bytes('9 12345678901234567890'), 2, 21, 0x20, false)).toEqual([1234567890123456789n]);
     for (const bad of ['', ' ', '1 ', ' 1', '1  2', '1 x', '12345678901234567890', '-1', '1,2']) {
-      expect(parseValueList(bad, 0, bad.length, 0x20, false), JSON.stringify(bad)).toBeUndefined();
+      expect(list(bad, 0x20, false), JSON.stringify(bad)).toBeUndefined();
     }
   });
 });
@@ -87,17 +106,17 @@ describe('parseValueRun (batches for a prefetching client)', () => {
         [quotedList(values), 0x2c, true],
         [values.join(' '), 0x20, false],
       ] as const) {
-        const run = parseValueRun(text, 0, text.length, separator, quoted);
-        const list = parseValueList(text, 0, text.length, separator, quoted);
-        const consecutive = list !== undefined && list.every((value, index) => value < 10n ** 15n && (index === 0 || value === (list[index - 1] as bigint) + 1n));
+        const run = runOf(text, separator, quoted);
+        const values = list(text, separator, quoted);
+        const consecutive = values !== undefined && values.every((value, index) => value < 10n ** 15n && (index === 0 || value === (values[index - 1] as bigint) + 1n));
         expect(run !== undefined, text.slice(0, 40)).toBe(consecutive);
-        if (run !== undefined) expect(run.toArray(), text.slice(0, 40)).toEqual(list);
+        if (run !== undefined) expect(run.toArray(), text.slice(0, 40)).toEqual(values);
       }
     }
-    for (const bad of ['', ' ', '1 ', ' 1', '1  2', '1 x', '-1', '1,2']) expect(parseValueRun(bad, 0, bad.length, 0x20, false), JSON.stringify(bad)).toBeUndefined();
+    for (const bad of ['', ' ', '1 ', ' 1', '1  2', '1 x', '-1', '1,2']) expect(runOf(bad, 0x20, false), JSON.stringify(bad)).toBeUndefined();
   });
 
-  it('decodeReplyText(text, true) gives the same values, a run where they are consecutive', () => {
+  it('decodeReplyBody(body, true) gives the same values, a run where they are consecutive', () => {
     const consecutive = `[null,[${quotedList([41n, 42n, 43n])}]]`;
     const run = decodeReplyText(consecutive, true);
     expect(run).toBeInstanceOf(TicketRun);
