@@ -13,6 +13,9 @@
  */
 import type { Socket } from 'node:net';
 import type { ProtocolStats } from '../core/protocol-stats.js';
+import { VALUE_BYTES, writeDigits, writeValues } from './decimal-output.js';
+
+export { VALUE_BYTES };
 
 /** Replies a connection may have in the works before it is read no further. */
 export const MAX_PENDING = 1024;
@@ -21,100 +24,12 @@ export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
 
 /** Size of a fresh output slab; replies of one read larger than this go out in several writes. */
 const SLAB_BYTES = 64 * 1024;
-/** Most bytes one value takes: 19 digits and a separator. */
-export const VALUE_BYTES = 20;
 const SPACE = 0x20;
 const LF = 0x0a;
-/** 2^53 − 1: up to here a value converts to a double exactly. */
-const MAX_EXACT = 0x1fffffffffffff;
 
 /** `slabUsed` is where the next read's replies start: everything below may still be held by a socket write. */
 let slab = Buffer.allocUnsafe(SLAB_BYTES);
 let slabUsed = 0;
-
-/** "00" … "99" as pairs of ASCII digits, tens first. */
-const DIGIT_PAIRS = new Uint8Array(200);
-for (let index = 0; index < 100; index++) {
-  DIGIT_PAIRS[2 * index] = 0x30 + Math.floor(index / 10);
-  DIGIT_PAIRS[2 * index + 1] = 0x30 + (index % 10);
-}
-
-/**
- * Writes the decimal digits of `value` (0 … 2^63 − 1) at `offset`; returns the
- * offset after them. The caller makes sure 19 bytes fit.
- */
-export function writeDigits(target: Uint8Array, offset: number, value: bigint): number {
-  // One conversion (a BigInt comparison costs about as much); below 2^53 it is exact.
-  let number = Number(value);
-  if (number > MAX_EXACT || number < 0) {
-    const text = value.toString();
-    for (let index = 0; index < text.length; index++) target[offset + index] = text.charCodeAt(index);
-    return offset + text.length;
-  }
-  let end = offset + 1;
-  for (let bound = 10; bound <= number; bound *= 10) end++;
-  let position = end;
-  // Two digits per division; integer division on 32 bits when the value fits.
-  while (number >= 100) {
-    const quotient = number < 0x80000000 ? ((number / 100) | 0) : Math.floor(number / 100);
-    const pair = (number - quotient * 100) * 2;
-    target[--position] = DIGIT_PAIRS[pair + 1] as number;
-    target[--position] = DIGIT_PAIRS[pair] as number;
-    number = quotient;
-  }
-  if (number >= 10) {
-    target[--position] = DIGIT_PAIRS[number * 2 + 1] as number;
-    target[--position] = DIGIT_PAIRS[number * 2] as number;
-  } else {
-    target[--position] = 0x30 + number;
-  }
-  return end;
-}
-
-/**
- * Writes each value (at least one) followed by `terminator`; returns the
- * offset after the last. Values that are consecutive integers (what a run of
- * requests to one sequence gets from one lease, with one instance) are written
- * by counting up in decimal from the first; any others one by one. The caller
- * makes sure `values.length × 20` bytes fit.
- */
-export function writeValues(target: Uint8Array, offset: number, values: readonly bigint[], terminator: number): number {
-  const count = values.length;
-  const first = values[0] as bigint;
-  // Strictly increasing integers whose span is count − 1 are first, first + 1, …
-  let increasing = count > 1;
-  for (let index = 1; increasing && index < count; index++) increasing = (values[index] as bigint) > (values[index - 1] as bigint);
-  if (!increasing || Number(values[count - 1]) - Number(first) !== count - 1 || Number(values[count - 1]) > MAX_EXACT) {
-    for (let index = 0; index < count; index++) {
-      offset = writeDigits(target, offset, values[index] as bigint);
-      target[offset++] = terminator;
-    }
-    return offset;
-  }
-  let start = offset;
-  let end = writeDigits(target, offset, first);
-  target[end] = terminator;
-  for (let value = 1; value < count; value++) {
-    // Copy the previous value's digits after its terminator, then add one.
-    const length = end - start;
-    const next = end + 1;
-    for (let index = 0; index < length; index++) target[next + index] = target[start + index] as number;
-    let position = next + length - 1;
-    while (position >= next && target[position] === 0x39) target[position--] = 0x30;
-    if (position >= next) {
-      target[position] = (target[position] as number) + 1;
-      end = next + length;
-    } else {
-      // 99…9 + 1: one digit more.
-      target[next] = 0x31;
-      target[next + length] = 0x30;
-      end = next + length + 1;
-    }
-    start = next;
-    target[end] = terminator;
-  }
-  return end + 1;
-}
 
 /** A reply in the queue; `reply` is undefined while it is being worked out, `bytes` its (estimated) size. */
 interface Queued {

@@ -24,6 +24,7 @@ import type { ProtocolServer } from './protocol-server.js';
 import type { CurveServerKeys } from '../security/security-files.js';
 import { registerZapDomain } from '../security/zap-handler.js';
 import { ZmtpGuard } from './zmtp-guard.js';
+import { QUOTED_VALUE_BYTES, writeValues } from './decimal-output.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -118,10 +119,32 @@ export function parseZmqRequest(body: Uint8Array): ZmqRequest {
   };
 }
 
-/** Encodes a successful reply. */
-export function encodeValues(values: Ticket | readonly Ticket[]): string {
+/** A reply body: text, or bytes already encoded (a counted reply of numbers). */
+export type ZmqReply = string | Buffer;
+
+const LIST_OPEN = Buffer.from('[null,[');
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Encodes a successful reply. A list of numbers is written as bytes, digit by
+ * digit (consecutive values counted up in decimal): no string per value.
+ */
+export function encodeValues(values: Ticket | readonly Ticket[]): ZmqReply {
   if (typeof values === 'bigint') return `[null,"${values}"]`;
   if (typeof values === 'string') return `[null,${JSON.stringify(values)}]`;
+  let numbers = values.length > 0;
+  for (let index = 0; numbers && index < values.length; index++) numbers = typeof values[index] === 'bigint';
+  if (numbers) {
+    const body = Buffer.allocUnsafe(LIST_OPEN.length + values.length * QUOTED_VALUE_BYTES + 1);
+    LIST_OPEN.copy(body);
+    // `"1","2",` with the last comma made the closing bracket of the list.
+    const end = writeValues(body, LIST_OPEN.length, values as readonly bigint[], COMMA, QUOTE);
+    body[end - 1] = CLOSE_BRACKET;
+    body[end] = CLOSE_BRACKET;
+    return body.subarray(0, end + 1);
+  }
   let text = '[null,[';
   for (let index = 0; index < values.length; index++) text += `${index === 0 ? '' : ','}${ticketJson(values[index] as Ticket)}`;
   return `${text}]]`;
@@ -138,12 +161,12 @@ export function encodeError(error: unknown): string {
  * With `tokens`, the request's token must cover its sequence (else EAUTH), and
  * `last` counts only from a trusted token.
  */
-export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?: ProtocolStats, tokens?: IssueTokens): string | Promise<string> {
-  const succeeded = (values: Ticket | Ticket[]): string => {
+export function answerZmqRequest(source: TicketSource, body: Uint8Array, stats?: ProtocolStats, tokens?: IssueTokens): ZmqReply | Promise<ZmqReply> {
+  const succeeded = (values: Ticket | Ticket[]): ZmqReply => {
     stats?.countIssued('zmq', Array.isArray(values) ? values.length : 1);
     return encodeValues(values);
   };
-  const failed = (error: unknown): string => {
+  const failed = (error: unknown): ZmqReply => {
     const ticketError = toTicketError(error);
     stats?.countError('zmq', ticketError.code);
     return encodeError(ticketError);
@@ -202,7 +225,7 @@ export class ZmqServer implements ProtocolServer<string> {
    * replies in the order it sent the requests — a pipelining client sees the
    * values of a sequence in increasing order.
    */
-  private readonly backlog = new Map<string, Array<{ envelope: Buffer[]; text: string | undefined }>>();
+  private readonly backlog = new Map<string, Array<{ envelope: Buffer[]; text: ZmqReply | undefined }>>();
 
   private readonly stats: ProtocolStats | undefined;
   private readonly tokens: IssueTokens | undefined;
@@ -337,7 +360,7 @@ export class ZmqServer implements ProtocolServer<string> {
     const envelopeEnd = delimiter >= 0 ? delimiter + 1 : 1;
     const envelope = frames.slice(0, envelopeEnd);
     const bodyFrames = frames.length - envelopeEnd;
-    let reply: string | Promise<string>;
+    let reply: ZmqReply | Promise<ZmqReply>;
     if (this.stopping) {
       // A value sent now could be lost in the peer's closing connection; this answer costs none.
       this.stats?.countError('zmq', 'EUNAVAILABLE');
@@ -349,14 +372,14 @@ export class ZmqServer implements ProtocolServer<string> {
       reply = answerZmqRequest(this.source, frames[envelopeEnd] as Buffer, this.stats, this.tokens);
     }
     const queue = this.backlog.get(peer);
-    if (typeof reply === 'string' && queue === undefined) {
+    if (!(reply instanceof Promise) && queue === undefined) {
       this.send(envelope, reply); // the common case: nothing earlier is pending for this peer
       return;
     }
-    const entry = { envelope, text: typeof reply === 'string' ? reply : undefined };
+    const entry = { envelope, text: reply instanceof Promise ? undefined : reply };
     if (queue) queue.push(entry);
     else this.backlog.set(peer, [entry]);
-    if (typeof reply === 'string') return;
+    if (!(reply instanceof Promise)) return;
     this.pending++;
     void reply.then((text) => {
       entry.text = text;
@@ -370,18 +393,18 @@ export class ZmqServer implements ProtocolServer<string> {
     const queue = this.backlog.get(peer);
     if (!queue) return;
     let sent = 0;
-    while (queue.length > 0 && (queue[0] as { text: string | undefined }).text !== undefined) {
-      const entry = queue.shift() as { envelope: Buffer[]; text: string };
+    while (queue.length > 0 && (queue[0] as { text: ZmqReply | undefined }).text !== undefined) {
+      const entry = queue.shift() as { envelope: Buffer[]; text: ZmqReply };
       // After the first, one at a time through the pump: whether a send was queued is known only later.
       if (sent++ === 0) this.send(entry.envelope, entry.text);
-      else this.hold(peer, [...entry.envelope, Buffer.from(entry.text)]);
+      else this.hold(peer, [...entry.envelope, typeof entry.text === 'string' ? Buffer.from(entry.text) : entry.text]);
     }
     if (queue.length === 0) this.backlog.delete(peer);
   }
 
-  private send(envelope: Buffer[], reply: string): void {
+  private send(envelope: Buffer[], reply: ZmqReply): void {
     if (this.socket.closed) return;
-    envelope.push(Buffer.from(reply));
+    envelope.push(typeof reply === 'string' ? Buffer.from(reply) : reply);
     const peer = (envelope[0] as Buffer).toString('latin1');
     if (this.held.has(peer)) {
       this.hold(peer, envelope);

@@ -22,7 +22,9 @@ function codeOf(action: () => unknown): string | undefined {
 }
 
 /** The first element of a reply: null or an error code. */
-const replyCode = (reply: string): unknown => (JSON.parse(reply) as unknown[])[0];
+/** A reply body as the peer reads it: UTF-8 JSON, whether it was made as text or as bytes. */
+const json = (reply: string | Buffer): unknown => JSON.parse(typeof reply === 'string' ? reply : reply.toString('utf8'));
+const replyCode = (reply: string | Buffer): unknown => (json(reply) as unknown[])[0];
 
 /** A source that records calls and answers with fixed values, synchronously or not. */
 class RecordingSource implements TicketSource {
@@ -116,11 +118,17 @@ describe('parseZmqRequest', () => {
 
 describe('encoding replies', () => {
   it('writes a single value as a base-10 string', () => {
-    expect(JSON.parse(encodeValues(9223372036854775807n))).toEqual([null, '9223372036854775807']);
+    expect(json(encodeValues(9223372036854775807n))).toEqual([null, '9223372036854775807']);
   });
 
-  it('writes several values as an array of strings', () => {
-    expect(JSON.parse(encodeValues([1n, 3n, 5n]))).toEqual([null, ['1', '3', '5']]);
+  it('writes several values as an array of strings: numbers (a run or not) as bytes, formatted tickets as text', () => {
+    expect(json(encodeValues([1n, 3n, 5n]))).toEqual([null, ['1', '3', '5']]);
+    const run = Array.from({ length: 1000 }, (_, index) => 9_999_500n + BigInt(index));
+    expect(encodeValues(run)).toBeInstanceOf(Buffer);
+    expect(json(encodeValues(run))).toEqual([null, run.map(String)]);
+    expect(json(encodeValues([9223372036854775806n, 9223372036854775807n]))).toEqual([null, ['9223372036854775806', '9223372036854775807']]);
+    expect(json(encodeValues(['INV-"1"', 'Nº-2']))).toEqual([null, ['INV-"1"', 'Nº-2']]);
+    expect(json(encodeValues([7n]))).toEqual([null, ['7']]);
   });
 
   it('writes a ticket error as [code, message]', () => {

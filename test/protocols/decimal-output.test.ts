@@ -1,11 +1,12 @@
 /**
- * The line protocol's digit writers against `BigInt#toString`: single values
- * over the whole range, and runs of consecutive values (the counting-up path),
- * including across 9…9 → 10…0 and above 2^53 where the writer falls back.
+ * The digit writers (line protocol and ZeroMQ replies) against
+ * `BigInt#toString`: single values over the whole range, and runs of
+ * consecutive values (the counting-up path), including across 9…9 → 10…0 and
+ * above 2^53 where the writer falls back; bare and between quotes.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { writeDigits, writeValues } from '../../src/protocols/line-output.js';
+import { QUOTED_VALUE_BYTES, writeDigits, writeValues } from '../../src/protocols/decimal-output.js';
 
 const MAX_VALUE = 2n ** 63n - 1n;
 const ETX = 0x03;
@@ -19,16 +20,22 @@ function digitsOf(value: bigint, offset: number): string {
   return target.subarray(offset, end).toString('latin1');
 }
 
-/** What `writeValues` wrote, and checks it did not write past the end it returned. */
-function valuesOf(values: readonly bigint[], terminator: number): string {
-  const target = Buffer.alloc(values.length * 20 + 8, 0x7a);
-  const end = writeValues(target, 3, values, terminator);
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+
+/** What `writeValues` wrote (quoted when `quote` is given), and checks it did not write past the end it returned. */
+function valuesOf(values: readonly bigint[], terminator: number, quote?: number): string {
+  const target = Buffer.alloc(values.length * QUOTED_VALUE_BYTES + 8, 0x7a);
+  const end = quote === undefined ? writeValues(target, 3, values, terminator) : writeValues(target, 3, values, terminator, quote);
+  expect(end - 3).toBeLessThanOrEqual(values.length * (quote === undefined ? 20 : QUOTED_VALUE_BYTES));
   expect(target[end]).toBe(0x7a);
   return target.subarray(3, end).toString('latin1');
 }
 
-const expected = (values: readonly bigint[], terminator: number): string =>
-  values.map((value) => `${value.toString()}${String.fromCharCode(terminator)}`).join('');
+const expected = (values: readonly bigint[], terminator: number, quote?: number): string => {
+  const around = quote === undefined ? '' : String.fromCharCode(quote);
+  return values.map((value) => `${around}${value.toString()}${around}${String.fromCharCode(terminator)}`).join('');
+};
 
 /** Values near powers of ten and near 2^53, where digit counts and the exact-double bound change. */
 const edgeValue = fc.oneof(
@@ -71,6 +78,27 @@ describe('writeValues', () => {
     for (const first of [0n, 8n, 97n, 998n, 9_999_998n, 10n ** 15n - 2n, 2n ** 53n - 2n, MAX_VALUE - 3n]) {
       const values = Array.from({ length: 4 }, (_, index) => first + BigInt(index));
       expect(valuesOf(values, LF)).toBe(expected(values, LF));
+    }
+  });
+
+  it('between quotes (ZeroMQ JSON strings): runs and any other lists as BigInt#toString would', () => {
+    fc.assert(
+      fc.property(edgeValue, fc.integer({ min: 1, max: 300 }), (first, count) => {
+        const values = Array.from({ length: count }, (_, index) => first + BigInt(index)).filter((value) => value <= MAX_VALUE);
+        if (values.length === 0) return;
+        expect(valuesOf(values, COMMA, QUOTE)).toBe(expected(values, COMMA, QUOTE));
+      }),
+      { numRuns: 1000 },
+    );
+    fc.assert(
+      fc.property(fc.array(edgeValue, { minLength: 1, maxLength: 50 }), (values) => {
+        expect(valuesOf(values, COMMA, QUOTE)).toBe(expected(values, COMMA, QUOTE));
+      }),
+      { numRuns: 500 },
+    );
+    for (const first of [0n, 8n, 998n, 10n ** 15n - 2n, 2n ** 53n - 2n, MAX_VALUE - 3n]) {
+      const values = Array.from({ length: 4 }, (_, index) => first + BigInt(index));
+      expect(valuesOf(values, COMMA, QUOTE)).toBe(expected(values, COMMA, QUOTE));
     }
   });
 
