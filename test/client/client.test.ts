@@ -464,7 +464,7 @@ describe('prefetch: batches kept on their way (fake servers)', () => {
       expect(slow.mostOutstanding).toBe(MAX_BATCHES_AHEAD);
       const fast = slow.requests.filter((request) => request.name === 'fast').length;
       expect(fast).toBeLessThanOrEqual(2000 / 10 + MAX_BATCHES_AHEAD);
-      // Six ahead: refills go in steps of three, asked together (one write on line://), not one by one.
+      // Ten ahead: refills go in steps of five, asked together (one write on line://), not one by one.
       const groups = new Map<number, number>();
       slow.requests.forEach((request, index) => {
         if (request.name === 'fast') groups.set(slow.turns[index] as number, (groups.get(slow.turns[index] as number) ?? 0) + 1);
