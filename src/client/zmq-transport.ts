@@ -14,6 +14,8 @@
  */
 import { Dealer, curveKeyPair } from 'zeromq';
 import { TicketError } from '../core/errors.js';
+import { MAX_COUNT } from '../core/request.js';
+import { MAX_TICKET_TEXT } from '../core/ticket.js';
 import { checkValueCount, decodeReplyBody } from './reply.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
 
@@ -28,6 +30,16 @@ interface Pending {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** After a disconnect, how long ZeroMQ has to schedule its own reconnect (its longest interval is 1 s). */
+const RECONNECT_WATCH_MS = 1500;
+
+/**
+ * Largest reply frame taken, in bytes: 1000 formatted tickets of the longest text, JSON-escaped
+ * (up to six bytes per character), with their quotes and commas. A server that sends more is
+ * disconnected, and connected afresh (see `watchReconnect`).
+ */
+export const MAX_REPLY_BYTES = MAX_COUNT * (MAX_TICKET_TEXT * 6 + 3) + 64;
 
 /**
  * Encodes a request body; `last` is sent as "0" when unknown. With a token,
@@ -52,6 +64,8 @@ export class ZmqTransport implements Transport {
   private everConnected = false;
   private readonly awaitingConnection = new Set<() => void>();
   private readonly token: string | undefined;
+  /** Set after a disconnect until ZeroMQ schedules a reconnect (see `watchReconnect`). */
+  private reconnectWatch: NodeJS.Timeout | undefined;
 
   /**
    * @param security `token`, and `curveServerKey` (with this client's key pair, or a fresh one) for CurveZMQ;
@@ -78,8 +92,11 @@ export class ZmqTransport implements Transport {
       reconnectInterval: 100,
       reconnectMaxInterval: 1000, // a restarted server is found again within about a second
       receiveHighWaterMark: 0,
+      // A reply is at most 1000 formatted tickets; a larger frame drops the connection (its requests time out).
+      maxMessageSize: MAX_REPLY_BYTES,
     });
     this.socket.events.on('handshake', () => {
+      this.stopReconnectWatch();
       this.connected = true;
       this.everConnected = true;
       for (const wake of this.awaitingConnection) wake();
@@ -87,7 +104,9 @@ export class ZmqTransport implements Transport {
     });
     this.socket.events.on('disconnect', () => {
       this.connected = false;
+      this.watchReconnect();
     });
+    this.socket.events.on('connect:retry', () => this.stopReconnectWatch());
     this.socket.connect(uri);
     void this.receive();
   }
@@ -126,6 +145,32 @@ export class ZmqTransport implements Transport {
     });
   }
 
+  /**
+   * ZeroMQ reconnects by itself after a lost connection, but not after a
+   * protocol error such as a reply frame over `maxMessageSize`: then nothing
+   * would ever retry. When no reconnect is scheduled within a bit more than the
+   * longest reconnect interval, connect afresh.
+   */
+  private watchReconnect(): void {
+    if (this.closed || this.reconnectWatch !== undefined) return;
+    this.reconnectWatch = setTimeout(() => {
+      this.reconnectWatch = undefined;
+      if (this.closed || this.connected) return;
+      try {
+        this.socket.disconnect(this.uri);
+      } catch {
+        // nothing left to disconnect
+      }
+      this.socket.connect(this.uri);
+    }, RECONNECT_WATCH_MS);
+    this.reconnectWatch.unref();
+  }
+
+  private stopReconnectWatch(): void {
+    clearTimeout(this.reconnectWatch);
+    this.reconnectWatch = undefined;
+  }
+
   private async receive(): Promise<void> {
     while (!this.closed) {
       try {
@@ -157,6 +202,7 @@ export class ZmqTransport implements Transport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopReconnectWatch();
     const error = new TicketError('EUNAVAILABLE', 'client is closed');
     for (const entry of this.pending.values()) {
       clearTimeout(entry.timer);
