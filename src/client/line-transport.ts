@@ -10,12 +10,11 @@
  */
 import { connect, type Socket } from 'node:net';
 import { TicketError, isErrorCode } from '../core/errors.js';
-import { readTicket, type Ticket } from '../core/ticket.js';
+import { MAX_TICKET_TEXT, readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
+import { MAX_COUNT } from '../core/request.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
 import { checkValueCount, parseValueList, parseValueRun, type TicketRun } from './reply.js';
-import { MAX_COUNT } from '../core/request.js';
-import { MAX_TICKET_TEXT } from '../core/ticket.js';
 
 interface Pending {
   /** The `AUTH` sent first on a connection: `OK` is expected, an ERR fails the connection. */
@@ -46,7 +45,6 @@ const DEADLINE_CHECK_MS = 20;
 export const MAX_REPLY_BYTES = MAX_COUNT * (MAX_TICKET_TEXT * 3 + 1);
 
 const LF = 0x0a;
-const utf8 = new TextDecoder('utf-8');
 /** `ERR ` as bytes. */
 const ERR = [0x45, 0x52, 0x52, 0x20] as const;
 
@@ -200,12 +198,12 @@ export class LineTransport implements Transport {
       this.head = 0;
     }
     if (entry.auth === true) {
-      const line = utf8.decode(bytes.subarray(start, end));
+      const line = bytes.toString('utf8', start, end);
       if (line !== 'OK') this.drop(this.socket as Socket, this.replyError(line));
       return;
     }
     if (end - start >= 4 && bytes[start] === ERR[0] && bytes[start + 1] === ERR[1] && bytes[start + 2] === ERR[2] && bytes[start + 3] === ERR[3]) {
-      entry.reject(this.replyError(utf8.decode(bytes.subarray(start, end))));
+      entry.reject(this.replyError(bytes.toString('utf8', start, end)));
       return;
     }
     // A batch for a prefetching client is usually consecutive: no bigint per value until it is handed out.
@@ -213,7 +211,7 @@ export class LineTransport implements Transport {
     let values: Ticket[] | TicketRun | undefined =
       (entry.run ? parseValueRun(bytes, start, end, 0x20, false) : undefined) ?? parseValueList(bytes, start, end, 0x20, false);
     try {
-      values ??= utf8.decode(bytes.subarray(start, end)).split(' ').map(readTicket);
+      values ??= bytes.toString('utf8', start, end).split(' ').map(readTicket);
       checkValueCount(values, entry.count);
     } catch (error) {
       entry.reject(error instanceof TicketError ? error : new TicketError('EINTERNAL', 'server sent a malformed reply'));

@@ -137,7 +137,8 @@ export function parseValueList(bytes: Uint8Array, start: number, end: number, se
 const ZMQ_LIST_PREFIX = Buffer.from('[null,[');
 const ZMQ_VALUE_PREFIX = Buffer.from('[null,"');
 const CLOSE_BRACKET = 0x5d;
-const utf8 = new TextDecoder('utf-8');
+/** As `Buffer#toString('utf8')`: invalid bytes become U+FFFD, a BOM is kept (JSON.parse refuses it). */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;

@@ -16,7 +16,7 @@ import { Router } from 'zeromq';
 import { TicketError, toTicketError } from '../core/errors.js';
 import { authorizeIssue, type IssueTokens } from '../core/issue-tokens.js';
 import { validateSequenceName } from '../core/names.js';
-import { parseCount } from '../core/request.js';
+import { MAX_COUNT, parseCount } from '../core/request.js';
 import { parseLastTicket, ticketJson, type Ticket } from '../core/ticket.js';
 import type { TicketSource } from '../core/ticket-source.js';
 import type { ProtocolStats } from '../core/protocol-stats.js';
@@ -126,6 +126,8 @@ const LIST_OPEN = Buffer.from('[null,[');
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const CLOSE_BRACKET = 0x5d;
+/** Where counted replies are written before they are copied out at their exact size (one thread: shared). */
+const scratch = Buffer.allocUnsafe(LIST_OPEN.length + MAX_COUNT * QUOTED_VALUE_BYTES + 1);
 
 /**
  * Encodes a successful reply. A list of numbers is written as bytes, digit by
@@ -136,14 +138,14 @@ export function encodeValues(values: Ticket | readonly Ticket[]): ZmqReply {
   if (typeof values === 'string') return `[null,${JSON.stringify(values)}]`;
   let numbers = values.length > 0;
   for (let index = 0; numbers && index < values.length; index++) numbers = typeof values[index] === 'bigint';
-  if (numbers) {
-    const body = Buffer.allocUnsafe(LIST_OPEN.length + values.length * QUOTED_VALUE_BYTES + 1);
-    LIST_OPEN.copy(body);
+  if (numbers && values.length <= MAX_COUNT) {
+    LIST_OPEN.copy(scratch);
     // `"1","2",` with the last comma made the closing bracket of the list.
-    const end = writeValues(body, LIST_OPEN.length, values as readonly bigint[], COMMA, QUOTE);
-    body[end - 1] = CLOSE_BRACKET;
-    body[end] = CLOSE_BRACKET;
-    return body.subarray(0, end + 1);
+    const end = writeValues(scratch, LIST_OPEN.length, values as readonly bigint[], COMMA, QUOTE);
+    scratch[end - 1] = CLOSE_BRACKET;
+    scratch[end] = CLOSE_BRACKET;
+    // A copy of its own: ZeroMQ may keep the buffer until it is sent, and held replies count their size.
+    return Buffer.from(scratch.subarray(0, end + 1));
   }
   let text = '[null,[';
   for (let index = 0; index < values.length; index++) text += `${index === 0 ? '' : ','}${ticketJson(values[index] as Ticket)}`;
