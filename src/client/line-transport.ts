@@ -14,7 +14,7 @@ import { MAX_TICKET_TEXT, readTicket, type Ticket } from '../core/ticket.js';
 import { validateSequenceName } from '../core/names.js';
 import { MAX_COUNT } from '../core/request.js';
 import type { TicketReply, TicketRequest, Transport, TransportSecurity } from './transport.js';
-import { checkValueCount, parseValueList, parseValueRun, type TicketRun } from './reply.js';
+import { checkValueCount, parseValueList, parseValueRun, startsWithBytes, type TicketRun } from './reply.js';
 
 interface Pending {
   /** The `AUTH` sent first on a connection: `OK` is expected, an ERR fails the connection. */
@@ -45,8 +45,7 @@ const DEADLINE_CHECK_MS = 20;
 export const MAX_REPLY_BYTES = MAX_COUNT * (MAX_TICKET_TEXT * 3 + 1);
 
 const LF = 0x0a;
-/** `ERR ` as bytes. */
-const ERR = [0x45, 0x52, 0x52, 0x20] as const;
+const ERR = Buffer.from('ERR ');
 
 /** Parses `line://HOST:PORT`. @throws TypeError */
 function parseLineUri(uri: string): { host: string; port: number } {
@@ -202,7 +201,7 @@ export class LineTransport implements Transport {
       if (line !== 'OK') this.drop(this.socket as Socket, this.replyError(line));
       return;
     }
-    if (end - start >= 4 && bytes[start] === ERR[0] && bytes[start + 1] === ERR[1] && bytes[start + 2] === ERR[2] && bytes[start + 3] === ERR[3]) {
+    if (startsWithBytes(bytes, ERR, start, end)) {
       entry.reject(this.replyError(bytes.toString('utf8', start, end)));
       return;
     }

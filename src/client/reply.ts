@@ -140,9 +140,10 @@ const CLOSE_BRACKET = 0x5d;
 /** As `Buffer#toString('utf8')`: invalid bytes become U+FFFD, a BOM is kept (JSON.parse refuses it). */
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let index = 0; index < prefix.length; index++) if (bytes[index] !== prefix[index]) return false;
+/** Whether `bytes[start, end)` begins with `prefix`. */
+export function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array, start = 0, end = bytes.length): boolean {
+  if (end - start < prefix.length) return false;
+  for (let index = 0; index < prefix.length; index++) if (bytes[start + index] !== prefix[index]) return false;
   return true;
 }
 
@@ -158,14 +159,14 @@ export function decodeReplyBody(body: Uint8Array): Ticket | Ticket[];
 export function decodeReplyBody(body: Uint8Array, run: boolean): Ticket | Ticket[] | TicketRun;
 export function decodeReplyBody(body: Uint8Array, run = false): Ticket | Ticket[] | TicketRun {
   const length = body.length;
-  if (startsWith(body, ZMQ_LIST_PREFIX) && length >= ZMQ_LIST_PREFIX.length + 2 && body[length - 1] === CLOSE_BRACKET && body[length - 2] === CLOSE_BRACKET) {
+  if (startsWithBytes(body, ZMQ_LIST_PREFIX) && length >= ZMQ_LIST_PREFIX.length + 2 && body[length - 1] === CLOSE_BRACKET && body[length - 2] === CLOSE_BRACKET) {
     if (run) {
       const values = parseValueRun(body, ZMQ_LIST_PREFIX.length, length - 2, 0x2c, true);
       if (values !== undefined) return values;
     }
     const values = parseValueList(body, ZMQ_LIST_PREFIX.length, length - 2, 0x2c, true);
     if (values !== undefined) return values;
-  } else if (startsWith(body, ZMQ_VALUE_PREFIX) && body[length - 1] === CLOSE_BRACKET) {
+  } else if (startsWithBytes(body, ZMQ_VALUE_PREFIX) && body[length - 1] === CLOSE_BRACKET) {
     const values = parseValueList(body, ZMQ_VALUE_PREFIX.length - 1, length - 1, 0x2c, true);
     if (values !== undefined && values.length === 1) return values[0] as bigint;
   }

@@ -15,8 +15,6 @@ import type { Socket } from 'node:net';
 import type { ProtocolStats } from '../core/protocol-stats.js';
 import { VALUE_BYTES, writeDigits, writeValues } from './decimal-output.js';
 
-export { VALUE_BYTES };
-
 /** Replies a connection may have in the works before it is read no further. */
 export const MAX_PENDING = 1024;
 /** Default of `--max-reply-bytes`: reply bytes a connection may have unsent before it is read no further. */
